@@ -1,0 +1,84 @@
+"""Activity payloads: what the workflow sends to the llm and tool activities and gets back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.messages import AssistantMessage, ConversationRef, Message, Usage
+from baton.specs import ModelProfile, ToolSpec
+
+__all__ = [
+    "ChatRequest",
+    "ChatResponse",
+    "ToolInvocation",
+    "ToolOutcome",
+    "ToolSchema",
+]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ToolSchema(_Payload):
+    """The part of a tool the model sees."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ChatRequest(_Payload):
+    """One model call. The conversation arrives as ``prefix`` (the worker already holds it, or
+    rebuilds it from the ``messages`` query of ``workflow_id``) plus ``delta``, the messages added
+    since this agent's previous call, so each message enters workflow history once."""
+
+    workflow_id: str
+    run_id: str  # the team run, for headers and logs
+    agent: str
+    profile_name: str
+    profile: ModelProfile
+    prefix: ConversationRef
+    delta: tuple[Message, ...]
+    tools: tuple[ToolSchema, ...] = ()
+    tool_choice: Literal["auto", "none", "required"] = "auto"
+    output_schema: dict[str, Any] | None = None
+    step: int = 0
+
+
+class ChatResponse(_Payload):
+    message: AssistantMessage
+    usage: Usage
+    model: str  # the model that actually answered (providers may route)
+    provider: str
+    finish_reason: str | None = None
+    latency_ms: float = 0.0
+
+
+class ToolInvocation(_Payload):
+    tool: ToolSpec
+    call_id: str
+    arguments: dict[str, Any]
+    raw_arguments: str | None = None
+    idempotency_key: str
+    run_id: str
+    workflow_id: str
+    agent: str
+    step: int
+
+
+class ToolOutcome(_Payload):
+    """Tagged result of a tool call. ``ok`` and ``error`` both go back to the model; only
+    infrastructure failures raise (and are retried by Temporal)."""
+
+    status: Literal["ok", "error"]
+    content: str  # what the model reads (possibly truncated)
+    value: Any = None  # JSON value returned by the tool, for the run log
+    error_type: str | None = None  # invalid_arguments | tool_raised | unknown_tool | ...
+    cache_hit: bool = False
+    ledger_hit: bool = False  # the side effect had already happened; recorded result returned
+    duration_ms: float = 0.0
+    truncated: bool = False
+    extra: dict[str, Any] = Field(default_factory=dict)

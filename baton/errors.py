@@ -1,0 +1,124 @@
+"""Baton's exceptions, all in one tree.
+
+::
+
+    BatonError                     anything Baton raises on purpose
+    ├── SpecError                  a team YAML or spec is invalid (file, path in document, problem)
+    │   └── UnknownToolError       an agent names a tool no loaded module registers
+    ├── ToolDefinitionError        a @tool function cannot be turned into a tool
+    ├── ProviderError              a model provider call failed (raised inside the llm activity)
+    │   ├── ProviderRetryableError     408/409/429/5xx or transport: Temporal retries it
+    │   ├── ProviderAuthError          401/403: not retried, fix the key
+    │   ├── ProviderRequestError       other 4xx: not retried, the request is wrong
+    │   └── ProviderResponseError      undecodable or invalid body: not retried
+    ├── ConversationMismatchError  the worker could not rebuild a conversation prefix whose digest
+    │                              matches the workflow's (never a silent wrong prompt)
+    ├── StackError                 the embedded stack cannot start (port in use, binary missing)
+    └── RunNotFoundError           a client asked about a run id Temporal does not know
+
+Inside activities these become ``temporalio.exceptions.ApplicationError`` whose ``type`` is the
+class name above and whose ``non_retryable`` flag follows the class, so Temporal's own retry
+policy, the Temporal UI and ``baton show`` all see the same classification.
+
+Tool outcomes the model should see (invalid arguments, a tool that raised, a refused tool) are
+*not* exceptions: they travel as data (``ToolOutcome``) back into the conversation.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BatonError",
+    "ConversationMismatchError",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderRequestError",
+    "ProviderResponseError",
+    "ProviderRetryableError",
+    "RunNotFoundError",
+    "SpecError",
+    "StackError",
+    "ToolDefinitionError",
+    "UnknownToolError",
+]
+
+
+class BatonError(Exception):
+    """Base of every exception Baton raises on purpose."""
+
+    non_retryable: bool = True
+
+
+class SpecError(BatonError):
+    """A team YAML (or an in-memory spec) is invalid.
+
+    ``file`` is the YAML path when there is one, ``location`` the dotted path inside the document
+    (``agents[0].tools[2]``), ``problem`` what is wrong in plain words.
+    """
+
+    def __init__(self, problem: str, *, file: str | None = None, location: str | None = None):
+        self.problem = problem
+        self.file = file
+        self.location = location
+        where = ": ".join(p for p in (file, location) if p)
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class UnknownToolError(SpecError):
+    """An agent lists a tool that no registered tool module provides."""
+
+
+class ToolDefinitionError(BatonError):
+    """A function given to ``@tool`` cannot become a tool (missing annotations, bad options)."""
+
+
+class ProviderError(BatonError):
+    """A model provider call failed.
+
+    ``status`` is the HTTP status when there was a response, ``provider`` names the adapter.
+    """
+
+    def __init__(self, message: str, *, provider: str, status: int | None = None):
+        self.provider = provider
+        self.status = status
+        super().__init__(message)
+
+
+class ProviderRetryableError(ProviderError):
+    """Timeouts, 408/409/429/5xx and transport errors. ``retry_after`` honours the server."""
+
+    non_retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, provider=provider, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: the API key is missing, wrong or not allowed to use the model."""
+
+
+class ProviderRequestError(ProviderError):
+    """Any other 4xx: the request itself is wrong (bad model name, bad schema, ...)."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered 2xx with a body that is not what its API promises."""
+
+
+class ConversationMismatchError(BatonError):
+    """A rebuilt conversation prefix does not match the digest the workflow sent."""
+
+
+class StackError(BatonError):
+    """The embedded stack cannot start or be reached."""
+
+
+class RunNotFoundError(BatonError):
+    """No run with that id exists on the Temporal namespace."""

@@ -1,0 +1,125 @@
+"""Conversation messages: kind-tagged pydantic models, plus the prefix digest.
+
+A conversation is an append-only list of ``Message``. The workflow never sends the whole list to
+the llm activity: it sends a ``ConversationRef`` (length + digest of the prefix the worker should
+already have) and the messages added since (DESIGN.md decision 4). ``chain_digest`` is the one
+function both sides use, so the digest the workflow computes is the digest the worker verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EMPTY_DIGEST",
+    "AgentMessage",
+    "AssistantMessage",
+    "ConversationRef",
+    "Message",
+    "SystemMessage",
+    "ToolCall",
+    "ToolResultMessage",
+    "Usage",
+    "UserMessage",
+    "chain_digest",
+    "digest_of",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ToolCall(_Frozen):
+    """One tool call requested by the model. ``arguments`` is parsed JSON; when the model sent
+    something that is not a JSON object, ``arguments`` is empty and ``raw_arguments`` keeps the text
+    so the tool activity can tell the model exactly what was wrong."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    raw_arguments: str | None = None
+
+
+class SystemMessage(_Frozen):
+    kind: Literal["system"] = "system"
+    content: str
+
+
+class UserMessage(_Frozen):
+    kind: Literal["user"] = "user"
+    content: str
+    source: str | None = None  # who sent it: "user", or an agent name for agent-to-agent messages
+
+
+class AssistantMessage(_Frozen):
+    kind: Literal["assistant"] = "assistant"
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    agent: str | None = None
+
+
+class ToolResultMessage(_Frozen):
+    kind: Literal["tool"] = "tool"
+    tool_call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+Message = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolResultMessage,
+    Field(discriminator="kind"),
+]
+
+
+class AgentMessage(_Frozen):
+    """A structured message between agents (delegation or transfer), carried with its trace id."""
+
+    source: str
+    destination: str
+    payload: dict[str, Any] | str
+    trace_id: str | None = None
+    kind: Literal["delegate", "transfer", "report"] = "delegate"
+
+
+class Usage(_Frozen):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class ConversationRef(_Frozen):
+    """The prefix of a conversation the worker is expected to hold: its length and digest."""
+
+    length: int = 0
+    digest: str = ""
+
+
+EMPTY_DIGEST = ""
+
+
+def digest_of(message: BaseModel) -> str:
+    """Canonical JSON of one message, hashed. Key order and whitespace never change the digest."""
+    canonical = json.dumps(
+        message.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain_digest(previous: str, message: BaseModel) -> str:
+    """Digest of a prefix extended by one message: ``sha256(previous || digest(message))``."""
+    return hashlib.sha256(f"{previous}:{digest_of(message)}".encode()).hexdigest()

@@ -1,0 +1,179 @@
+"""Runs: the input that starts one, the typed result that ends one, and the append-only run log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.messages import Message, Usage
+from baton.specs import TeamSpec
+
+__all__ = [
+    "AgentStatus",
+    "ApprovalEvent",
+    "FinishedEvent",
+    "MessagesPage",
+    "ModelCallEvent",
+    "RunEvent",
+    "RunInput",
+    "RunLogPage",
+    "RunResult",
+    "RunStatus",
+    "StartedEvent",
+    "ToolCallEvent",
+    "ToolRefusedEvent",
+    "ValidationEvent",
+]
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    MAX_STEPS = "max_steps"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    OUTPUT_INVALID = "output_invalid"  # structured output still invalid after the fix attempts
+    FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunInput(_Model):
+    team: TeamSpec
+    input: str
+    tenant: str = "default"
+    agent: str | None = None  # which agent of the team runs (patterns set it for children)
+    parent_run_id: str | None = None
+
+
+class RunResult(_Model):
+    """How a run ended. Always returned, never raised: ``status`` says which limit or fault ended
+    it, ``reason`` explains in words, ``output`` holds the answer or the best partial answer."""
+
+    run_id: str
+    team: str
+    agent: str
+    status: RunStatus
+    output: str | None = None
+    structured: dict[str, Any] | None = None
+    reason: str | None = None
+    error_type: str | None = None
+    steps: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+
+
+class _Event(_Model):
+    seq: int
+    at: datetime
+    agent: str
+    step: int
+
+
+class StartedEvent(_Event):
+    kind: Literal["started"] = "started"
+    input: str
+    team: str
+    tenant: str
+
+
+class ModelCallEvent(_Event):
+    kind: Literal["model_call"] = "model_call"
+    profile: str
+    model: str
+    provider: str
+    usage: Usage
+    cost_usd: float
+    latency_ms: float
+    finish_reason: str | None
+    content: str | None
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ToolCallEvent(_Event):
+    kind: Literal["tool_call"] = "tool_call"
+    call_id: str
+    tool: str
+    effect: Literal["read", "write"]
+    arguments: dict[str, Any]
+    status: Literal["ok", "error"]
+    result: Any = None
+    content: str
+    error_type: str | None = None
+    idempotency_key: str
+    cache_hit: bool = False
+    ledger_hit: bool = False
+    duration_ms: float = 0.0
+
+
+class ToolRefusedEvent(_Event):
+    kind: Literal["tool_refused"] = "tool_refused"
+    call_id: str
+    tool: str
+    reason: str
+
+
+class ValidationEvent(_Event):
+    kind: Literal["output_invalid"] = "output_invalid"
+    attempt: int
+    error: str
+
+
+class ApprovalEvent(_Event):
+    kind: Literal["approval"] = "approval"
+    approval_id: str
+    action: Literal["requested", "approved", "rejected", "edited", "expired", "escalated",
+                    "refused", "closed"]
+    tool: str
+    by: str | None = None
+    reason: str | None = None
+    arguments: dict[str, Any] | None = None
+
+
+class FinishedEvent(_Event):
+    kind: Literal["finished"] = "finished"
+    status: RunStatus
+    reason: str | None = None
+
+
+RunEvent = Annotated[
+    StartedEvent | ModelCallEvent | ToolCallEvent | ToolRefusedEvent | ValidationEvent
+    | ApprovalEvent | FinishedEvent,
+    Field(discriminator="kind"),
+]
+
+
+class AgentStatus(_Model):
+    """Answer of the ``status`` query."""
+
+    run_id: str
+    team: str
+    agent: str
+    status: RunStatus
+    step: int
+    max_steps: int
+    usage: Usage
+    cost_usd: float
+    last_event: str | None = None
+
+
+class MessagesPage(_Model):
+    offset: int
+    total: int
+    messages: list[Message]
+
+
+class RunLogPage(_Model):
+    offset: int
+    total: int
+    events: list[RunEvent]

@@ -1,0 +1,198 @@
+"""Specs are data: what a team, an agent, a tool and a model profile *are*.
+
+A run carries its ``TeamSpec`` (with resolved ``ToolSpec``s) in its workflow input, so editing a YAML
+never changes a run in flight. Callables, HTTP clients and secrets live only in the worker, which
+resolves tools and model profiles by name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "MAX_TOOLS_PER_AGENT",
+    "AgentSpec",
+    "ApprovalPolicy",
+    "Budget",
+    "ModelProfile",
+    "Pattern",
+    "RetrySpec",
+    "TeamSpec",
+    "ToolSpec",
+]
+
+MAX_TOOLS_PER_AGENT = 10
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+
+Pattern = Literal[
+    "single", "supervisor", "hierarchical", "pipeline", "fanout", "debate", "handoff", "blackboard"
+]
+
+
+class _Spec(BaseModel):
+    # Unknown keys are errors: a typo in a YAML must not silently become a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use letters, digits, '_' or '-', starting with a letter"
+        )
+    return value
+
+
+class ModelProfile(_Spec):
+    """How to reach one model. ``base_url`` None means the embedded scripted model server that the
+    worker was configured with; ``api_key_env`` names an environment variable read by the worker."""
+
+    provider: Literal["openai", "anthropic"] = "openai"
+    model: str = "baton-scripted"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    max_output_tokens: int = Field(default=1024, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    price_input_per_mtok: float = Field(default=0.0, ge=0)
+    price_output_per_mtok: float = Field(default=0.0, ge=0)
+    fallback: str | None = None  # another profile name to fail over to
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (
+            input_tokens * self.price_input_per_mtok + output_tokens * self.price_output_per_mtok
+        ) / 1_000_000
+
+
+class RetrySpec(_Spec):
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    initial_interval_s: float = Field(default=1.0, gt=0)
+    backoff: float = Field(default=2.0, ge=1)
+    max_interval_s: float = Field(default=30.0, gt=0)
+
+
+class ApprovalPolicy(_Spec):
+    """When a tool call must wait for a person (DESIGN.md decision 6).
+
+    ``mode``: ``never``, ``always`` or ``when`` (then ``condition`` is a small safe expression on
+    the arguments, e.g. ``amount > 100``). ``approvers`` names people or groups allowed to decide
+    (empty: anyone). ``expires_in_s`` and ``on_expiry`` decide what happens when nobody answers.
+    """
+
+    mode: Literal["never", "always", "when"] = "never"
+    condition: str | None = None
+    approvers: tuple[str, ...] = ()
+    expires_in_s: float | None = Field(default=None, gt=0)
+    on_expiry: Literal["reject", "approve", "escalate"] = "reject"
+    escalate_to: tuple[str, ...] = ()
+    escalation_expires_in_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _condition_matches_mode(self) -> ApprovalPolicy:
+        if self.mode == "when" and not self.condition:
+            raise ValueError("approval mode 'when' needs a condition, e.g. 'amount > 100'")
+        if self.mode != "when" and self.condition:
+            raise ValueError(f"approval mode {self.mode!r} takes no condition (use mode 'when')")
+        if self.on_expiry == "escalate" and not self.escalate_to:
+            raise ValueError("on_expiry 'escalate' needs escalate_to (who to escalate to)")
+        return self
+
+
+class ToolSpec(_Spec):
+    """A tool as the workflow and the model see it: no callable, only data."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments object
+    module: str  # Python module that registers it; the worker imports it by name
+    effect: Literal["read", "write"] = "read"
+    cacheable: bool = False
+    cache_ttl_s: float = Field(default=300.0, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0)
+    heartbeat_s: float | None = Field(default=None, gt=0)
+    retry: RetrySpec = RetrySpec()
+    approval: ApprovalPolicy = ApprovalPolicy()
+    stop: bool = False  # calling it ends the agent's loop with its result as the answer
+
+    _v_name = field_validator("name")(_check_name)
+
+
+class AgentSpec(_Spec):
+    name: str
+    description: str
+    instructions: str
+    model: str = "default"  # a key of TeamSpec.models
+    tools: tuple[str, ...] = ()
+    output_schema: dict[str, Any] | None = None
+    max_steps: int = Field(default=8, ge=1, le=10_000)
+    max_output_fix_attempts: int = Field(default=2, ge=0, le=10)
+    approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)  # per-tool overrides
+
+    _v_name = field_validator("name")(_check_name)
+
+    @field_validator("tools")
+    @classmethod
+    def _few_tools(cls, tools: tuple[str, ...]) -> tuple[str, ...]:
+        if len(tools) > MAX_TOOLS_PER_AGENT:
+            raise ValueError(
+                f"{len(tools)} tools; an agent may have at most {MAX_TOOLS_PER_AGENT} "
+                "(split the work across agents)"
+            )
+        if len(set(tools)) != len(tools):
+            raise ValueError("a tool is listed twice")
+        return tools
+
+
+class Budget(_Spec):
+    """Per-run limits. Low defaults: a runaway agent should cost cents, not dollars."""
+
+    max_tokens: int | None = Field(default=200_000, gt=0)
+    max_cost_usd: float | None = Field(default=1.0, gt=0)
+    max_wall_clock_s: float | None = Field(default=3600.0, gt=0)
+
+
+class TeamSpec(_Spec):
+    name: str
+    description: str = ""
+    pattern: Pattern = "single"
+    agents: tuple[AgentSpec, ...]
+    entry: str | None = None  # the agent that receives the input; default: the first
+    models: dict[str, ModelProfile] = Field(default_factory=lambda: {"default": ModelProfile()})
+    tool_modules: tuple[str, ...] = ()
+    tools: dict[str, ToolSpec] = Field(default_factory=dict)  # resolved by the loader
+    budget: Budget = Budget()
+
+    _v_name = field_validator("name")(_check_name)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> TeamSpec:
+        names = [a.name for a in self.agents]
+        if not names:
+            raise ValueError("a team needs at least one agent")
+        if len(set(names)) != len(names):
+            raise ValueError("two agents share a name")
+        if self.entry is not None and self.entry not in names:
+            raise ValueError(f"entry {self.entry!r} is not one of the agents {names}")
+        if self.pattern == "single" and len(self.agents) != 1:
+            raise ValueError("pattern 'single' takes exactly one agent")
+        for agent in self.agents:
+            if agent.model not in self.models:
+                raise ValueError(
+                    f"agent {agent.name!r} uses model profile {agent.model!r}, "
+                    f"which is not defined under models (have: {sorted(self.models)})"
+                )
+        for profile_name, profile in self.models.items():
+            if profile.fallback is not None and profile.fallback not in self.models:
+                raise ValueError(
+                    f"model profile {profile_name!r} falls back to unknown {profile.fallback!r}"
+                )
+        return self
+
+    def agent(self, name: str | None = None) -> AgentSpec:
+        wanted = name or self.entry or self.agents[0].name
+        for agent in self.agents:
+            if agent.name == wanted:
+                return agent
+        raise KeyError(wanted)
