@@ -33,7 +33,15 @@ from baton.messages import (
 )
 from baton.runs import AgentStatus, RunEvent, RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
-from baton.specs import AgentSpec, ApprovalPolicy, Budget, ModelProfile, RetrySpec, TeamSpec, ToolSpec
+from baton.specs import (
+    AgentSpec,
+    ApprovalPolicy,
+    Budget,
+    ModelProfile,
+    RetrySpec,
+    TeamSpec,
+    ToolSpec,
+)
 from baton.tools import ToolContext, ToolRegistry, default_registry, tool
 
 __all__ = [
@@ -75,8 +83,8 @@ __all__ = [
     "ToolResultMessage",
     "ToolSchema",
     "ToolSpec",
-    "Usage",
     "UnknownToolError",
+    "Usage",
     "UserMessage",
     "default_registry",
     "load_team",

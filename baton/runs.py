@@ -17,6 +17,7 @@ __all__ = [
     "FinishedEvent",
     "MessagesPage",
     "ModelCallEvent",
+    "PageRequest",
     "RunEvent",
     "RunInput",
     "RunLogPage",
@@ -177,3 +178,10 @@ class RunLogPage(_Model):
     offset: int
     total: int
     events: list[RunEvent]
+
+
+class PageRequest(_Model):
+    """Argument of the paginated ``messages`` and ``run_log`` queries."""
+
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=200, ge=1, le=1000)

@@ -1,8 +1,8 @@
 """Specs are data: what a team, an agent, a tool and a model profile *are*.
 
-A run carries its ``TeamSpec`` (with resolved ``ToolSpec``s) in its workflow input, so editing a YAML
-never changes a run in flight. Callables, HTTP clients and secrets live only in the worker, which
-resolves tools and model profiles by name.
+A run carries its ``TeamSpec`` (with resolved ``ToolSpec``s) in its workflow input, so editing
+a YAML never changes a run in flight. Callables, HTTP clients and secrets live only in the
+worker, which resolves tools and model profiles by name.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from baton.conditions import check_condition
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
@@ -40,7 +42,8 @@ class _Spec(BaseModel):
 def _check_name(value: str) -> str:
     if not _NAME.match(value):
         raise ValueError(
-            f"{value!r} is not a valid name: use letters, digits, '_' or '-', starting with a letter"
+            f"{value!r} is not a valid name: use letters, digits, '_' or '-', "
+            "starting with a letter"
         )
     return value
 
@@ -93,6 +96,8 @@ class ApprovalPolicy(_Spec):
     def _condition_matches_mode(self) -> ApprovalPolicy:
         if self.mode == "when" and not self.condition:
             raise ValueError("approval mode 'when' needs a condition, e.g. 'amount > 100'")
+        if self.condition:
+            check_condition(self.condition)  # ConditionError is a ValueError: a spec error
         if self.mode != "when" and self.condition:
             raise ValueError(f"approval mode {self.mode!r} takes no condition (use mode 'when')")
         if self.on_expiry == "escalate" and not self.escalate_to:
@@ -163,6 +168,8 @@ class TeamSpec(_Spec):
     tool_modules: tuple[str, ...] = ()
     tools: dict[str, ToolSpec] = Field(default_factory=dict)  # resolved by the loader
     budget: Budget = Budget()
+    approver_groups: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="group name → people, for approval policies")
 
     _v_name = field_validator("name")(_check_name)
 

@@ -1,0 +1,41 @@
+# The Baton worker image: workflows + activities of every pattern, tools from examples/ (and any
+# module named in BATON_TOOL_MODULES). One image also serves `baton model-server` and the CLI.
+#
+#   docker build -t baton .
+#   docker compose up --scale worker=3
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    BATON_HOME=/var/lib/baton \
+    BATON_LOG_FORMAT=json
+
+WORKDIR /app
+
+# Dependencies first (cached layer): only pyproject.toml invalidates it. The package directories
+# are created empty so setuptools can resolve the project; the real sources are copied below.
+COPY pyproject.toml README.md* ./
+RUN mkdir -p baton workflows activities client examples \
+    && touch worker.py baton/__init__.py workflows/__init__.py activities/__init__.py \
+             client/__init__.py examples/__init__.py \
+    && pip install . \
+    && pip uninstall -y baton
+
+COPY baton ./baton
+COPY workflows ./workflows
+COPY activities ./activities
+COPY client ./client
+COPY examples ./examples
+COPY worker.py ./
+RUN pip install --no-deps . \
+    && useradd --system --create-home --home-dir /var/lib/baton baton
+
+# The idempotency ledger and tool caches live in BATON_HOME; mount a volume to keep them.
+VOLUME ["/var/lib/baton"]
+USER baton
+
+# Stops gracefully on SIGTERM (in-flight activities get the worker's shutdown grace period).
+STOPSIGNAL SIGTERM
+CMD ["baton", "worker"]

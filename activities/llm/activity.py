@@ -1,0 +1,143 @@
+"""The ``chat`` activity: one model call, with the conversation rebuilt from the prefix cache.
+
+Everything that must not be in a workflow lives here: the HTTP client, the API key (read from the
+worker's environment on every call, so rotating a key needs no redeploy and the key never enters
+workflow history), the worker's profile overrides and the conversation cache. Failures leave as
+``ApplicationError``s classified by :mod:`activities.llm.errors`; Temporal retries them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import httpx
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.llm import anthropic, openai
+from activities.llm.conversations import ConversationCache
+from activities.llm.errors import to_application_error
+from baton.calls import ChatRequest, ChatResponse
+from baton.errors import BatonError, ProviderAuthError, SpecError
+from baton.messages import Message
+from baton.settings import BatonSettings
+from baton.specs import ModelProfile
+
+__all__ = ["LlmActivities", "effective_profile"]
+
+_Call = Callable[..., Awaitable[ChatResponse]]
+_ADAPTERS: Mapping[str, _Call] = {"openai": openai.call, "anthropic": anthropic.call}
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("baton")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0"
+
+
+_USER_AGENT = f"baton/{_version()}"
+
+
+def effective_profile(
+    profile: ModelProfile, name: str, overrides: Mapping[str, Mapping[str, object]]
+) -> ModelProfile:
+    """The request's profile with the worker's ``BATON_PROFILES__<name>__*`` fields on top, so a
+    team is pointed at a real provider by configuration only (the team YAML stays unchanged)."""
+    override = overrides.get(name)
+    if not override:
+        return profile
+    try:
+        return ModelProfile.model_validate({**profile.model_dump(), **override})
+    except ValidationError as exc:
+        raise SpecError(
+            f"worker setting overrides model profile {name!r} with invalid values: {exc}",
+            location=f"BATON_PROFILES__{name}",
+        ) from exc
+
+
+class LlmActivities:
+    """Holds the worker's long-lived pieces; register ``LlmActivities(...).chat`` on the worker."""
+
+    def __init__(
+        self, *, http: httpx.AsyncClient, settings: BatonSettings, temporal_client: Client | None
+    ) -> None:
+        self._http = http
+        self._settings = settings
+        self._client = temporal_client
+        self.cache = ConversationCache(max_size=settings.prefix_cache_size)
+
+    @activity.defn(name="chat")
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        api_key: str | None = None
+        try:
+            profile = effective_profile(
+                request.profile, request.profile_name, self._settings.profiles
+            )
+            api_key = _api_key(profile)
+            messages = await self.cache.resolve(
+                workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
+                delta=request.delta, client=self._client,
+            )
+            return await self._send(request.model_copy(update={"profile": profile}), messages,
+                                    api_key)
+        except BatonError as exc:
+            error = to_application_error(exc)
+            if api_key and api_key in error.message:  # a provider may echo the key it refused
+                error = _redacted(error, api_key)
+            activity.logger.warning(
+                "chat failed: %s (%s, non_retryable=%s)", error.type, request.profile.model,
+                error.non_retryable,
+            )
+            # ``from None``: the ApplicationError already carries type, message and details; the
+            # Python cause would only add a second, unclassified failure to the chain.
+            raise error from None
+
+    async def _send(
+        self, request: ChatRequest, messages: Sequence[Message], api_key: str | None
+    ) -> ChatResponse:
+        profile = request.profile
+        info = activity.info()
+        headers = {
+            # The scripted model server attributes calls (scripts, faults) by these headers; real
+            # providers ignore them, and they make proxy logs (LiteLLM) traceable to a run.
+            "X-Baton-Run-Id": request.run_id,
+            "X-Baton-Workflow-Id": request.workflow_id,
+            "X-Baton-Agent": request.agent,
+            "X-Baton-Step": str(request.step),
+            "X-Baton-Attempt": str(info.attempt),
+            "User-Agent": _USER_AGENT,
+        }
+        base_url = profile.base_url or self._settings.resolved_model_server_url
+        return await _ADAPTERS[profile.provider](
+            self._http, request, messages, base_url=base_url, api_key=api_key, headers=headers
+        )
+
+
+def _api_key(profile: ModelProfile) -> str | None:
+    """The key from the worker's environment; profiles without ``api_key_env`` send none (the
+    scripted server, a local vLLM or Ollama)."""
+    if profile.api_key_env is None:
+        return None
+    key = os.environ.get(profile.api_key_env)
+    if not key:
+        raise ProviderAuthError(
+            f"environment variable {profile.api_key_env} (api_key_env of model {profile.model!r}) "
+            "is not set on the worker",
+            provider=profile.provider,
+        )
+    return key
+
+
+def _redacted(error: ApplicationError, api_key: str) -> ApplicationError:
+    return ApplicationError(
+        error.message.replace(api_key, "***"),
+        *error.details,
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+    )

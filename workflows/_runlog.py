@@ -1,0 +1,27 @@
+"""The typed, append-only run log kept in workflow state and served by the ``run_log`` query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+from baton.runs import RunEvent
+
+__all__ = ["RunLog"]
+
+
+class RunLog:
+    def __init__(self, agent: str, events: list[RunEvent] | None = None) -> None:
+        self.agent = agent
+        self.events: list[RunEvent] = list(events or [])
+
+    def add(self, event_type: type[Any], *, step: int, **fields: Any) -> RunEvent:
+        event: RunEvent = event_type(
+            seq=len(self.events), at=workflow.now(), agent=self.agent, step=step, **fields
+        )
+        self.events.append(event)
+        return event
+
+    def page(self, offset: int, limit: int) -> list[RunEvent]:
+        return self.events[offset : offset + limit]
