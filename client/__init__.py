@@ -4,13 +4,14 @@
 in :mod:`client.cli` and only orchestrates these two.
 """
 
-from client.api import WORKFLOW_TYPE, BatonClient, RunExistsError, RunView
+from client.api import WORKFLOW_TYPE, BatonClient, QueryTimeoutError, RunExistsError, RunView
 from client.stack import EmbeddedStack, find_temporal_binary, free_port
 
 __all__ = [
     "WORKFLOW_TYPE",
     "BatonClient",
     "EmbeddedStack",
+    "QueryTimeoutError",
     "RunExistsError",
     "RunView",
     "find_temporal_binary",

@@ -44,13 +44,18 @@ from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 from baton.visibility import AGENT, STATUS, TEAM, TENANT
 
-__all__ = ["WORKFLOW_TYPE", "BatonClient", "RunExistsError", "RunView"]
+__all__ = ["WORKFLOW_TYPE", "BatonClient", "QueryTimeoutError", "RunExistsError", "RunView"]
 
 WORKFLOW_TYPE = "AgentWorkflow"
 POLL_INTERVAL_S = 0.25
 _QUERY_TIMEOUT = timedelta(seconds=15)  # a query waits for a worker; never hang the CLI forever
 _PAGE = 500
+_TIMED_OUT = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
 _T = TypeVar("_T")
+
+
+class QueryTimeoutError(BatonError):
+    """No worker answered a query in time (none is polling the run's task queue, or all busy)."""
 
 
 class RunExistsError(BatonError):
@@ -161,6 +166,11 @@ class BatonClient:
             if _not_found(exc):
                 raise RunNotFoundError(f"no run {run_id!r} in namespace "
                                        f"{self.settings.namespace!r}") from exc
+            if exc.status in _TIMED_OUT:  # the SDK reports its own rpc_timeout as CANCELLED
+                raise QueryTimeoutError(
+                    f"no worker answered the {name!r} query for {run_id!r} within "
+                    f"{_QUERY_TIMEOUT.total_seconds():.0f}s; is a worker polling task queue "
+                    f"{self.settings.task_queue!r}? (`baton up` or `baton worker`)") from exc
             raise
         return answer
 
@@ -223,7 +233,7 @@ class BatonClient:
         try:
             status = await self.status(run_id)
             events = await self.run_log(run_id)
-        except RPCError:
+        except (RPCError, QueryTimeoutError):
             pass  # queries need a worker; the Temporal-side facts below still help
         result = await self.result(run_id) if finished else None
         attrs = description.typed_search_attributes
@@ -244,10 +254,10 @@ class BatonClient:
         while True:
             try:
                 new = await self.run_log(run_id, offset=cursor)
+            except QueryTimeoutError:
+                new = []  # no worker yet: keep waiting, the run itself is durable
             except RPCError as exc:
-                # Before its first workflow task completes a workflow cannot answer queries.
-                if exc.status not in (RPCStatusCode.FAILED_PRECONDITION,
-                                      RPCStatusCode.DEADLINE_EXCEEDED):
+                if exc.status != RPCStatusCode.FAILED_PRECONDITION:  # not ready for queries yet
                     raise
                 new = []
             for event in new:

@@ -9,23 +9,38 @@ traceback.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
-from collections.abc import Coroutine
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.text import Text
 from temporalio.service import RPCError
 
 from baton.errors import BatonError, SpecError
 from baton.loader import load_team
-from baton.runs import RunResult, RunStatus
 from baton.settings import BatonSettings
 from client import render
+from client._cli_common import (
+    HARD_EXIT,
+    Address,
+    Home,
+    ModelPort,
+    Namespace,
+    TaskQueue,
+    TemporalPort,
+    UiPort,
+    console,
+    errors,
+    follow,
+    print_all,
+    report,
+    run_async,
+    settings_from,
+)
 from client.api import BatonClient
 from client.stack import EmbeddedStack
 
@@ -37,49 +52,6 @@ app = typer.Typer(
     name="baton", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Durable orchestration of AI-agent teams on Temporal.",
 )
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
-_T = TypeVar("_T")
-
-Address = Annotated[str | None, typer.Option(
-    "--address", help="Temporal frontend host:port (env BATON_TEMPORAL_ADDRESS)")]
-Namespace = Annotated[str | None, typer.Option(help="Temporal namespace (env BATON_NAMESPACE)")]
-TaskQueue = Annotated[str | None, typer.Option(
-    "--task-queue", help="task queue of the workers (env BATON_TASK_QUEUE)")]
-Home = Annotated[Path | None, typer.Option(
-    help="state directory: SQLite files, logs (env BATON_HOME, default .baton)")]
-TemporalPort = Annotated[int | None, typer.Option(
-    "--temporal-port", help="dev server port (env BATON_TEMPORAL_PORT, default 7233)")]
-UiPort = Annotated[int | None, typer.Option(
-    "--ui-port", help="Temporal UI port (env BATON_UI_PORT, default 8233)")]
-ModelPort = Annotated[int | None, typer.Option(
-    "--model-port", help="scripted model server port (env BATON_MODEL_SERVER_PORT)")]
-
-
-def _settings(**overrides: Any) -> BatonSettings:
-    """Environment first, then the options the user actually gave."""
-    return BatonSettings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    return asyncio.run(coro)
-
-
-async def _follow(client: BatonClient, run_id: str) -> RunResult:
-    """Print each run-log event as it happens, with a spinner while waiting; return the result."""
-    with console.status(f"waiting for {run_id}…", spinner="dots") as spinner:
-        async for event in client.watch(run_id):
-            console.print(render.event_line(event), soft_wrap=True)
-            spinner.update(f"{event.agent}: step {event.step}, waiting…")
-        return await client.result(run_id)
-
-
-def _report(client: BatonClient, result: RunResult) -> None:
-    console.print(render.result_panel(result, client.ui_url(result.run_id)))
-    if result.status != RunStatus.COMPLETED:
-        errors.print(Text(f"run ended with status {result.status.value}"
-                          f"{': ' + result.reason if result.reason else ''}", style="red"))
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -90,10 +62,10 @@ def up(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort
 
     Temporal dev server + UI, the scripted model server and one worker, on loopback; state in
     --home survives restarts."""
-    settings = _settings(home=home, temporal_port=temporal_port, ui_port=ui_port,
-                         model_server_port=model_port, namespace=namespace,
-                         task_queue=task_queue)
-    _run(_up(settings))
+    settings = settings_from(home=home, temporal_port=temporal_port, ui_port=ui_port,
+                             model_server_port=model_port, namespace=namespace,
+                             task_queue=task_queue)
+    run_async(_up(settings))
 
 
 async def _up(settings: BatonSettings) -> None:
@@ -130,15 +102,16 @@ async def _up(settings: BatonSettings) -> None:
 def worker(*, address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
            home: Home = None,
            log_format: Annotated[Literal["json", "console"] | None, typer.Option(
-               help="log format [env BATON_LOG_FORMAT, default: console on a terminal]")] = None,
+               help="log format (env BATON_LOG_FORMAT; default: console on a terminal)")] = None,
            log_level: Annotated[str | None, typer.Option(
                help="debug, info, warning, error (env BATON_LOG_LEVEL)")] = None) -> None:
     """Run one worker: workflows and activities of every pattern, until SIGINT/SIGTERM."""
     from worker import run_worker
 
-    settings = _settings(temporal_address=address, namespace=namespace, task_queue=task_queue,
-                         home=home, log_format=log_format, log_level=log_level)
-    _run(run_worker(settings))
+    settings = settings_from(temporal_address=address, namespace=namespace,
+                             task_queue=task_queue, home=home, log_format=log_format,
+                             log_level=log_level)
+    run_async(run_worker(settings), hard_exit=False)  # let telemetry exporters flush at exit
 
 
 @app.command("model-server")
@@ -152,7 +125,7 @@ def model_server(
     """Serve the scripted, offline, OpenAI-compatible model on loopback."""
     from activities.llm.scripted.server import serve
 
-    settings = _settings(model_server_host=host, model_server_port=port)
+    settings = settings_from(model_server_host=host, model_server_port=port)
     serve(settings.model_server_host, settings.model_server_port,
           script_file=str(script) if script else None, latency_s=latency)
 
@@ -173,7 +146,7 @@ def run(
     if not text:
         raise typer.BadParameter("give the task as an argument or with --input")
     spec = load_team(team)  # before connecting: a broken YAML is reported even without Temporal
-    settings = _settings(temporal_address=address, namespace=namespace, task_queue=task_queue)
+    settings = settings_from(temporal_address=address, namespace=namespace, task_queue=task_queue)
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
@@ -185,25 +158,25 @@ def run(
             return
         errors.print(f"run {started}  ({client.ui_url(started)})", soft_wrap=True)
         try:
-            result = await _follow(client, started)
+            result = await follow(client, started)
         except asyncio.CancelledError:
             errors.print(f"stopped following; the run continues: `baton show {started}`")
             raise
-        _report(client, result)
+        report(client, result)
 
-    _run(go())
+    run_async(go())
 
 
 @app.command()
 def status(run_id: str, address: Address = None, namespace: Namespace = None) -> None:
     """Current status of a run: step, usage, cost (the workflow's `status` query)."""
-    settings = _settings(temporal_address=address, namespace=namespace)
+    settings = settings_from(temporal_address=address, namespace=namespace)
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
         console.print(render.status_table(await client.status(run_id), client.ui_url(run_id)))
 
-    _run(go())
+    run_async(go())
 
 
 @app.command()
@@ -211,7 +184,7 @@ def show(run_id: str,
          json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
          address: Address = None, namespace: Namespace = None) -> None:
     """Every step of a run: model calls, tool calls with arguments and results, totals."""
-    settings = _settings(temporal_address=address, namespace=namespace)
+    settings = settings_from(temporal_address=address, namespace=namespace)
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
@@ -219,9 +192,9 @@ def show(run_id: str,
         if json_:
             typer.echo(view.model_dump_json(indent=2))
         else:
-            console.print(render.run_view(view))
+            print_all(*render.run_view(view))
 
-    _run(go())
+    run_async(go())
 
 
 @app.command()
@@ -230,14 +203,15 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
          input_: Annotated[str, typer.Option("--input", "-i", help="the task")] = DEMO_INPUT,
          ) -> None:
     """Start the embedded stack, run examples/support.yaml offline, print it all, stop."""
-    settings = _settings(home=home, temporal_port=temporal_port, ui_port=ui_port,
-                         model_server_port=model_port)
+    settings = settings_from(home=home, temporal_port=temporal_port, ui_port=ui_port,
+                             model_server_port=model_port)
     team_file = resources.files("examples") / "support.yaml"
     with resources.as_file(team_file) as path:
         spec = load_team(path)
-    # The worker imports the example's tools by module name, like a deployed worker would.
+    # The worker imports the example's tools by module name, like a deployed worker would; the
+    # model is always the embedded scripted one, so the demo stays offline whatever BATON_* says.
     modules = list(dict.fromkeys([*settings.tool_modules, *spec.tool_modules]))
-    settings = settings.model_copy(update={"tool_modules": modules})
+    settings = settings.model_copy(update={"tool_modules": modules, "model_server_url": None})
 
     async def go() -> None:
         stack = EmbeddedStack(settings)
@@ -249,32 +223,51 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
                           soft_wrap=True)
             client = await BatonClient.connect(stack.settings)
             run_id = await client.start(spec, input_)
-            console.print(f"[bold]task:[/bold] {input_}", soft_wrap=True)
-            _report(client, await _follow(client, run_id))
+            console.print(Text.assemble(("task: ", "bold"), input_), soft_wrap=True)
+            report(client, await follow(client, run_id))
         finally:
             with console.status("stopping the stack…"):
                 await stack.stop()
 
-    _run(go())
+    run_async(go())
+
+
+def _exit_code(code: object) -> int:
+    if code is None or isinstance(code, int):
+        return code or 0
+    errors.print(str(code))  # sys.exit("message") convention
+    return 1
+
+
+def _invoke() -> int:
+    try:
+        app()  # standalone mode: always ends with SystemExit
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except SpecError as exc:
+        errors.print(Text(f"invalid team: {exc}", style="red"), soft_wrap=True)
+        return 2
+    except BatonError as exc:
+        errors.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        return 1
+    except RPCError as exc:
+        errors.print(Text(f"temporal: {exc.message} ({exc.status.name})", style="red"),
+                     soft_wrap=True)
+        return 1
+    return 0
 
 
 def main() -> None:
     """Entry point of the ``baton`` script: user errors become one red line, not a traceback."""
-    try:
-        app()
-    except SpecError as exc:
-        errors.print(Text(f"invalid team: {exc}", style="red"), soft_wrap=True)
-        sys.exit(2)
-    except BatonError as exc:
-        errors.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
-        sys.exit(1)
-    except RPCError as exc:
-        errors.print(Text(f"temporal: {exc.message} ({exc.status.name})", style="red"),
-                     soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        errors.print("interrupted")
-        sys.exit(130)
+    code = _invoke()
+    if HARD_EXIT.active:
+        # The Temporal client's Rust threads can abort CPython's finalization ("PyGILState_Release
+        # ... must be current", temporalio/sdk-python#300), turning a clean exit into SIGABRT.
+        # Short-lived client commands have nothing left to clean up: flush and leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

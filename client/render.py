@@ -31,6 +31,7 @@ from client.api import RunView
 
 __all__ = [
     "event_line",
+    "links",
     "result_panel",
     "run_view",
     "status_style",
@@ -101,38 +102,69 @@ def event_line(event: RunEvent) -> Text:
     return head + body
 
 
-def result_panel(result: RunResult, ui_url: str) -> Panel:
-    """Answer, status, usage, run id and where to look in the Temporal UI."""
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
-    facts.add_row("status", Text(result.status.value, style=status_style(result.status)))
+def _facts(*rows: tuple[str, str | Text]) -> Table:
+    """A two-column label/value grid. Values become ``Text``: data from runs (answers, reasons,
+    JSON with brackets) must never be parsed as rich markup."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value if isinstance(value, Text) else Text(value))
+    return grid
+
+
+def links(run_id: str, ui_url: str) -> list[Text]:
+    """Run id and Temporal UI link as plain lines; print them with ``soft_wrap=True`` so a narrow
+    terminal never truncates or breaks the URL."""
+    return [Text.assemble(("run id       ", "bold"), run_id),
+            Text.assemble(("temporal ui  ", "bold"), ui_url)]
+
+
+def result_panel(result: RunResult) -> Panel:
+    """Answer (or structured output), status, reason and usage."""
+    rows: list[tuple[str, str | Text]] = [
+        ("status", Text(result.status.value, style=status_style(result.status)))]
     if result.reason and result.status != RunStatus.COMPLETED:
-        facts.add_row("reason", result.reason)
-    facts.add_row("steps", str(result.steps))
-    facts.add_row("usage", usage_text(result.usage, result.cost_usd))
-    facts.add_row("run id", result.run_id)
-    facts.add_row("temporal ui", ui_url)
-    answer: RenderableType = Text(result.output or "(no answer)")
+        rows.append(("reason", result.reason))
+    rows += [("steps", str(result.steps)), ("usage", usage_text(result.usage, result.cost_usd))]
+    answer = Text(result.output or "(no answer)")
     if result.structured is not None:
         answer = Text(json.dumps(result.structured, indent=2, ensure_ascii=False))
-    return Panel(Group(answer, Text(""), facts), title=f"{result.team} / {result.agent}",
+    return Panel(Group(answer, Text(""), _facts(*rows)), title=f"{result.team} / {result.agent}",
                  border_style=status_style(result.status))
 
 
 def status_table(status: AgentStatus, ui_url: str) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("run id", status.run_id)
-    table.add_row("team / agent", f"{status.team} / {status.agent}")
-    table.add_row("status", Text(status.status.value, style=status_style(status.status)))
-    table.add_row("step", f"{status.step} of at most {status.max_steps}")
-    table.add_row("usage", usage_text(status.usage, status.cost_usd))
-    if status.last_event:
-        table.add_row("last event", status.last_event)
-    table.add_row("temporal ui", ui_url)
-    return table
+    return _facts(
+        ("run id", status.run_id),
+        ("team / agent", f"{status.team} / {status.agent}"),
+        ("status", Text(status.status.value, style=status_style(status.status))),
+        ("step", f"{status.step} of at most {status.max_steps}"),
+        ("usage", usage_text(status.usage, status.cost_usd)),
+        ("last event", status.last_event or "-"),
+        ("temporal ui", ui_url),
+    )
+
+
+def _model_details(event: ModelCallEvent) -> str:
+    details = f"{event.provider}:{event.model} (profile {event.profile})"
+    details += f", finish {event.finish_reason}" if event.finish_reason else ""
+    if event.tool_calls:
+        details += "\ncalls: " + ", ".join(str(c.get("name")) for c in event.tool_calls)
+    if event.content:
+        details += f"\nsays: {_short(event.content, 200)}"
+    return details
+
+
+def _tool_details(event: ToolCallEvent) -> str:
+    hits = [name for name, on in (("cache hit", event.cache_hit),
+                                  ("ledger hit", event.ledger_hit)) if on]
+    error = f" ({event.error_type})" if event.error_type else ""
+    return (f"{event.tool} [{event.effect}] → {event.status}{error}"
+            f"\nargs: {json.dumps(event.arguments, ensure_ascii=False)}"
+            f"\nresult: {_short(event.content, 300)}"
+            f"\nidempotency key: {event.idempotency_key}"
+            f"\n{', '.join(hits) if hits else 'executed (no cache or ledger hit)'}")
 
 
 def _steps_table(events: list[RunEvent]) -> Table:
@@ -144,64 +176,45 @@ def _steps_table(events: list[RunEvent]) -> Table:
         tokens, ms = "", ""
         match event:
             case ModelCallEvent():
-                details = f"{event.provider}:{event.model} (profile {event.profile})"
-                details += f", finish {event.finish_reason}" if event.finish_reason else ""
-                if event.tool_calls:
-                    details += "\ncalls: " + ", ".join(str(c.get("name")) for c in
-                                                       event.tool_calls)
-                if event.content:
-                    details += f"\nsays: {_short(event.content, 200)}"
+                details = _model_details(event)
                 tokens = f"{event.usage.input_tokens}+{event.usage.output_tokens}"
                 ms = f"{event.latency_ms:.0f}"
             case ToolCallEvent():
-                hits = [h for h, on in (("cache hit", event.cache_hit),
-                                        ("ledger hit", event.ledger_hit)) if on]
-                details = (f"{event.tool} [{event.effect}] → {event.status}"
-                           f"{' (' + event.error_type + ')' if event.error_type else ''}"
-                           f"\nargs: {json.dumps(event.arguments, ensure_ascii=False)}"
-                           f"\nresult: {_short(event.content, 300)}"
-                           f"\nidempotency key: {event.idempotency_key}"
-                           f"\n{', '.join(hits) if hits else 'executed'}")
+                details = _tool_details(event)
                 ms = f"{event.duration_ms:.0f}"
             case StartedEvent():
                 details = f"input: {_short(event.input, 300)}"
             case _:
                 details = event_line(event).plain.split(" ", 2)[-1]
-        table.add_row(str(event.seq), event.agent, str(event.step), event.kind, details,
-                      tokens, ms)
+        table.add_row(*(Text(cell) for cell in (str(event.seq), event.agent, str(event.step),
+                                                event.kind, details, tokens, ms)))
     return table
 
 
-def run_view(view: RunView) -> Group:
-    """The whole ``baton show`` page: header, every step, answer and totals."""
-    header = Table.grid(padding=(0, 2))
-    header.add_column(style="bold")
-    header.add_column()
-    header.add_row("run id", view.run_id)
-    header.add_row("team / agent", f"{view.team or '?'} / {view.agent or '?'}"
-                   f" (tenant {view.tenant or '?'})")
+def run_view(view: RunView) -> list[RenderableType]:
+    """The whole ``baton show`` page: header, every step, answer, totals, links."""
     status = view.result.status if view.result else view.status.status if view.status else None
-    header.add_row("status", Text(status.value, style=status_style(status)) if status
-                   else Text("unknown (no worker answered the query)", style="yellow"))
-    header.add_row("temporal", view.execution_status.lower())
+    rows: list[tuple[str, str | Text]] = [
+        ("run id", view.run_id),
+        ("team / agent", f"{view.team or '?'} / {view.agent or '?'} (tenant {view.tenant or '?'})"),
+        ("status", Text(status.value, style=status_style(status)) if status
+         else Text("unknown (no worker answered the query)", style="yellow")),
+        ("temporal", view.execution_status.lower()),
+    ]
     if view.started_at:
         end = view.closed_at
         took = f" ({(end - view.started_at).total_seconds():.1f} s)" if end else ""
-        header.add_row("started", f"{view.started_at:%Y-%m-%d %H:%M:%S}{took}")
-    parts: list[RenderableType] = [header, _steps_table(view.events)]
+        rows.append(("started", f"{view.started_at:%Y-%m-%d %H:%M:%S}{took}"))
     calls = [e for e in view.events if isinstance(e, ModelCallEvent)]
     tools = [e for e in view.events if isinstance(e, ToolCallEvent)]
-    totals = Table.grid(padding=(0, 2))
-    totals.add_column(style="bold")
-    totals.add_column()
-    totals.add_row("model calls", f"{len(calls)} ({sum(e.latency_ms for e in calls):.0f} ms)")
-    totals.add_row("tool calls", f"{len(tools)} ({sum(e.duration_ms for e in tools):.0f} ms, "
-                   f"{sum(e.cache_hit for e in tools)} cache hits, "
-                   f"{sum(e.ledger_hit for e in tools)} ledger hits)")
-    totals.add_row("usage", usage_text(view.usage, view.cost_usd))
+    totals = _facts(
+        ("model calls", f"{len(calls)} ({sum(e.latency_ms for e in calls):.0f} ms)"),
+        ("tool calls", f"{len(tools)} ({sum(e.duration_ms for e in tools):.0f} ms, "
+                       f"{sum(e.cache_hit for e in tools)} cache hits, "
+                       f"{sum(e.ledger_hit for e in tools)} ledger hits)"),
+        ("usage", usage_text(view.usage, view.cost_usd)),
+    )
+    parts: list[RenderableType] = [_facts(*rows), _steps_table(view.events)]
     if view.result:
-        parts.append(result_panel(view.result, view.ui_url))
-    else:
-        totals.add_row("temporal ui", view.ui_url)
-    parts.append(totals)
-    return Group(*parts)
+        parts.append(result_panel(view.result))
+    return [*parts, totals, *links(view.run_id, view.ui_url)]

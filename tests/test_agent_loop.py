@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.llm.scripted.testing import ScriptedServer
-from helpers import new_run_id, run_agent, support_team
+from helpers import new_run_id, run_agent, run_approving, support_team
 from temporalio.client import Client
 
 from baton.runs import PageRequest, RunLogPage, RunStatus
@@ -171,8 +171,9 @@ async def test_provider_auth_failure_is_a_typed_failed_run(
 async def test_heuristic_model_runs_the_demo_task_end_to_end(
         client: Client, settings: BatonSettings, worker: object, tmp_path: Path) -> None:
     team = support_team()
-    result = await run_agent(client, settings, team,
-                             "Order A1001 arrived broken. Please look it up and refund it.")
+    result, approvals = await run_approving(
+        client, settings, team, "Order A1001 arrived broken. Please look it up and refund it.")
     assert result.status is RunStatus.COMPLETED, result.reason
     assert "A1001" in (result.output or "")
+    assert approvals == 1  # the example's policy gates every refund
     assert _outbox_rows(tmp_path) == 1

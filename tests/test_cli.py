@@ -114,7 +114,7 @@ async def test_no_wait_then_status_and_show(stack: EmbeddedStack, env: dict[str,
     assert all(e["idempotency_key"] for e in tools)
 
     again = await baton("run", EXAMPLE, "again", "--no-wait", "--run-id", run_id, env=env)
-    assert again.returncode == 1
+    assert again.returncode == 1, again.stderr
     assert "already exists" in again.stderr
 
 

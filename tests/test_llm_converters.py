@@ -184,7 +184,8 @@ def test_anthropic_parse_response() -> None:
         "content": [
             {"type": "text", "text": "Let me check."},
             {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Oslo"}},
-            {"type": "tool_use", "id": "toolu_2", "name": "weather", "input": "oops"},
+            {"type": "tool_use", "id": "toolu_2", "name": "weather", "input": "{oops"},
+            {"type": "tool_use", "id": "toolu_3", "name": "weather", "input": [1]},
         ],
         "usage": {"input_tokens": 20, "output_tokens": 5},
     })
@@ -192,7 +193,8 @@ def test_anthropic_parse_response() -> None:
     assert parsed.message.tool_calls[0] == ToolCall(
         id="toolu_1", name="weather", arguments={"city": "Oslo"}
     )
-    assert parsed.message.tool_calls[1].raw_arguments == '"oops"'
+    assert parsed.message.tool_calls[1].raw_arguments == "{oops"
+    assert parsed.message.tool_calls[2].raw_arguments == "[1]"
     assert (parsed.usage.input_tokens, parsed.usage.output_tokens) == (20, 5)
     assert parsed.finish_reason == "tool_use"
     assert parsed.model == "claude-x"

@@ -167,13 +167,17 @@ def parse_response(body: Mapping[str, Any]) -> ParsedChat:
                 raise ProviderResponseError(
                     f"{PROVIDER}: tool_use block without a name", provider=PROVIDER
                 )
-            is_object = isinstance(block.input, dict)
+            raw: str | None = None
+            if isinstance(block.input, str):  # proxies pass unparseable arguments through as text
+                raw = block.input
+            elif not isinstance(block.input, dict):
+                raw = json.dumps(block.input)
             calls.append(
                 ToolCall(
                     id=block.id or f"toolu_{index}",
                     name=block.name,
-                    arguments=block.input if is_object else {},
-                    raw_arguments=None if is_object else json.dumps(block.input),
+                    arguments=block.input if raw is None else {},
+                    raw_arguments=raw,
                 )
             )
         # other blocks (thinking, server tools) are not part of Baton's conversation model

@@ -22,6 +22,7 @@ from typing import Any
 
 from activities.llm.scripted import text as tx
 from activities.llm.scripted.fill import Context, Filler
+from activities.llm.scripted.schema import is_id_name
 from activities.llm.scripted.situation import Situation, read_situation
 from activities.llm.scripted.summary import summarise
 from activities.llm.scripted.wire import Answer, AnswerCall, ChatQuery, WireTool
@@ -80,7 +81,7 @@ def _shortfall(tool: WireTool, sit: Situation) -> int:
     for key in tool.parameters.get("required") or []:
         kind = filler.candidates(key, props.get(key, {}), 1)
         schema_type = (props.get(key) or {}).get("type")
-        idish = "id" in tx.words(key) or key.lower().endswith("id")
+        idish = schema_type in (None, "string") and is_id_name(key)
         if (schema_type in ("number", "integer") or idish) and not (kind and kind[0].strong):
             missing += 1
     return missing
@@ -163,7 +164,6 @@ def next_tool(sit: Situation) -> Answer | None:
 
 def final_answer(sit: Situation) -> Answer:
     text = summarise(sit)
-    text = text[:1].upper() + text[1:]
     query = sit.query
     if query.response_schema is None and not query.json_mode:
         return Answer(text)

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activities.llm.scripted import text as tx
-from activities.llm.scripted.schema import MONEY, fit, fits, key_score, norm_key, resolve
+from activities.llm.scripted.schema import (
+    MONEY,
+    fit,
+    fits,
+    is_id_name,
+    key_score,
+    resolve,
+    sample_pattern,
+)
 
 __all__ = ["Context", "Filler"]
 
@@ -69,7 +77,19 @@ _POINTS = frozenset(
         "actions",
     }
 )
-_MAX_DEPTH = 6
+_MAX_DEPTH = 6  # below this, optional properties and extra array items are left out
+_HARD_DEPTH = 16
+_SCALAR_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+}
+# Property names that imply a string format when the schema does not state one.
+_FORMAT_HINTS = {
+    "email": frozenset({"email", "mail"}),
+    "date": frozenset({"date", "day", "birthday"}),
+    "uri": frozenset({"url", "uri", "link", "website", "homepage"}),
+}
 
 
 @dataclass
@@ -116,6 +136,8 @@ class Filler:
         return self.value("", self.root, 0)
 
     def value(self, name: str, schema: Any, depth: int) -> Any:
+        if depth > _HARD_DEPTH:
+            return None  # a schema that requires itself forever cannot be satisfied anyway
         cands = self.candidates(name, schema, depth)
         avoid = self.avoid.get(name, ())
         fresh = [c for c in cands if json.dumps(c.value, sort_keys=True) not in avoid]
@@ -165,9 +187,14 @@ class Filler:
     def _array(self, name: str, s: Mapping[str, Any], depth: int) -> list[Any]:
         items = resolve(s.get("items", {}), self.root)
         low, high = int(s.get("minItems", 0)), s.get("maxItems")
+        scalar = _SCALAR_TYPES.get(str(items.get("type")))
         for found in self._facts(name, list):
-            if low <= len(found) <= (high if high is not None else len(found)) and all(
-                not isinstance(v, (dict, list)) for v in found
+            fits_count = low <= len(found) <= (high if high is not None else len(found))
+            if (
+                fits_count
+                and scalar
+                and not items.get("enum")
+                and all(isinstance(v, scalar) and not isinstance(v, bool) for v in found)
             ):
                 return list(found)
         words = set(tx.words(name))
@@ -180,10 +207,10 @@ class Filler:
             points = tx.sentences(self.ctx.answer)[: max(low, 3)]
         else:
             points = []
-        count = max(low, 1 if depth < _MAX_DEPTH - 1 else low)
+        count = max(low, len(points), 1 if depth < _MAX_DEPTH - 1 else low)
         if high is not None:
             count = min(count, int(high))
-        out = points[:count] if len(points) >= count and points else []
+        out = points[:count]
         singular = name[:-1] if name.endswith("s") else name
         while len(out) < count:
             item = self.value(singular, items, depth + 1)
@@ -260,7 +287,7 @@ class Filler:
 
     def _string(self, name: str, s: Mapping[str, Any]) -> list[_Candidate]:
         ctx, words = self.ctx, set(tx.words(name))
-        is_id = name.lower() == "id" or norm_key(name).endswith("id") or "id" in words
+        is_id = is_id_name(name)
         out = [
             _Candidate(str(v), True)
             for v in self._facts(name, (str, int))
@@ -269,7 +296,9 @@ class Filler:
         if is_id:
             unused = [t for t in self._ids if t not in self._used_ids]
             out += [_Candidate(t, True) for t in unused + self._ids]
-        fmt = s.get("format")
+        fmt = s.get("format") or next(
+            (f for f, hints in _FORMAT_HINTS.items() if words & hints), None
+        )
         if fmt == "email":
             out += [_Candidate(e, True) for e in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", ctx.task)]
             out.append(_Candidate("customer@example.com", False))
@@ -289,6 +318,6 @@ class Filler:
             out.append(_Candidate(tx.because_clause(ctx.task) or ctx.task.strip(), False))
         out += [_Candidate(p, False) for p in tx.proper_nouns(ctx.task)[:1]]
         out.append(_Candidate(" ".join(tx.content_words(ctx.task)[:6]) or name or "n/a", False))
-        return [
-            _Candidate(fit(str(c.value), s), c.strong) for c in out if fits(str(c.value), s)
-        ] or [_Candidate(fit(str(out[-1].value), s), False)]
+        fitting = [_Candidate(fit(str(c.value), s), c.strong) for c in out if fits(str(c.value), s)]
+        sample = sample_pattern(str(s["pattern"])) if "pattern" in s and not fitting else None
+        return fitting or [_Candidate(sample if sample is not None else fit(name, s), False)]

@@ -8,15 +8,26 @@ lists; ``resolve`` reduces all of that to one concrete schema so value generatio
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from activities.llm.scripted import text as tx
 
-__all__ = ["MONEY", "fit", "fits", "key_score", "norm_key", "resolve"]
+__all__ = [
+    "MONEY",
+    "fit",
+    "fits",
+    "is_id_name",
+    "key_score",
+    "norm_key",
+    "resolve",
+    "sample_pattern",
+]
 
 MONEY = frozenset({"amount", "total", "price", "cost", "value", "sum", "balance", "charge", "fee"})
+_ID_WORDS = frozenset({"id", "sku", "code", "ref", "reference", "number", "no", "uuid", "key"})
 _COUNT = frozenset({"quantity", "qty", "count", "number", "num", "units"})
 _SYNONYMS = (
     MONEY,
@@ -31,6 +42,15 @@ def norm_key(name: str) -> str:
     return "".join(tx.words(name))
 
 
+def is_id_name(name: str) -> bool:
+    """Does a property name ask for an identifier (``order_id``, ``orderId``, ``sku``,
+    ``tracking_number``)? Such values come from id-like tokens, never from prose."""
+    words = tx.words(name)
+    return bool(words) and (
+        words[-1] in _ID_WORDS or norm_key(name).endswith("id") or "id" in words
+    )
+
+
 def resolve(schema: Any, root: Mapping[str, Any]) -> dict[str, Any]:
     """Inline ``$ref`` (local only), merge ``allOf``, pick the first non-null ``anyOf``/``oneOf``
     branch and the first non-null type of a type list, so callers see one concrete schema."""
@@ -38,7 +58,8 @@ def resolve(schema: Any, root: Mapping[str, Any]) -> dict[str, Any]:
     for _ in range(32):
         if "$ref" in current:
             target: Any = root
-            for part in str(current.pop("$ref")).lstrip("#/").split("/"):
+            path = str(current.pop("$ref")).lstrip("#/")
+            for part in path.split("/") if path else ():
                 target = target.get(part, {}) if isinstance(target, Mapping) else {}
             current = {**target, **current}
         elif "allOf" in current:
@@ -94,3 +115,65 @@ def key_score(prop: str, key: str) -> int:
     if pw[-1] == kw[-1]:
         return 2
     return 1 if any(pw[-1] in g and kw[-1] in g for g in _SYNONYMS) else 0
+
+
+_PARSER: Any = importlib.import_module("re._parser")  # stdlib, untyped: imported dynamically
+_CATEGORY_SAMPLE = {
+    "CATEGORY_DIGIT": "0",
+    "CATEGORY_NOT_DIGIT": "a",
+    "CATEGORY_WORD": "a",
+    "CATEGORY_NOT_WORD": "-",
+    "CATEGORY_SPACE": " ",
+    "CATEGORY_NOT_SPACE": "a",
+}
+
+
+def sample_pattern(pattern: str) -> str | None:
+    """A short string matching ``pattern`` (a string property's regex), or None when the pattern
+    is beyond this little generator (back-references, lookarounds). Always verified by ``re``."""
+    try:
+        sample = _emit(_PARSER.parse(pattern))
+    except (ValueError, TypeError, re.error, KeyError, IndexError, StopIteration):
+        return None
+    return sample if re.search(pattern, sample) else None
+
+
+def _emit(items: Any) -> str:
+    parts: list[str] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            parts.append(chr(arg))
+        elif name in ("NOT_LITERAL", "ANY"):
+            parts.append("y" if arg == ord("x") else "x")
+        elif name == "IN":
+            parts.append(_from_set(arg))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, sub = arg
+            parts.append(_emit(sub) * low)
+        elif name == "SUBPATTERN":
+            parts.append(_emit(arg[-1]))
+        elif name == "ATOMIC_GROUP":
+            parts.append(_emit(arg))
+        elif name == "BRANCH":
+            parts.append(_emit(arg[1][0]))
+        elif name == "CATEGORY":
+            parts.append(_CATEGORY_SAMPLE[str(arg)])
+        elif name != "AT":
+            raise ValueError(f"unsupported regex construct {name}")
+    return "".join(parts)
+
+
+def _from_set(items: Any) -> str:
+    if items and str(items[0][0]) == "NEGATE":
+        excluded = "".join(_from_set([i]) for i in items[1:])
+        return next(c for c in "xa0-_ Z" if c not in excluded)
+    op, arg = items[0]
+    name = str(op)
+    if name == "LITERAL":
+        return chr(arg)
+    if name == "RANGE":
+        return chr(arg[0])
+    if name == "CATEGORY":
+        return _CATEGORY_SAMPLE[str(arg)]
+    raise ValueError(f"unsupported set member {name}")

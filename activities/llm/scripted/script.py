@@ -31,8 +31,8 @@ __all__ = [
 _STATUS = re.compile(r"^[45]\d\d$")
 _STEP_FAULTS = ("hang", "malformed")
 _QUEUE_ONLY = ("latency", "ok", "invalid_tool_args")
-_MAX_RUNS = 4096
-_MAX_CALLS = 10_000
+_MAX_RUNS = 1024
+_MAX_CALLS = 2_000
 
 
 class _Model(BaseModel):
@@ -108,10 +108,11 @@ class ScriptStep(_Model):
             "fault": self.fault is not None,
         }
         kinds = [k for k, there in present.items() if there]
-        if len(kinds) > 1 or (not kinds and self.content is None):
+        lone = kinds in (["json"], ["fault"]) and self.content is not None
+        if len(kinds) > 1 or lone or (not kinds and self.content is None):
             raise ValueError(
-                "a step is one of: content, tool_calls, json, raw_arguments, fault "
-                f"(got {kinds or 'none of them'})"
+                "a step is one of: content, tool_calls (+content), json, raw_arguments "
+                f"(+content), fault (got {kinds + ['content'] * (self.content is not None)})"
             )
         if self.raw_arguments is not None and not self.name:
             raise ValueError("a raw_arguments step needs the tool 'name'")

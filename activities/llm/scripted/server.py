@@ -201,6 +201,8 @@ class _Handler:
                 f"run {plan.run_key!r}, agent {who.agent!r}, step {plan.step_index}: {problem}"
             )
             return self._done(plan, who, entry, _error(api, 400, message, entry["kind"]))
+        if fault is not None and fault.fault == "latency":
+            entry["fault"] = fault.fault
         answer = _step_answer(step) if step else brain.think(query)
         if fault is not None and fault.fault == "invalid_tool_args" and answer.tool_calls:
             broken = replace(answer.tool_calls[0], arguments='{"oops": ')

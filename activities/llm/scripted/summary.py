@@ -79,6 +79,37 @@ _READ_VERBS = frozenset(
 )
 _MONEY = re.compile(r"amount|total|price|cost|balance|charge|fee|refund")
 _MAX_DETAILS = 4
+_ASKING = re.compile(
+    r"^(?:please|kindly|hey|hi|so|now|ok(?:ay)?|(?:can|could|would|will) you|i(?:'d| would) like"
+    r" you to|tell me(?: about)?|explain|describe|give me|write(?: me)?|list|show me|help me"
+    r"(?: with)?|what (?:is|are|was|were)|how (?:do|does|can|should|to)|why (?:is|are|do|does)"
+    r"|who (?:is|are)|when (?:is|are)|(?:should|shall|can|do|must) (?:we|i)|is there|are there"
+    r"|the|a|an)\b[,:]?\s*",
+    re.IGNORECASE,
+)
+_REQUEST_WORDS = frozenset(
+    {
+        "tell",
+        "explain",
+        "describe",
+        "give",
+        "write",
+        "list",
+        "show",
+        "help",
+        "know",
+        "think",
+        "want",
+        "draft",
+        "create",
+        "provide",
+        "main",
+        "key",
+        "thing",
+        "things",
+        "something",
+    }
+)
 
 
 def _money(key: str, value: Any) -> str:
@@ -139,6 +170,11 @@ def describe_call(call: PastCall) -> tuple[str, bool]:
 
 def summarise(situation: Situation) -> str:
     """The final answer after tool calls: every finished call, in order, in one or two sentences."""
+    text = _summarise(situation)
+    return text[:1].upper() + text[1:]
+
+
+def _summarise(situation: Situation) -> str:
     finished = [c for c in situation.calls if c.result is not None]
     clauses = [describe_call(c) for c in finished]
     if not clauses:
@@ -150,24 +186,34 @@ def summarise(situation: Situation) -> str:
     return f"{opener}{text}."
 
 
+def _topic(task: str) -> str:
+    """The subject of a request: its first sentence without the asking ("Can you explain …")."""
+    topic = (tx.sentences(task) or [task])[0].strip()
+    while True:
+        shorter = _ASKING.sub("", topic, count=1).strip()
+        if shorter == topic:
+            break
+        topic = shorter
+    return _short(topic.rstrip("?.!:;, "), 90)
+
+
 def answer_from_task(situation: Situation) -> str:
     """An answer when no tool was used: condense long input, otherwise address the request's
     main terms. Deterministic and short; it reads as an answer, never as an echo."""
     task = situation.task.strip()
-    role = re.search(r"\byou are (?:an? |the )?([^.,;\n]{3,60})", situation.system, re.IGNORECASE)
+    role = re.search(r"\byou are ((?:an? |the )?[^.,;\n]{3,60})", situation.system, re.IGNORECASE)
     lead = f"As {role.group(1).strip()}, " if role else ""
     if len(task) > 400 or re.match(r"(summari[sz]e|condense|tl;?dr)\b", task, re.IGNORECASE):
         body = task.split(":", 1)[1] if re.match(r"\w+[^:]{0,40}:", task) else task
         gist = " ".join(tx.sentences(body)[:2])
         return f"{lead}in short: {_short(gist, 300)}"
-    terms = list(dict.fromkeys(tx.content_words(task)))[:6]
+    ids = {i.lower() for i in tx.id_tokens(task)}
+    terms = [w for w in dict.fromkeys(tx.content_words(task)) if w not in _REQUEST_WORDS | ids]
+    terms = terms[:4]
     if not terms:
         return f"{lead}I have nothing specific to add; please tell me what you need."
     listed = ", ".join(terms[:-1]) + (f" and {terms[-1]}" if len(terms) > 1 else terms[-1])
-    ids = tx.id_tokens(task)
-    about = f" for {', '.join(ids[:3])}" if ids else ""
     return (
-        f"{lead}here is my answer{about}: the request comes down to {listed}. "
-        f"I would start with {terms[0]}, confirm the details, and then follow up on "
-        f"{terms[-1]}."
+        f"{lead}on {_topic(task)}: the points that matter most are {listed}. "
+        f"I would address {terms[0]} first and come back to {terms[-1]} after that."
     )
