@@ -21,6 +21,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -233,7 +234,7 @@ class BatonClient:
         try:
             status = await self.status(run_id)
             events = await self.run_log(run_id)
-        except (RPCError, QueryTimeoutError):
+        except (RPCError, QueryTimeoutError, WorkflowQueryFailedError):
             pass  # queries need a worker; the Temporal-side facts below still help
         result = await self.result(run_id) if finished else None
         attrs = description.typed_search_attributes
@@ -254,8 +255,10 @@ class BatonClient:
         while True:
             try:
                 new = await self.run_log(run_id, offset=cursor)
-            except QueryTimeoutError:
-                new = []  # no worker yet: keep waiting, the run itself is durable
+            except (QueryTimeoutError, WorkflowQueryFailedError):
+                # No worker yet, or the workflow has not run its first task: keep waiting, the
+                # run itself is durable; a run that ends is noticed through describe below.
+                new = []
             except RPCError as exc:
                 if exc.status != RPCStatusCode.FAILED_PRECONDITION:  # not ready for queries yet
                     raise
