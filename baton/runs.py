@@ -12,8 +12,11 @@ from baton.messages import Message, Usage
 from baton.specs import TeamSpec
 
 __all__ = [
+    "AgentCarry",
     "AgentStatus",
     "ApprovalEvent",
+    "ContinuedEvent",
+    "FailoverEvent",
     "FinishedEvent",
     "MessagesPage",
     "ModelCallEvent",
@@ -49,12 +52,28 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AgentCarry(_Model):
+    """What a run carries into its next continuation (continue-as-new)."""
+
+    messages: list[Message]
+    step: int
+    fix_attempts: int
+    usage: Usage
+    cost_usd: float
+    started_at: datetime
+    profile_name: str  # the active profile (it changes after a failover)
+    log_offset: int  # sequence number of the next run-log event
+    previous_runs: list[str]  # Temporal run ids of earlier continuations, oldest first
+    last_answer: str | None = None
+
+
 class RunInput(_Model):
     team: TeamSpec
     input: str
     tenant: str = "default"
     agent: str | None = None  # which agent of the team runs (patterns set it for children)
     parent_run_id: str | None = None
+    carry: AgentCarry | None = None  # set only by continue-as-new
 
 
 class RunResult(_Model):
@@ -124,6 +143,21 @@ class ToolRefusedEvent(_Event):
     reason: str
 
 
+class FailoverEvent(_Event):
+    kind: Literal["failover"] = "failover"
+    from_profile: str
+    to_profile: str
+    reason: str
+
+
+class ContinuedEvent(_Event):
+    kind: Literal["continued"] = "continued"
+    previous_run: str
+    history_events: int
+    history_bytes: int
+    compacted_messages: int
+
+
 class ValidationEvent(_Event):
     kind: Literal["output_invalid"] = "output_invalid"
     attempt: int
@@ -149,7 +183,7 @@ class FinishedEvent(_Event):
 
 RunEvent = Annotated[
     StartedEvent | ModelCallEvent | ToolCallEvent | ToolRefusedEvent | ValidationEvent
-    | ApprovalEvent | FinishedEvent,
+    | ApprovalEvent | FailoverEvent | ContinuedEvent | FinishedEvent,
     Field(discriminator="kind"),
 ]
 
@@ -166,6 +200,7 @@ class AgentStatus(_Model):
     usage: Usage
     cost_usd: float
     last_event: str | None = None
+    previous_runs: list[str] = Field(default_factory=list)  # continuations, oldest first
 
 
 class MessagesPage(_Model):

@@ -45,6 +45,9 @@ class BatonSettings(BaseSettings):
     max_tool_result_chars: int = Field(
         default=16_000, description="longer tool results are truncated for the model"
     )
+    max_model_output_chars: int = Field(
+        default=200_000, description="longer model text or tool arguments are cut (payload guard)"
+    )
     trace_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
     trace_content: bool = False

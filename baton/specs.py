@@ -19,6 +19,7 @@ __all__ = [
     "AgentSpec",
     "ApprovalPolicy",
     "Budget",
+    "HistorySpec",
     "ModelProfile",
     "Pattern",
     "RetrySpec",
@@ -61,7 +62,8 @@ class ModelProfile(_Spec):
     temperature: float | None = Field(default=None, ge=0, le=2)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
-    fallback: str | None = None  # another profile name to fail over to
+    max_attempts: int = Field(default=6, ge=1, le=100)  # retries before failing over / failing
+    fallback: str | None = None  # profile to fail over to once max_attempts are used up
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return (
@@ -150,6 +152,21 @@ class AgentSpec(_Spec):
         return tools
 
 
+class HistorySpec(_Spec):
+    """Keeps a run inside Temporal's limits however long it goes (DESIGN.md decision 4).
+
+    A run continues as new when Temporal suggests it or when this run's history passes
+    ``continue_as_new_events`` events or ``continue_as_new_bytes`` bytes, carrying a compacted
+    conversation: the system prompt, the task, a summary of older work and the most recent
+    ``keep_recent_messages`` messages. One message is at most ``max_message_chars`` characters.
+    """
+
+    continue_as_new_events: int = Field(default=8_000, ge=100)
+    continue_as_new_bytes: int = Field(default=8_000_000, ge=100_000)
+    keep_recent_messages: int = Field(default=40, ge=4)
+    max_message_chars: int = Field(default=100_000, ge=1_000)
+
+
 class Budget(_Spec):
     """Per-run limits. Low defaults: a runaway agent should cost cents, not dollars."""
 
@@ -168,6 +185,7 @@ class TeamSpec(_Spec):
     tool_modules: tuple[str, ...] = ()
     tools: dict[str, ToolSpec] = Field(default_factory=dict)  # resolved by the loader
     budget: Budget = Budget()
+    history: HistorySpec = HistorySpec()
     approver_groups: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="group name → people, for approval policies")
 
@@ -195,7 +213,18 @@ class TeamSpec(_Spec):
                 raise ValueError(
                     f"model profile {profile_name!r} falls back to unknown {profile.fallback!r}"
                 )
+        self._no_fallback_cycle()
         return self
+
+    def _no_fallback_cycle(self) -> None:
+        for start in self.models:
+            seen, name = [start], self.models[start].fallback
+            while name is not None:
+                if name in seen:
+                    chain = " -> ".join([*seen, name])
+                    raise ValueError(f"model profiles fall back in a cycle: {chain}")
+                seen.append(name)
+                name = self.models[name].fallback
 
     def agent(self, name: str | None = None) -> AgentSpec:
         wanted = name or self.entry or self.agents[0].name

@@ -21,12 +21,13 @@ __all__ = ["chat", "execute_tool"]
 
 # Non-retryable provider failures are marked non_retryable on the ApplicationError itself; the
 # policy here bounds the retryable ones (429/5xx/transport/timeouts).
-_CHAT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=6,
-)
+def _chat_retry(max_attempts: int) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=max_attempts,
+    )
 
 
 async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
@@ -37,7 +38,7 @@ async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
         LlmActivities.chat,
         request,
         start_to_close_timeout=timeout,
-        retry_policy=_CHAT_RETRY,
+        retry_policy=_chat_retry(request.profile.max_attempts),
         summary=summary,
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 from baton.calls import ChatRequest, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
@@ -25,6 +25,9 @@ from baton.messages import (
     UserMessage,
 )
 from baton.runs import (
+    AgentCarry,
+    ContinuedEvent,
+    FailoverEvent,
     FinishedEvent,
     ModelCallEvent,
     RunInput,
@@ -36,14 +39,14 @@ from baton.runs import (
     ValidationEvent,
 )
 from baton.schemas import schema_error
-from baton.specs import AgentSpec, TeamSpec
+from baton.specs import AgentSpec, ModelProfile, TeamSpec
 from workflows import _activities
 from workflows._approval import ApprovalGate
 from workflows._budget import BudgetTracker
-from workflows._history import Conversation
+from workflows._history import Conversation, compact
 from workflows._runlog import RunLog
 
-__all__ = ["AgentLoop", "Finished"]
+__all__ = ["AgentLoop", "ContinueAsNew", "Finished"]
 
 
 class Finished(Exception):  # control flow: "the loop is finished", not an error
@@ -51,6 +54,14 @@ class Finished(Exception):  # control flow: "the loop is finished", not an error
                  output: str | None = None, error_type: str | None = None) -> None:
         super().__init__(reason)
         self.status, self.reason, self.output, self.error_type = status, reason, output, error_type
+
+
+class ContinueAsNew(Exception):  # control flow, like Finished
+    """The history is long enough: carry the state into a fresh run of the same workflow."""
+
+    def __init__(self, carry: AgentCarry) -> None:
+        super().__init__("continue as new")
+        self.carry = carry
 
 
 def _failure_of(exc: ActivityError) -> tuple[str, str]:
@@ -71,17 +82,21 @@ class AgentLoop:
         self.agent: AgentSpec = run.team.agent(run.agent)
         self.run_id = run_id
         self.path = path  # agent path inside the run, part of every idempotency key
-        self.profile = self.team.models[self.agent.model]
-        self.conversation = Conversation()
-        self.log = RunLog(self.agent.name)
-        self.budget = BudgetTracker(self.team.budget, workflow.now())
-        self.step = 0
-        self.fix_attempts = 0
+        carry = run.carry
+        self.profile_name = carry.profile_name if carry else self.agent.model
+        self.conversation = Conversation(carry.messages if carry else None)
+        self.log = RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
+        self.budget = BudgetTracker(
+            self.team.budget, carry.started_at if carry else workflow.now(),
+            usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0)
+        self.step = carry.step if carry else 0
+        self.fix_attempts = carry.fix_attempts if carry else 0
+        self.previous_runs = list(carry.previous_runs) if carry else []
         self.status = RunStatus.RUNNING
         self._on_status = on_status
         self.gate = ApprovalGate(self.log, dict(self.team.approver_groups),
                                  on_change=self._approvals_changed)
-        self.last_answer: str | None = None
+        self.last_answer: str | None = carry.last_answer if carry else None
         self.structured: dict[str, Any] | None = None
         self.tool_schemas = tuple(
             ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
@@ -89,11 +104,18 @@ class AgentLoop:
         )
 
     # -- public -------------------------------------------------------------------------------
+    @property
+    def profile(self) -> ModelProfile:
+        return self.team.models[self.profile_name]
+
     async def run_to_end(self) -> RunResult:
-        self.log.add(StartedEvent, step=0, input=self.run.input, team=self.team.name,
-                     tenant=self.run.tenant)
-        self.conversation.append(SystemMessage(content=self._system_prompt()))
-        self.conversation.append(UserMessage(content=self.run.input, source="user"))
+        """Loop until a typed result; raises ContinueAsNew when the history should be cut."""
+        if self.run.carry is None:
+            task = self._bounded(self.run.input, "the task")
+            self.log.add(StartedEvent, step=0, input=task[:2_000], team=self.team.name,
+                         tenant=self.run.tenant)
+            self.conversation.append(SystemMessage(content=self._system_prompt()))
+            self.conversation.append(UserMessage(content=task, source="user"))
         try:
             while True:
                 await self._one_step()
@@ -104,6 +126,7 @@ class AgentLoop:
 
     # -- the loop -----------------------------------------------------------------------------
     async def _one_step(self) -> None:
+        self._maybe_continue_as_new()
         if self.step >= self.agent.max_steps:
             raise Finished(RunStatus.MAX_STEPS,
                            f"reached max_steps={self.agent.max_steps} without a final answer")
@@ -121,7 +144,7 @@ class AgentLoop:
         prefix, delta = self.conversation.outgoing()
         request = ChatRequest(
             workflow_id=workflow.info().workflow_id, run_id=self.run_id, agent=self.agent.name,
-            profile_name=self.agent.model, profile=self.profile, prefix=prefix, delta=delta,
+            profile_name=self.profile_name, profile=self.profile, prefix=prefix, delta=delta,
             tools=self.tool_schemas, output_schema=self.agent.output_schema, step=self.step,
         )
         try:
@@ -129,6 +152,14 @@ class AgentLoop:
                 request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
         except ActivityError as exc:
             error_type, message = _failure_of(exc)
+            fallback = self.profile.fallback
+            # Fail over on an outage (retries or time used up), not on a request the provider
+            # refused outright (401, 400): that is a configuration error and should be loud.
+            if fallback is not None and exc.retry_state is not RetryState.NON_RETRYABLE_FAILURE:
+                self.log.add(FailoverEvent, step=self.step, from_profile=self.profile_name,
+                             to_profile=fallback, reason=f"{error_type}: {message}")
+                self.profile_name = fallback
+                return await self._call_model()
             raise Finished(RunStatus.FAILED, f"model call failed: {message}",
                            error_type=error_type) from exc
         self.conversation.mark_sent(prefix.length + len(delta))
@@ -137,7 +168,7 @@ class AgentLoop:
         cost = self.profile.cost_usd(response.usage.input_tokens, response.usage.output_tokens)
         self.budget.charge(response.usage, cost)
         self.log.add(
-            ModelCallEvent, step=self.step, profile=self.agent.model, model=response.model,
+            ModelCallEvent, step=self.step, profile=self.profile_name, model=response.model,
             provider=response.provider, usage=response.usage, cost_usd=cost,
             latency_ms=response.latency_ms, finish_reason=response.finish_reason,
             content=reply.content,
@@ -229,6 +260,32 @@ class AgentLoop:
             content=(f"Your answer does not match the required JSON schema: {problem}. "
                      "Reply again with only a JSON value that matches the schema."),
         ))
+
+    # -- history limits -----------------------------------------------------------------------
+    def _maybe_continue_as_new(self) -> None:
+        info = workflow.info()
+        limits = self.team.history
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        if not (info.is_continue_as_new_suggested() or events >= limits.continue_as_new_events
+                or size >= limits.continue_as_new_bytes):
+            return
+        messages, compacted = compact(self.conversation.messages, limits.keep_recent_messages)
+        self.log.add(ContinuedEvent, step=self.step, previous_run=info.run_id,
+                     history_events=events, history_bytes=size, compacted_messages=compacted)
+        raise ContinueAsNew(AgentCarry(
+            messages=messages, step=self.step, fix_attempts=self.fix_attempts,
+            usage=self.budget.usage, cost_usd=self.budget.cost_usd,
+            started_at=self.budget.started_at, profile_name=self.profile_name,
+            log_offset=self.log.offset + len(self.log.events),
+            previous_runs=[*self.previous_runs, info.run_id], last_answer=self.last_answer))
+
+    def _bounded(self, text: str, what: str) -> str:
+        """A message over the configured size is cut for the model, with a note saying so."""
+        limit = self.team.history.max_message_chars
+        if len(text) <= limit:
+            return text
+        return (f"{text[:limit]}\n[{what} was truncated: {limit} of {len(text)} characters "
+                "shown]")
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod

@@ -12,13 +12,17 @@ __all__ = ["RunLog"]
 
 
 class RunLog:
-    def __init__(self, agent: str, events: list[RunEvent] | None = None) -> None:
+    """Events of this continuation; ``offset`` is how many earlier continuations logged."""
+
+    def __init__(self, agent: str, offset: int = 0) -> None:
         self.agent = agent
-        self.events: list[RunEvent] = list(events or [])
+        self.offset = offset
+        self.events: list[RunEvent] = []
 
     def add(self, event_type: type[Any], *, step: int, **fields: Any) -> RunEvent:
         event: RunEvent = event_type(
-            seq=len(self.events), at=workflow.now(), agent=self.agent, step=step, **fields
+            seq=self.offset + len(self.events), at=workflow.now(), agent=self.agent, step=step,
+            **fields,
         )
         self.events.append(event)
         return event

