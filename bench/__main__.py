@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import step_overhead
+from bench import history, step_overhead
 from bench._env import bench_env
 
 ROOT = Path(__file__).parent.parent
@@ -23,6 +23,7 @@ async def main() -> None:
     figures: dict[str, dict[str, Any]] = {}
     async with bench_env() as env:
         figures.update(await step_overhead.measure(env))
+        figures.update(await history.measure(env))
     RESULTS.write_text(json.dumps({
         "figures": figures,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -28,7 +28,7 @@ from baton.specs import RetrySpec
 from baton.tools import ToolContext, tool
 
 __all__ = [
-    "commit_then_hang", "count_effects", "effects", "explode", "hang", "huge_result", "markers",
+    "commit_then_hang", "count_effects", "effects", "effects_of", "explode", "hang", "huge_result", "markers",
     "note", "release", "slow_write", "unserialisable",
 ]
 
@@ -98,8 +98,13 @@ def count_effects() -> int:
     return len(effects())
 
 
-def markers(kind: str) -> list[str]:
-    return sorted(p.name for p in crash_dir().glob(f"{kind}-*"))
+def effects_of(order_id: str) -> list[dict[str, Any]]:
+    return [e for e in effects() if e["order_id"] == order_id]
+
+
+def markers(kind: str, order_id: str = "*") -> list[str]:
+    """Marker files of one kind (``started``, ``committed``), optionally of one order."""
+    return sorted(p.name for p in crash_dir().glob(f"{kind}-{order_id}-a*"))
 
 
 def release(order_id: str = "all") -> None:

@@ -13,7 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,30 +50,40 @@ def crash_team(*tools: str, timeout_s: float = 2.0, name: str = "crashy") -> Tea
     })
 
 
-@pytest.fixture
-def stack(tmp_path: Path, client: Client, scripted: ScriptedServer,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    """Worker subprocesses on a task queue of their own; every one is reaped at the end."""
-    crash = tmp_path / "crash"
-    crash.mkdir()
-    monkeypatch.setenv("BATON_CRASH_DIR", str(crash))  # crash_tools helpers in this process
-    queue = f"crash-{uuid.uuid4().hex[:8]}"
-    state = tmp_path / "state"
-    env = worker_env(address=client.service_client.config.target_host, task_queue=queue,
-                     model_url=scripted.base_url, state=state, crash_dir=crash)
-    procs: list[Proc] = []
+class Workers:
+    """Worker subprocesses on one task queue; every one is reaped by the fixture that made it."""
 
-    async def spawn(name: str) -> Proc:
-        proc = start_worker(name, env, tmp_path / "logs")
-        procs.append(proc)
-        await wait_polling(client, queue, proc)
+    def __init__(self, client: Client, scripted: ScriptedServer, root: Path) -> None:
+        self.client, self.root = client, root
+        self.crash = root / "crash"
+        self.crash.mkdir(parents=True)
+        self.queue = f"crash-{uuid.uuid4().hex[:8]}"
+        self.state = root / "state"
+        self.env = worker_env(address=client.service_client.config.target_host,
+                              task_queue=self.queue, model_url=scripted.base_url,
+                              state=self.state, crash_dir=self.crash)
+        self.procs: list[Proc] = []
+
+    async def spawn(self, name: str) -> Proc:
+        proc = start_worker(name, self.env, self.root / "logs")
+        self.procs.append(proc)
+        await wait_polling(self.client, self.queue, proc)
         return proc
 
-    try:
-        yield SimpleNamespace(queue=queue, spawn=spawn, state=state, procs=procs)
-    finally:
-        for proc in procs:
+    def stop_all(self) -> None:
+        for proc in self.procs:
             proc.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, client: Client, scripted: ScriptedServer,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Workers]:
+    workers = Workers(client, scripted, tmp_path)
+    monkeypatch.setenv("BATON_CRASH_DIR", str(workers.crash))  # crash_tools helpers, this process
+    try:
+        yield workers
+    finally:
+        workers.stop_all()
 
 
 async def start(client: Client, queue: str, team: TeamSpec, task: str,
@@ -112,97 +122,124 @@ def write_script(tool: str, order_id: str, **first: Any) -> dict[str, list[dict[
     ]}
 
 
+NOTE_SCRIPT = {AGENT: [
+    {"tool_calls": [{"name": "note", "arguments": {"text": "hello"}}]},
+    {"content": "Noted: hello."},
+]}
+
+
+@pytest.fixture(scope="module")
+async def one_crash(client: Client, scripted: ScriptedServer,
+                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimpleNamespace]:
+    """One worker process, three runs each stopped at a different point, one SIGKILL, one
+    replacement worker: the three tests below each check one run. (Sharing the kill keeps the
+    module fast: after a crash every cached run waits out the sticky queue timeout, ~10 s.)
+
+    * K1 is inside ``slow_write`` before its commit;
+    * K2 is inside ``commit_then_hang`` after its commit, before the activity completed;
+    * M is waiting on its second model call (a hanging response, so no script step is used up).
+    """
+    workers = Workers(client, scripted, tmp_path_factory.mktemp("one-crash"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BATON_CRASH_DIR", str(workers.crash))
+        try:
+            first = await workers.spawn("worker-a")
+            tag = uuid.uuid4().hex[:8]
+            ids = {k: f"crash-{k.lower()}-{tag}" for k in ("K1", "K2", "M", "REF")}
+            # The uninterrupted reference for M: same team, same script, no crash.
+            scripted.set_script(ids["REF"], NOTE_SCRIPT)
+            reference = await asyncio.wait_for(
+                (await start(client, workers.queue, crash_team("note"), "Note hello",
+                             ids["REF"])).result(), 30)
+            ref_events = await run_log(client.get_workflow_handle(ids["REF"]))
+
+            scripted.set_script(ids["K1"], write_script("slow_write", "K1"))
+            scripted.set_script(ids["K2"], write_script("commit_then_hang", "K2"))
+            scripted.set_script(ids["M"], NOTE_SCRIPT)
+            scripted.set_faults(ids["M"], [{"fault": "ok"}, {"fault": "hang", "seconds": 60}])
+            handles = {
+                "K1": await start(client, workers.queue, crash_team("slow_write"),
+                                  "Record the payment for K1", ids["K1"]),
+                "K2": await start(client, workers.queue, crash_team("commit_then_hang"),
+                                  "Record the payment for K2", ids["K2"]),
+            }
+            await until(lambda: crash_tools.markers("started", "K1"), "K1's tool to start")
+            await until(lambda: crash_tools.markers("committed", "K2"), "K2's tool to commit")
+            # Last, because the hanging call is cut by the provider timeout (2 s) on its own.
+            handles["M"] = await start(client, workers.queue, crash_team("note"), "Note hello",
+                                       ids["M"])
+            await until(lambda: scripted.state(ids["M"])["faults_left"] == 0,
+                        "M's second model call")
+            await asyncio.sleep(0.3)
+            first.kill()
+            before = SimpleNamespace(
+                started=crash_tools.markers("started"), effects=crash_tools.effects(),
+                ledger=ledger_rows(workers.state))
+            crash_tools.release("K1")
+            crash_tools.release("K2")
+            second = await workers.spawn("worker-b")
+            yield SimpleNamespace(first=first, second=second, handles=handles, ids=ids,
+                                  reference=reference, ref_events=ref_events, before=before,
+                                  state=workers.state)
+        finally:
+            workers.stop_all()
+
+
 async def test_worker_killed_while_write_tool_runs_before_commit(
-        client: Client, scripted: ScriptedServer, stack: SimpleNamespace) -> None:
-    first = await stack.spawn("worker-a")
-    team = crash_team("slow_write")
-    run_id = f"crash-before-commit-{uuid.uuid4().hex[:8]}"
-    scripted.set_script(run_id, write_script("slow_write", "K1"))
-    handle = await start(client, stack.queue, team, "Record the payment for K1", run_id)
+        one_crash: SimpleNamespace, scripted: ScriptedServer) -> None:
+    crash = one_crash
+    assert f"started-K1-a1-p{crash.first.pid}" in crash.before.started
+    assert not [e for e in crash.before.effects if e["order_id"] == "K1"]  # nothing committed
 
-    await until(lambda: crash_tools.markers("started"), "the tool's first attempt to start")
-    assert crash_tools.markers("started") == [f"started-K1-a1-p{first.pid}"]
-    first.kill()  # mid-tool, nothing committed
-    assert crash_tools.effects() == []
-    crash_tools.release("K1")
-    second = await stack.spawn("worker-b")
-
+    handle = crash.handles["K1"]
     result = await asyncio.wait_for(handle.result(), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert result.output == "Payment for K1 recorded."
-    [effect] = crash_tools.effects()
-    assert effect["order_id"] == "K1" and effect["executions"] == 1
-    assert effect["pid"] == second.pid  # the replacement did the work, once
+    [effect] = crash_tools.effects_of("K1")
+    assert effect["executions"] == 1
+    assert effect["pid"] == crash.second.pid  # the replacement did the work, once
     [call] = [e for e in await run_log(handle) if e.kind == "tool_call"]
     assert call.status == "ok" and call.result["effect_id"] == effect["id"]
     assert call.idempotency_key == effect["idempotency_key"]
     assert call.result["attempt"] >= 2
-    assert ledger_rows(stack.state) == [(effect["idempotency_key"], "slow_write")]
-    scripted.assert_script_consumed(run_id)
+    assert (effect["idempotency_key"], "slow_write") in ledger_rows(crash.state)
+    scripted.assert_script_consumed(handle.id)
 
 
 async def test_worker_killed_after_commit_before_activity_completed(
-        client: Client, scripted: ScriptedServer, stack: SimpleNamespace) -> None:
-    first = await stack.spawn("worker-a")
-    team = crash_team("commit_then_hang")
-    run_id = f"crash-after-commit-{uuid.uuid4().hex[:8]}"
-    scripted.set_script(run_id, write_script("commit_then_hang", "K2"))
-    handle = await start(client, stack.queue, team, "Record the payment for K2", run_id)
+        one_crash: SimpleNamespace, scripted: ScriptedServer) -> None:
+    crash = one_crash
+    [committed] = [e for e in crash.before.effects if e["order_id"] == "K2"]
+    assert committed["pid"] == crash.first.pid
+    # The ledger never heard of it: only the tool's unique key stands between us and a double.
+    assert not [k for k, tool in crash.before.ledger if tool == "commit_then_hang"]
 
-    await until(lambda: crash_tools.markers("committed"), "the tool to commit")
-    first.kill()  # the row is committed; the activity never reported completion
-    [committed] = crash_tools.effects()
-    assert committed["pid"] == first.pid
-    assert ledger_rows(stack.state) == []  # the ledger never heard of it: only the key protects
-    crash_tools.release("K2")
-    second = await stack.spawn("worker-b")
-
+    handle = crash.handles["K2"]
     result = await asyncio.wait_for(handle.result(), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
-    [effect] = crash_tools.effects()  # still exactly one side effect
-    assert effect["id"] == committed["id"] and effect["pid"] == first.pid
+    assert result.output == "Payment for K2 recorded."
+    [effect] = crash_tools.effects_of("K2")  # still exactly one side effect
+    assert effect["id"] == committed["id"] and effect["pid"] == crash.first.pid
     [call] = [e for e in await run_log(handle) if e.kind == "tool_call"]
-    # What the log shows is the second attempt's outcome: same effect, served by the new worker.
+    # The log shows the second attempt's outcome: the same effect, served by the new worker.
     assert call.status == "ok"
     assert call.ledger_hit or call.result["effect_id"] == committed["id"]
     assert call.result["effect_id"] == committed["id"]
-    assert call.result["served_by_pid"] == second.pid and call.result["attempt"] >= 2
-    assert ledger_rows(stack.state) == [(committed["idempotency_key"], "commit_then_hang")]
-    scripted.assert_script_consumed(run_id)
+    assert call.result["served_by_pid"] == crash.second.pid and call.result["attempt"] >= 2
+    assert (committed["idempotency_key"], "commit_then_hang") in ledger_rows(crash.state)
+    scripted.assert_script_consumed(handle.id)
 
 
 async def test_worker_killed_during_model_call_resumes_without_duplicate_step(
-        client: Client, scripted: ScriptedServer, stack: SimpleNamespace) -> None:
-    first = await stack.spawn("worker-a")
-    team = crash_team("note", timeout_s=2.0)
-    script = {AGENT: [
-        {"tool_calls": [{"name": "note", "arguments": {"text": "hello"}}]},
-        {"content": "Noted: hello."},
-    ]}
-    # The uninterrupted reference run.
-    ref_id = f"crash-model-ref-{uuid.uuid4().hex[:8]}"
-    scripted.set_script(ref_id, script)
-    reference = await asyncio.wait_for(
-        (await start(client, stack.queue, team, "Note hello", ref_id)).result(), 30)
-    ref_events = await run_log(client.get_workflow_handle(ref_id))
-
-    run_id = f"crash-model-{uuid.uuid4().hex[:8]}"
-    scripted.set_script(run_id, script)
-    # The second model call hangs at the server (a fault consumes no script step), so it is in
-    # flight when the worker dies; the retry on the new worker gets the scripted answer.
-    scripted.set_faults(run_id, [{"fault": "ok"}, {"fault": "hang", "seconds": 60}])
-    handle = await start(client, stack.queue, team, "Note hello", run_id)
-    await until(lambda: scripted.state(run_id)["faults_left"] == 0, "the second model call")
-    await asyncio.sleep(0.3)
-    first.kill()
-    await stack.spawn("worker-b")
-
+        one_crash: SimpleNamespace, scripted: ScriptedServer) -> None:
+    crash = one_crash
+    handle = crash.handles["M"]
     result = await asyncio.wait_for(handle.result(), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
-    assert result.output == reference.output == "Noted: hello."
-    assert result.steps == reference.steps == 2
+    assert result.output == crash.reference.output == "Noted: hello."
+    assert result.steps == crash.reference.steps == 2
     events = await run_log(handle)
-    assert [e.kind for e in events] == [e.kind for e in ref_events] == [
+    assert [e.kind for e in events] == [e.kind for e in crash.ref_events] == [
         "started", "model_call", "tool_call", "model_call", "finished"]
 
     def shape(evs: list[Any]) -> list[tuple[Any, ...]]:
@@ -210,19 +247,19 @@ async def test_worker_killed_during_model_call_resumes_without_duplicate_step(
                  [(c["name"], c["arguments"]) for c in e.tool_calls])
                 for e in evs if e.kind == "model_call"]
 
-    assert shape(events) == shape(ref_events)
-    calls = scripted.calls(run_id)
+    assert shape(events) == shape(crash.ref_events)
+    calls = scripted.calls(handle.id)
     # The killed call really was in flight: the server saw its client go away mid-hang.
     hung = [c for c in calls if c["kind"] == "fault"]
-    assert len(hung) == 1 and hung[0].get("disconnected") is True
+    assert len(hung) == 1 and hung[0].get("disconnected") is True, calls
     assert [c["kind"] for c in calls if c["kind"] != "fault"] == ["tool_calls", "content"]
-    scripted.assert_script_consumed(run_id)
+    scripted.assert_script_consumed(handle.id)
 
 
 async def test_two_workers_one_killed_under_load_every_effect_exactly_once(
-        client: Client, scripted: ScriptedServer, stack: SimpleNamespace) -> None:
+        client: Client, scripted: ScriptedServer, stack: Workers) -> None:
     count = 20
-    workers = [await stack.spawn("worker-a"), await stack.spawn("worker-b")]
+    workers = list(await asyncio.gather(stack.spawn("worker-a"), stack.spawn("worker-b")))
     team = crash_team("slow_write")
     prefix = f"crash-load-{uuid.uuid4().hex[:6]}"
     run_ids = [f"{prefix}-{i:02d}" for i in range(count)]
