@@ -1,4 +1,8 @@
-"""Team YAML → ``TeamSpec``, with errors that name the file, the place and the problem."""
+"""Team YAML → ``TeamSpec``, with errors that name the file, the place and the problem.
+
+Sub-teams (``teams:``) are given inline or as ``{include: other.yaml}`` (relative to the file
+that includes them). A sub-team without ``models`` or ``tool_modules`` inherits its parent's.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ import yaml
 from pydantic import ValidationError
 
 from baton.errors import SpecError, UnknownToolError
-from baton.specs import TeamSpec
+from baton.specs import TeamSpec, ToolSpec
 from baton.tools import ToolRegistry, default_registry
 
 __all__ = ["load_team", "parse_team"]
+
+_INHERITED = ("models", "tool_modules", "approver_groups")
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -25,55 +31,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def parse_team(
-    document: Any,
-    *,
-    file: str | None = None,
-    registry: ToolRegistry | None = None,
-) -> TeamSpec:
-    """Validate a parsed YAML document, import its tool modules and resolve every tool."""
-    if not isinstance(document, dict):
-        raise SpecError("a team file must be a mapping with name, pattern and agents", file=file)
-    try:
-        team = TeamSpec.model_validate({**document, "tools": {}})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = f"unknown key {str(first['loc'][-1])!r}"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise SpecError(message + more, file=file, location=_location(first["loc"])) from exc
-    if "tools" in document:
-        raise SpecError("'tools' is resolved from tool_modules; list tools per agent", file=file,
-                        location="tools")
-    registry = registry or default_registry
-    try:
-        registry.load_modules(team.tool_modules)
-    except UnknownToolError as exc:
-        raise UnknownToolError(str(exc), file=file, location="tool_modules") from exc
-    specs = {}
-    for index, agent in enumerate(team.agents):
-        for position, name in enumerate(agent.tools):
-            definition = registry.get(name)
-            if definition is None:
-                raise UnknownToolError(
-                    f"unknown tool {name!r}; registered: {', '.join(registry.names()) or 'none'} "
-                    f"(is its module listed in tool_modules?)",
-                    file=file,
-                    location=f"agents[{index}].tools[{position}]",
-                )
-            specs[name] = definition.spec
-        for override in agent.approvals:
-            if override not in agent.tools:
-                raise SpecError(
-                    f"approval override for {override!r}, which this agent does not have",
-                    file=file, location=f"agents[{index}].approvals.{override}",
-                )
-    return team.model_copy(update={"tools": specs})
-
-
-def load_team(path: str | Path, *, registry: ToolRegistry | None = None) -> TeamSpec:
-    path = Path(path)
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -81,10 +39,92 @@ def load_team(path: str | Path, *, registry: ToolRegistry | None = None) -> Team
     except UnicodeDecodeError as exc:
         raise SpecError(f"not UTF-8 text: {exc}", file=str(path)) from exc
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"invalid YAML: {problem}", file=str(path), location=where) from exc
-    return parse_team(document, file=str(path), registry=registry)
+
+
+def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ...]) -> Any:
+    """Inline ``include``s and inherited sections, recursively, refusing include cycles."""
+    if not isinstance(document, dict):
+        raise SpecError("a team must be a mapping with name, pattern and agents", file=file)
+    if "tools" in document:
+        raise SpecError("'tools' is resolved from tool_modules; list tools per agent", file=file,
+                        location="tools")
+    teams = document.get("teams")
+    if not isinstance(teams, dict):
+        return document
+    expanded = {}
+    for name, sub in teams.items():
+        sub_file, sub_base = file, base
+        if isinstance(sub, dict) and set(sub) == {"include"}:
+            path = (base / str(sub["include"])).resolve()
+            if path in seen:
+                chain = " -> ".join(p.name for p in (*seen, path))
+                raise SpecError(f"teams include each other in a cycle: {chain}", file=file,
+                                location=f"teams.{name}.include")
+            sub, sub_file, sub_base = _read_yaml(path), str(path), path.parent
+            seen = (*seen, path)
+        if isinstance(sub, dict):
+            sub = {**{k: document[k] for k in _INHERITED if k in document and k not in sub},
+                   **sub}
+        expanded[name] = _expand(sub, file=sub_file, base=sub_base, seen=seen)
+    return {**document, "teams": expanded}
+
+
+def _resolve_tools(team: TeamSpec, registry: ToolRegistry, file: str | None,
+                   prefix: str = "") -> TeamSpec:
+    try:
+        registry.load_modules(team.tool_modules)
+    except UnknownToolError as exc:
+        raise UnknownToolError(str(exc), file=file, location=f"{prefix}tool_modules") from exc
+    specs: dict[str, ToolSpec] = {}
+    for index, agent in enumerate(team.agents):
+        for position, name in enumerate(agent.tools):
+            definition = registry.get(name)
+            if definition is None:
+                raise UnknownToolError(
+                    f"unknown tool {name!r}; registered: {', '.join(registry.names()) or 'none'} "
+                    f"(is its module listed in tool_modules?)",
+                    file=file, location=f"{prefix}agents[{index}].tools[{position}]",
+                )
+            specs[name] = definition.spec
+        for override in agent.approvals:
+            if override not in agent.tools:
+                raise SpecError(
+                    f"approval override for {override!r}, which this agent does not have",
+                    file=file, location=f"{prefix}agents[{index}].approvals.{override}",
+                )
+    teams = {name: _resolve_tools(sub, registry, file, f"{prefix}teams.{name}.")
+             for name, sub in team.teams.items()}
+    return team.model_copy(update={"tools": specs, "teams": teams})
+
+
+def parse_team(
+    document: Any,
+    *,
+    file: str | None = None,
+    registry: ToolRegistry | None = None,
+) -> TeamSpec:
+    """Validate a parsed YAML document, import its tool modules and resolve every tool."""
+    base = Path(file).parent if file else Path.cwd()
+    seen = (Path(file).resolve(),) if file else ()
+    document = _expand(document, file=file, base=base, seen=seen)
+    try:
+        team = TeamSpec.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = f"unknown key {str(first['loc'][-1])!r}"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise SpecError(message + more, file=file, location=_location(first["loc"])) from exc
+    return _resolve_tools(team, registry or default_registry, file)
+
+
+def load_team(path: str | Path, *, registry: ToolRegistry | None = None) -> TeamSpec:
+    path = Path(path)
+    return parse_team(_read_yaml(path), file=str(path), registry=registry)

@@ -14,6 +14,9 @@ from baton.specs import TeamSpec
 __all__ = [
     "AgentCarry",
     "AgentStatus",
+    "ChildEvent",
+    "ChildRecord",
+    "Transfer",
     "ApprovalEvent",
     "ContinuedEvent",
     "FailoverEvent",
@@ -38,6 +41,10 @@ class RunStatus(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     COMPLETED = "completed"
     MAX_STEPS = "max_steps"
+    MAX_ROUNDS = "max_rounds"  # a pattern's bound: supervisor rounds, debate rounds, turns
+    ROUTING_LOOP = "routing_loop"  # a supervisor kept sending the same sub-task to one worker
+    MAX_HANDOFFS = "max_handoffs"  # agents kept transferring control (ping-pong)
+    TRANSFERRED = "transferred"  # an agent handed the conversation to another (handoff child)
     BUDGET_EXHAUSTED = "budget_exhausted"
     OUTPUT_INVALID = "output_invalid"  # structured output still invalid after the fix attempts
     FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason
@@ -74,6 +81,34 @@ class RunInput(_Model):
     agent: str | None = None  # which agent of the team runs (patterns set it for children)
     parent_run_id: str | None = None
     carry: AgentCarry | None = None  # set only by continue-as-new
+    context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
+    transfer_targets: tuple[str, ...] = ()  # handoff: adds transfer_to_<agent> tools
+    resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
+    trace_id: str | None = None  # carried on agent-to-agent messages
+
+
+class ChildRecord(_Model):
+    """One member run of a pattern: what the parent delegated and how it ended."""
+
+    member: str
+    kind: Literal["agent", "team"]
+    workflow_id: str
+    status: RunStatus
+    task: str
+    output: str | None = None
+    reason: str | None = None
+    steps: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+
+
+class Transfer(_Model):
+    """A handoff: control moves to ``to``, with the conversation to pass along."""
+
+    source: str
+    to: str
+    reason: str
+    messages: list[Message] = Field(default_factory=list)
 
 
 class RunResult(_Model):
@@ -91,6 +126,9 @@ class RunResult(_Model):
     steps: int = 0
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    children: list[ChildRecord] = Field(default_factory=list)  # pattern runs: member results
+    transfer: Transfer | None = None  # set when status is TRANSFERRED
+    details: dict[str, Any] = Field(default_factory=dict)  # pattern-specific (rounds, board, ...)
 
 
 class _Event(_Model):
@@ -124,7 +162,7 @@ class ToolCallEvent(_Event):
     kind: Literal["tool_call"] = "tool_call"
     call_id: str
     tool: str
-    effect: Literal["read", "write"]
+    effect: Literal["read", "write", "workflow"]  # workflow: delegation/transfer, not an activity
     arguments: dict[str, Any]
     status: Literal["ok", "error"]
     result: Any = None
@@ -141,6 +179,22 @@ class ToolRefusedEvent(_Event):
     call_id: str
     tool: str
     reason: str
+
+
+class ChildEvent(_Event):
+    """A pattern started or finished a member run (child workflow)."""
+
+    kind: Literal["child"] = "child"
+    action: Literal["started", "finished"]
+    member: str
+    member_kind: Literal["agent", "team"]
+    workflow_id: str
+    task: str
+    status: RunStatus | None = None
+    output: str | None = None
+    reason: str | None = None
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
 
 
 class FailoverEvent(_Event):
@@ -183,7 +237,7 @@ class FinishedEvent(_Event):
 
 RunEvent = Annotated[
     StartedEvent | ModelCallEvent | ToolCallEvent | ToolRefusedEvent | ValidationEvent
-    | ApprovalEvent | FailoverEvent | ContinuedEvent | FinishedEvent,
+    | ApprovalEvent | FailoverEvent | ContinuedEvent | ChildEvent | FinishedEvent,
     Field(discriminator="kind"),
 ]
 

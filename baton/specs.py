@@ -13,9 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from baton.conditions import check_condition
+from baton.patterns import (
+    BlackboardSpec,
+    DebateSpec,
+    FanoutSpec,
+    HandoffSpec,
+    HierarchicalSpec,
+    PatternSpec,
+    PipelineSpec,
+    SupervisorSpec,
+)
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
+    "PATTERN_SECTIONS",
     "AgentSpec",
     "ApprovalPolicy",
     "Budget",
@@ -29,6 +40,9 @@ __all__ = [
 
 MAX_TOOLS_PER_AGENT = 10
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+
+PATTERN_SECTIONS = (
+    "supervisor", "hierarchical", "pipeline", "fanout", "debate", "handoff", "blackboard")
 
 Pattern = Literal[
     "single", "supervisor", "hierarchical", "pipeline", "fanout", "debate", "handoff", "blackboard"
@@ -188,6 +202,14 @@ class TeamSpec(_Spec):
     history: HistorySpec = HistorySpec()
     approver_groups: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="group name → people, for approval policies")
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)  # sub-teams usable as members
+    supervisor: SupervisorSpec | None = None
+    hierarchical: HierarchicalSpec | None = None
+    pipeline: PipelineSpec | None = None
+    fanout: FanoutSpec | None = None
+    debate: DebateSpec | None = None
+    handoff: HandoffSpec | None = None
+    blackboard: BlackboardSpec | None = None
 
     _v_name = field_validator("name")(_check_name)
 
@@ -202,6 +224,7 @@ class TeamSpec(_Spec):
             raise ValueError(f"entry {self.entry!r} is not one of the agents {names}")
         if self.pattern == "single" and len(self.agents) != 1:
             raise ValueError("pattern 'single' takes exactly one agent")
+        self._pattern_section_matches(set(names))
         for agent in self.agents:
             if agent.model not in self.models:
                 raise ValueError(
@@ -215,6 +238,35 @@ class TeamSpec(_Spec):
                 )
         self._no_fallback_cycle()
         return self
+
+    def _pattern_section_matches(self, agents: set[str]) -> None:
+        clashes = agents & set(self.teams)
+        if clashes:
+            raise ValueError(f"{sorted(clashes)} name both an agent and a sub-team")
+        sections = [p for p in PATTERN_SECTIONS if getattr(self, p) is not None]
+        for other in sections:
+            if other != self.pattern:
+                raise ValueError(f"section {other!r} given, but the pattern is {self.pattern!r}")
+        section = self.section
+        if self.pattern != "single" and section is None:
+            raise ValueError(f"pattern {self.pattern!r} needs a {self.pattern!r} section")
+        if section is not None:
+            section.check(agents | set(self.teams), agents)
+
+    @property
+    def section(self) -> PatternSpec | None:
+        """The configuration of this team's pattern (None for ``single``)."""
+        return None if self.pattern == "single" else getattr(self, self.pattern)
+
+    def member_kind(self, name: str) -> Literal["agent", "team"]:
+        if name in self.teams:
+            return "team"
+        self.agent(name)  # KeyError for neither
+        return "agent"
+
+    def depth(self) -> int:
+        """1 for a team without sub-teams; nesting adds one per level."""
+        return 1 + max((team.depth() for team in self.teams.values()), default=0)
 
     def _no_fallback_cycle(self) -> None:
         for start in self.models:

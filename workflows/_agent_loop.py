@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import workflow
@@ -45,15 +45,9 @@ from workflows._approval import ApprovalGate
 from workflows._budget import BudgetTracker
 from workflows._history import Conversation, compact
 from workflows._runlog import RunLog
+from workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult, transfer_tool
 
 __all__ = ["AgentLoop", "ContinueAsNew", "Finished"]
-
-
-class Finished(Exception):  # control flow: "the loop is finished", not an error
-    def __init__(self, status: RunStatus, reason: str | None = None, *,
-                 output: str | None = None, error_type: str | None = None) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.output, self.error_type = status, reason, output, error_type
 
 
 class ContinueAsNew(Exception):  # control flow, like Finished
@@ -75,8 +69,10 @@ def _failure_of(exc: ActivityError) -> tuple[str, str]:
 
 
 class AgentLoop:
-    def __init__(self, run: RunInput, run_id: str, path: str,
-                 on_status: Callable[[RunStatus], None] = lambda _: None) -> None:
+    def __init__(self, run: RunInput, run_id: str, path: str, *,
+                 on_status: Callable[[RunStatus], None] = lambda _: None,
+                 workflow_tools: Mapping[str, WorkflowTool] | None = None,
+                 can_continue_as_new: bool = True) -> None:
         self.run = run
         self.team: TeamSpec = run.team
         self.agent: AgentSpec = run.team.agent(run.agent)
@@ -98,12 +94,23 @@ class AgentLoop:
                                  on_change=self._approvals_changed)
         self.last_answer: str | None = carry.last_answer if carry else None
         self.structured: dict[str, Any] | None = None
+        self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
+        self.workflow_tools = dict(workflow_tools or {})
+        for target in run.transfer_targets:
+            tool = transfer_tool(self.agent.name, target, self.team.agent(target).description,
+                                 conversation=lambda: self.conversation.messages[1:])
+            self.workflow_tools[tool.schema.name] = tool
         self.tool_schemas = tuple(
             ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
             for t in (self.team.tools[n] for n in self.agent.tools if n in self.team.tools)
-        )
+        ) + tuple(tool.schema for tool in self.workflow_tools.values())
 
     # -- public -------------------------------------------------------------------------------
+    def add_workflow_tools(self, tools: Mapping[str, WorkflowTool]) -> None:
+        """Tools the orchestrator executes (delegation, blackboard writes), shown to the model."""
+        self.workflow_tools.update(tools)
+        self.tool_schemas += tuple(tool.schema for tool in tools.values())
+
     @property
     def profile(self) -> ModelProfile:
         return self.team.models[self.profile_name]
@@ -115,7 +122,9 @@ class AgentLoop:
             self.log.add(StartedEvent, step=0, input=task[:2_000], team=self.team.name,
                          tenant=self.run.tenant)
             self.conversation.append(SystemMessage(content=self._system_prompt()))
-            self.conversation.append(UserMessage(content=task, source="user"))
+            for message in self.run.context:  # history handed over by a transfer
+                self.conversation.append(message)
+            self.conversation.append(UserMessage(content=task, source=self._task_source()))
         try:
             while True:
                 await self._one_step()
@@ -183,23 +192,34 @@ class AgentLoop:
         # Independent calls of one turn run concurrently; results are appended in call order so
         # the conversation (and its digest) does not depend on which finished first.
         results = await asyncio.gather(*(self._run_tool(call) for call in calls))
-        stop_answer = None
-        for message, stop in results:
+        finish = None
+        for message, done in results:
             self.conversation.append(message)
-            if stop:
-                stop_answer = message.content
-        if stop_answer is not None:
-            self.last_answer = stop_answer
-            raise Finished(RunStatus.COMPLETED, "a stop tool ended the run", output=stop_answer)
+            finish = finish or done
+        if finish is not None:
+            if finish.output:
+                self.last_answer = finish.output
+            raise finish
 
-    async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, bool]:
+    async def _run_workflow_tool(self, call: ToolCall, tool: WorkflowTool,
+                                 ) -> tuple[ToolResultMessage, Finished | None]:
+        result: WorkflowToolResult = await tool.run(call, self.step)
+        self.log.add(
+            ToolCallEvent, step=self.step, call_id=call.id, tool=call.name, effect="workflow",
+            arguments=call.arguments, status="error" if result.is_error else "ok",
+            result=result.value, content=result.content, idempotency_key=result.key)
+        return self._tool_message(call, result.content, is_error=result.is_error), result.finish
+
+    async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, Finished | None]:
+        if call.name in self.workflow_tools and call.raw_arguments is None:
+            return await self._run_workflow_tool(call, self.workflow_tools[call.name])
         spec = self.team.tools.get(call.name)
         if spec is None or call.name not in self.agent.tools:
             reason = (f"tool {call.name!r} is not available to agent {self.agent.name!r}; "
-                      f"available tools: {', '.join(self.agent.tools) or 'none'}")
+                      f"available tools: {', '.join(s.name for s in self.tool_schemas) or 'none'}")
             self.log.add(ToolRefusedEvent, step=self.step, call_id=call.id, tool=call.name,
                          reason=reason)
-            return self._tool_message(call, reason, is_error=True), False
+            return self._tool_message(call, reason, is_error=True), None
         step = self.step
         args = call.arguments
         policy = self.agent.approvals.get(call.name, spec.approval)
@@ -215,7 +235,7 @@ class AgentLoop:
                 why = f": {resolution.reason}" if resolution.reason else ""
                 text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
                         "It did not run; do not retry it unchanged.")
-                return self._tool_message(call, text, is_error=True), False
+                return self._tool_message(call, text, is_error=True), None
             args = resolution.args
         key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
         invocation = ToolInvocation(
@@ -238,7 +258,10 @@ class AgentLoop:
             duration_ms=outcome.duration_ms,
         )
         message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
-        return message, spec.stop and outcome.status == "ok"
+        if spec.stop and outcome.status == "ok":
+            return message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
+                                     output=outcome.content)
+        return message, None
 
     def _accept_answer(self, text: str) -> None:
         schema = self.agent.output_schema
@@ -263,6 +286,8 @@ class AgentLoop:
 
     # -- history limits -----------------------------------------------------------------------
     def _maybe_continue_as_new(self) -> None:
+        if not self.can_continue_as_new:
+            return
         info = workflow.info()
         limits = self.team.history
         events, size = info.get_current_history_length(), info.get_current_history_size()
@@ -301,6 +326,9 @@ class AgentLoop:
         return ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
                                  is_error=is_error)
 
+    def _task_source(self) -> str:
+        return "user" if self.run.parent_run_id is None else "orchestrator"
+
     def _system_prompt(self) -> str:
         prompt = f"You are {self.agent.name}: {self.agent.description}\n\n{self.agent.instructions}"
         if self.agent.output_schema is not None:
@@ -323,7 +351,7 @@ class AgentLoop:
             run_id=self.run_id, team=self.team.name, agent=self.agent.name, status=done.status,
             output=output, structured=self.structured, reason=done.reason,
             error_type=done.error_type, steps=self.step, usage=self.budget.usage,
-            cost_usd=round(self.budget.cost_usd, 6),
+            cost_usd=round(self.budget.cost_usd, 6), transfer=done.transfer,
         )
 
     def _partial_output(self) -> str | None:

@@ -22,6 +22,26 @@ class BudgetTracker:
         self.usage = self.usage + usage
         self.cost_usd += cost_usd
 
+    def slice(self, own: Budget, share: float = 1.0, *, now: datetime) -> Budget:
+        """A member's budget: its own limits, capped by ``share`` of what this run has left."""
+        def cap(limit: float | None, left: float | None) -> float | None:
+            if left is None:
+                return limit
+            return left * share if limit is None else min(limit, left * share)
+
+        budget = self.budget
+        tokens = cap(own.max_tokens, None if budget.max_tokens is None
+                     else budget.max_tokens - self.usage.total_tokens)
+        cost = cap(own.max_cost_usd, None if budget.max_cost_usd is None
+                   else budget.max_cost_usd - self.cost_usd)
+        deadline = self.deadline
+        wall = cap(own.max_wall_clock_s, None if deadline is None
+                   else (deadline - now).total_seconds())
+        return Budget(
+            max_tokens=None if tokens is None else max(int(tokens), 1),
+            max_cost_usd=None if cost is None else max(cost, 1e-9),
+            max_wall_clock_s=None if wall is None else max(wall, 1e-3))
+
     @property
     def deadline(self) -> datetime | None:
         if self.budget.max_wall_clock_s is None:

@@ -1,0 +1,68 @@
+"""Tools that run in the workflow, not in an activity: delegation to a member (a child
+workflow), handoff transfers, blackboard writes. The model sees them like any other tool; the
+orchestrator executes them deterministically."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from baton.calls import ToolSchema
+from baton.messages import ToolCall
+from baton.runs import RunStatus, Transfer
+
+__all__ = ["Finished", "WorkflowTool", "WorkflowToolResult", "transfer_tool"]
+
+
+class Finished(Exception):  # control flow: "the loop is finished", not an error
+    def __init__(self, status: RunStatus, reason: str | None = None, *,
+                 output: str | None = None, error_type: str | None = None,
+                 transfer: Transfer | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.output, self.error_type = status, reason, output, error_type
+        self.transfer = transfer
+
+
+@dataclass
+class WorkflowToolResult:
+    content: str
+    is_error: bool = False
+    finish: Finished | None = None  # end the agent's loop after this turn's calls
+    value: Any = None  # for the run log
+    key: str = ""  # what identifies the work (a child workflow id)
+
+
+@dataclass
+class WorkflowTool:
+    schema: ToolSchema
+    # (call, step of the calling agent) → result
+    run: Callable[[ToolCall, int], Awaitable[WorkflowToolResult]] = field(repr=False)
+
+
+def transfer_tool(source: str, target: str, description: str,
+                  conversation: Callable[[], list[Any]]) -> WorkflowTool:
+    """``transfer_to_<target>``: control moves to ``target`` (a transfer, not a delegation:
+    nothing comes back to this agent)."""
+
+    async def run(call: ToolCall, step: int) -> WorkflowToolResult:
+        del step  # a transfer does not depend on the step
+        reason = str(call.arguments.get("reason") or "no reason given")
+        transfer = Transfer(source=source, to=target, reason=reason, messages=conversation())
+        return WorkflowToolResult(
+            content=f"Transferred to {target}.", value={"to": target, "reason": reason},
+            finish=Finished(RunStatus.TRANSFERRED, f"transferred to {target}: {reason}",
+                            transfer=transfer))
+
+    return WorkflowTool(
+        schema=ToolSchema(
+            name=f"transfer_to_{target}",
+            description=f"Transfer the conversation to {target}: {description}",
+            parameters={
+                "type": "object", "additionalProperties": False, "required": ["reason"],
+                "properties": {"reason": {"type": "string",
+                                          "description": "why this agent should take over"}},
+            },
+        ),
+        run=run,
+    )
