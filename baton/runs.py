@@ -45,6 +45,7 @@ class RunStatus(StrEnum):
     ROUTING_LOOP = "routing_loop"  # a supervisor kept sending the same sub-task to one worker
     MAX_HANDOFFS = "max_handoffs"  # agents kept transferring control (ping-pong)
     TRANSFERRED = "transferred"  # an agent handed the conversation to another (handoff child)
+    STALLED = "stalled"  # nobody can make progress (blackboard: no rule applies, scheduler done)
     BUDGET_EXHAUSTED = "budget_exhausted"
     OUTPUT_INVALID = "output_invalid"  # structured output still invalid after the fix attempts
     FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason

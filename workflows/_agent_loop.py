@@ -97,8 +97,7 @@ class AgentLoop:
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
         self.workflow_tools = dict(workflow_tools or {})
         for target in run.transfer_targets:
-            tool = transfer_tool(self.agent.name, target, self.team.agent(target).description,
-                                 conversation=lambda: self.conversation.messages[1:])
+            tool = transfer_tool(self.agent.name, target, self.team.agent(target).description)
             self.workflow_tools[tool.schema.name] = tool
         self.tool_schemas = tuple(
             ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
@@ -197,6 +196,9 @@ class AgentLoop:
             self.conversation.append(message)
             finish = finish or done
         if finish is not None:
+            if finish.transfer is not None:  # hand over the conversation with this turn's results
+                finish.transfer = finish.transfer.model_copy(
+                    update={"messages": self.conversation.messages[1:]})
             if finish.output:
                 self.last_answer = finish.output
             raise finish

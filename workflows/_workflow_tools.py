@@ -40,15 +40,15 @@ class WorkflowTool:
     run: Callable[[ToolCall, int], Awaitable[WorkflowToolResult]] = field(repr=False)
 
 
-def transfer_tool(source: str, target: str, description: str,
-                  conversation: Callable[[], list[Any]]) -> WorkflowTool:
+def transfer_tool(source: str, target: str, description: str) -> WorkflowTool:
     """``transfer_to_<target>``: control moves to ``target`` (a transfer, not a delegation:
-    nothing comes back to this agent)."""
+    nothing comes back to this agent). The agent loop attaches the conversation, including
+    this turn's tool results, when it finishes the turn."""
 
     async def run(call: ToolCall, step: int) -> WorkflowToolResult:
         del step  # a transfer does not depend on the step
         reason = str(call.arguments.get("reason") or "no reason given")
-        transfer = Transfer(source=source, to=target, reason=reason, messages=conversation())
+        transfer = Transfer(source=source, to=target, reason=reason)
         return WorkflowToolResult(
             content=f"Transferred to {target}.", value={"to": target, "reason": reason},
             finish=Finished(RunStatus.TRANSFERRED, f"transferred to {target}: {reason}",
