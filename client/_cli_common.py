@@ -11,7 +11,8 @@ import typer
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from baton.runs import RunResult, RunStatus
+from baton.approvals import ApprovalDecision
+from baton.runs import ApprovalEvent, RunResult, RunStatus
 from baton.settings import BatonSettings
 from client import render
 from client.api import BatonClient
@@ -74,8 +75,12 @@ def run_async(coro: Coroutine[Any, Any, _T], *, hard_exit: bool = True) -> _T:
     return asyncio.run(coro)
 
 
-async def follow(client: BatonClient, run_id: str) -> RunResult:
-    """Print each run-log event as it happens, with a spinner while waiting; return the result."""
+async def follow(client: BatonClient, run_id: str, *, auto_approve: bool = False) -> RunResult:
+    """Print each run-log event as it happens, with a spinner while waiting; return the result.
+
+    An approval request prints how to decide it; with ``auto_approve`` (``baton demo``) it is
+    approved at once by the first allowed approver, through the same ``decide`` update a person
+    would use, so the run log records who approved and why."""
     queue = client.settings.task_queue
     with console.status(f"waiting for {run_id}…", spinner="dots") as spinner:
 
@@ -91,9 +96,26 @@ async def follow(client: BatonClient, run_id: str) -> RunResult:
                 waiting.cancel()
                 console.print(render.event_line(event), soft_wrap=True)
                 spinner.update(f"{event.agent}: step {event.step}, waiting…")
+                if isinstance(event, ApprovalEvent) and event.action == "requested":
+                    await _on_approval(client, run_id, event, auto_approve=auto_approve)
         finally:
             waiting.cancel()
         return await client.result(run_id)
+
+
+async def _on_approval(client: BatonClient, run_id: str, event: ApprovalEvent, *,
+                       auto_approve: bool) -> None:
+    if not auto_approve:
+        console.print(Text(f"  waiting for a person: baton approve {run_id} {event.approval_id} "
+                           f"--by NAME  (or baton reject … --reason WHY)", style="yellow"),
+                      soft_wrap=True)
+        return
+    for pending in await client.pending_approvals(run_id):
+        if pending.approval_id == event.approval_id:
+            by = pending.allowed_deciders[0] if pending.allowed_deciders else "baton-demo"
+            await client.decide(ApprovalDecision(
+                approval_id=pending.approval_id, decision="approve", by=by,
+                reason="approved automatically by `baton demo`"), workflow_id=pending.workflow_id)
 
 
 def print_all(*items: RenderableType) -> None:

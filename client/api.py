@@ -22,11 +22,13 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
 from baton.errors import BatonError, RunNotFoundError, StackError
 from baton.loader import load_team
 from baton.messages import Message, Usage
@@ -45,9 +47,16 @@ from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 from baton.visibility import AGENT, STATUS, TEAM, TENANT
 
-__all__ = ["WORKFLOW_TYPE", "BatonClient", "QueryTimeoutError", "RunExistsError", "RunView"]
+__all__ = [
+    "WORKFLOW_TYPE",
+    "ApprovalRefusedError",
+    "BatonClient",
+    "QueryTimeoutError",
+    "RunExistsError",
+    "RunView",
+]
 
-WORKFLOW_TYPE = "AgentWorkflow"
+WORKFLOW_TYPE = "AgentWorkflow"  # pattern "single"; other patterns: workflows.workflow_type
 POLL_INTERVAL_S = 0.25
 _QUERY_TIMEOUT = timedelta(seconds=15)  # a query waits for a worker; never hang the CLI forever
 _PAGE = 500
@@ -57,6 +66,10 @@ _T = TypeVar("_T")
 
 class QueryTimeoutError(BatonError):
     """No worker answered a query in time (none is polling the run's task queue, or all busy)."""
+
+
+class ApprovalRefusedError(BatonError):
+    """The workflow refused a decision (unknown or decided approval, approver not allowed)."""
 
 
 class RunExistsError(BatonError):
@@ -133,9 +146,11 @@ class BatonClient:
             # findable by status before its first workflow task has even run.
             SearchAttributePair(STATUS, RunStatus.RUNNING.value),
         ])
+        from workflows import workflow_type  # the pattern -> workflow type table, one place
+
         try:
             await self.client.start_workflow(
-                WORKFLOW_TYPE, RunInput(team=spec, input=input, tenant=tenant),
+                workflow_type(spec), RunInput(team=spec, input=input, tenant=tenant),
                 id=run_id, task_queue=self.settings.task_queue, result_type=RunResult,
                 # A run id names one run forever: reusing it would make `baton show` ambiguous.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -200,6 +215,32 @@ class BatonClient:
             out.extend(page.messages)
             if not page.messages or page.offset + len(page.messages) >= page.total:
                 return out
+
+    # -- approvals ---------------------------------------------------------------------------
+    async def pending_approvals(self, run_id: str) -> list[PendingApproval]:
+        """Open approvals of a run: its own, and those of member runs (child workflows) that
+        wait for a person, found through the ``BatonStatus`` search attribute."""
+        pending = await self._query(run_id, "pending_approvals", None, list[PendingApproval])
+        query = (f"BatonStatus = '{RunStatus.AWAITING_APPROVAL.value}' "
+                 f"AND WorkflowId STARTS_WITH '{run_id}.'")
+        async for child in self.client.list_workflows(query):
+            pending += await self._query(child.id, "pending_approvals", None,
+                                         list[PendingApproval])
+        return pending
+
+    async def decide(self, decision: ApprovalDecision, *, workflow_id: str) -> DecisionReceipt:
+        """Approve, reject or edit through the ``decide`` update: the workflow validates it
+        (unknown id, already decided, approver not allowed) and answers synchronously."""
+        try:
+            receipt: DecisionReceipt = await self._handle(workflow_id).execute_update(
+                "decide", decision, result_type=DecisionReceipt)
+        except WorkflowUpdateFailedError as exc:
+            raise ApprovalRefusedError(str(exc.cause or exc)) from exc
+        except RPCError as exc:
+            if _not_found(exc):
+                raise RunNotFoundError(f"no run {workflow_id!r}") from exc
+            raise
+        return receipt
 
     async def result(self, run_id: str) -> RunResult:
         """Wait for the run to end. Always a ``RunResult``: a workflow that failed, was

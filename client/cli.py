@@ -20,10 +20,10 @@ import typer
 from rich.text import Text
 from temporalio.service import RPCError
 
-from baton.errors import BatonError, SpecError
+from baton.errors import BatonError, SpecError, StackError
 from baton.loader import load_team
 from baton.settings import BatonSettings
-from client import render
+from client import approvals_cli, render
 from client._cli_common import (
     HARD_EXIT,
     Address,
@@ -111,7 +111,12 @@ def worker(*, address: Address = None, namespace: Namespace = None, task_queue: 
     settings = settings_from(temporal_address=address, namespace=namespace,
                              task_queue=task_queue, home=home, log_format=log_format,
                              log_level=log_level)
-    run_async(run_worker(settings), hard_exit=False)  # let telemetry exporters flush at exit
+    try:
+        run_async(run_worker(settings), hard_exit=False)  # telemetry exporters flush at exit
+    except RuntimeError as exc:
+        if "Failed client connect" not in str(exc):
+            raise
+        raise StackError(f"cannot reach Temporal at {settings.temporal_address}: {exc}") from exc
 
 
 @app.command("model-server")
@@ -224,12 +229,17 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
             client = await BatonClient.connect(stack.settings)
             run_id = await client.start(spec, input_)
             console.print(Text.assemble(("task: ", "bold"), input_), soft_wrap=True)
-            report(client, await follow(client, run_id))
+            report(client, await follow(client, run_id, auto_approve=True))
         finally:
             with console.status("stopping the stack…"):
                 await stack.stop()
 
     run_async(go())
+
+
+app.command()(approvals_cli.approvals)
+app.command()(approvals_cli.approve)
+app.command()(approvals_cli.reject)
 
 
 def _exit_code(code: object) -> int:

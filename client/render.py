@@ -17,6 +17,9 @@ from baton.messages import Usage
 from baton.runs import (
     AgentStatus,
     ApprovalEvent,
+    ChildEvent,
+    ContinuedEvent,
+    FailoverEvent,
     FinishedEvent,
     ModelCallEvent,
     RunEvent,
@@ -96,9 +99,24 @@ def event_line(event: RunEvent) -> Text:
             who = f" by {event.by}" if event.by else ""
             why = f": {event.reason}" if event.reason else ""
             body = Text(f"⏸ approval {event.action} for {event.tool}{who}{why}", style="yellow")
+        case ChildEvent(action="started"):
+            body = Text(f"↳ {event.member_kind} {event.member} started ({event.workflow_id}): "
+                        f"{_short(event.task, 60)}")
+        case ChildEvent():
+            state = event.status.value if event.status else "?"
+            said = _short(event.output or event.reason or "", 60)
+            body = Text(f"↲ {event.member} {state}: {said} ({event.usage.total_tokens} tokens)")
+        case FailoverEvent():
+            body = Text(f"⇄ failover {event.from_profile} → {event.to_profile}: {event.reason}",
+                        style="yellow")
+        case ContinuedEvent():
+            body = Text(f"⟳ continued as new ({event.history_events} events, "
+                        f"{event.compacted_messages} messages compacted)")
         case FinishedEvent():
             why = f" ({event.reason})" if event.reason else ""
             body = Text(f"■ finished: {event.status.value}{why}", style=status_style(event.status))
+        case _:  # an event kind newer than this CLI: still show that something happened
+            body = Text(getattr(event, "kind", type(event).__name__))
     return head + body
 
 

@@ -14,9 +14,11 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from baton.errors import BatonError
 from baton.settings import BatonSettings
 from client import BatonClient, EmbeddedStack, free_port
 
@@ -72,17 +74,48 @@ async def test_unreachable_temporal_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+async def approve_with_cli(stack: EmbeddedStack, run_id: str, env: dict[str, str],
+                           done: asyncio.Future[Any]) -> list[str]:
+    """Until ``done``, approve every approval the run asks for with ``baton approve`` (the
+    example's refund tool needs a person), as its allowed approver. Returns the CLI outputs."""
+    client = await BatonClient.connect(stack.settings)
+    outputs: list[str] = []
+    while not done.done():
+        try:
+            pending = await client.pending_approvals(run_id)
+        except BatonError:  # not started yet
+            pending = []
+        for approval in pending:
+            approver = (approval.allowed_deciders or ["someone"])[0]
+            listed = await baton("approvals", run_id, env=env)
+            assert approval.approval_id in listed.stdout
+            decided = await baton("approve", run_id, approval.approval_id, "--by", approver,
+                                  "--reason", "looks right", env=env)
+            assert decided.returncode == 0, decided.stderr
+            outputs.append(decided.stdout)
+        await asyncio.sleep(0.3)
+    return outputs
+
+
 @pytest.mark.slow
 async def test_run_prints_steps_and_answer(stack: EmbeddedStack, env: dict[str, str]) -> None:
-    done = await baton("run", EXAMPLE, "--input", "Where is my order A1002?",
-                       "--address", stack.temporal_address, env=env)
+    run_id = f"support-run-{uuid.uuid4().hex[:6]}"
+    env = {**env, "BATON_TEMPORAL_ADDRESS": stack.temporal_address}
+    running = asyncio.ensure_future(baton(
+        "run", EXAMPLE, "--input", "Order A1001 arrived broken, please refund it.",
+        "--run-id", run_id, "--address", stack.temporal_address, env=env))
+    approvals = await approve_with_cli(stack, run_id, env, running)
+    done = await running
     assert done.returncode == 0, done.stderr + done.stdout
     assert "lookup_order" in done.stdout  # one progress line per step
     assert "chat baton-scripted" in done.stdout
     assert "completed" in done.stdout
-    assert "support-" in done.stdout
-    ui = f"http://127.0.0.1:{stack.settings.ui_port}/namespaces/default/workflows/support-"
+    assert run_id in done.stdout
+    ui = f"http://127.0.0.1:{stack.settings.ui_port}/namespaces/default/workflows/{run_id}"
     assert ui in done.stdout
+    if approvals:  # the scripted model refunded: the approval shows in the progress lines
+        assert "approval requested for issue_refund" in done.stdout
+        assert "approve" in approvals[0]
 
 
 @pytest.mark.slow
@@ -95,7 +128,9 @@ async def test_no_wait_then_status_and_show(stack: EmbeddedStack, env: dict[str,
     assert done.stdout.strip() == run_id
 
     client = await BatonClient.connect(stack.settings)
-    await client.result(run_id)
+    finished = asyncio.ensure_future(client.result(run_id))
+    await approve_with_cli(stack, run_id, env, finished)
+    await finished
 
     status = await baton("status", run_id, env=env)
     assert status.returncode == 0, status.stderr

@@ -37,7 +37,8 @@ def depends(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services_present(services: dict[str, Any]) -> None:
-    assert {"postgresql", "temporal", "temporal-setup", "temporal-ui", "worker"} <= set(services)
+    assert {"postgresql", "temporal", "temporal-setup", "temporal-ui", "worker",
+            "jaeger"} <= set(services)
     assert services["postgresql"]["image"].startswith("postgres:")
     assert "temporalio/" in services["temporal"]["image"]
     assert services["temporal-ui"]["image"].startswith("temporalio/ui:")
@@ -70,6 +71,20 @@ def test_worker_is_scalable(services: dict[str, Any]) -> None:
     worker = services["worker"]
     assert "container_name" not in worker  # a fixed name allows only one replica
     assert "ports" not in worker  # so would a fixed host port
+
+
+def test_worker_traces_to_jaeger(services: dict[str, Any]) -> None:
+    jaeger = services["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/")
+    assert str(jaeger["environment"]["COLLECTOR_OTLP_ENABLED"]).lower() == "true"
+    assert "16686:16686" in jaeger["ports"]
+    worker = services["worker"]
+    env = worker["environment"]
+    assert "jaeger" in depends(worker)
+    assert env["BATON_TRACE_EXPORTER"] == "${BATON_TRACE_EXPORTER:-otlp}"
+    assert env["BATON_OTLP_ENDPOINT"] == "${BATON_OTLP_ENDPOINT:-http://jaeger:4318}"
+    assert "BATON_OTLP_HEADERS" in env  # Langfuse and authenticated collectors
+    assert env["BATON_TRACE_CONTENT"].endswith(":-false}")  # content stays opt-in
 
 
 def test_search_attributes_registered(services: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@ its own ports and a home under ``tmp_path``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import uuid
 from pathlib import Path
@@ -15,8 +17,9 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from baton.errors import StackError
-from baton.runs import RunStatus, ToolCallEvent
+from baton.approvals import ApprovalDecision
+from baton.errors import BatonError, StackError
+from baton.runs import RunResult, RunStatus, ToolCallEvent
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 from client import BatonClient, EmbeddedStack, free_port
@@ -82,6 +85,20 @@ async def test_failed_start_shows_the_log_and_cleans_up(tmp_path: Path) -> None:
     assert stack.processes == []
 
 
+async def finish(client: BatonClient, run_id: str) -> RunResult:
+    """Wait for the run, approving whatever it asks a person for (the example's refunds)."""
+    waiting = asyncio.ensure_future(client.result(run_id))
+    while not waiting.done():
+        with contextlib.suppress(BatonError):
+            for approval in await client.pending_approvals(run_id):
+                await client.decide(ApprovalDecision(
+                    approval_id=approval.approval_id, decision="approve",
+                    by=(approval.allowed_deciders or ["someone"])[0]),
+                    workflow_id=approval.workflow_id)
+        await asyncio.sleep(0.2)
+    return await waiting
+
+
 @pytest.mark.slow
 async def test_full_stack_and_restart_keeps_runs(tmp_path: Path) -> None:
     settings = stack_settings(tmp_path / "home")
@@ -89,7 +106,7 @@ async def test_full_stack_and_restart_keeps_runs(tmp_path: Path) -> None:
     # 1. Temporal only, no worker: the run is accepted and waits durably in SQLite.
     async with EmbeddedStack(settings, model_server=False, worker=False) as stack:
         client = await BatonClient.connect(stack.settings)
-        run_id = await client.start(EXAMPLE, "Where is my order A1002?")
+        run_id = await client.start(EXAMPLE, "Order A1002 arrived broken, please refund it.")
         description = await client.describe(run_id)
         assert description.status == WorkflowExecutionStatus.RUNNING
 
@@ -99,7 +116,7 @@ async def test_full_stack_and_restart_keeps_runs(tmp_path: Path) -> None:
             health = await http.get(f"http://127.0.0.1:{settings.model_server_port}/healthz")
             assert health.status_code == 200
         client = await BatonClient.connect(stack.settings)
-        result = await client.result(run_id)
+        result = await finish(client, run_id)
         assert result.status == RunStatus.COMPLETED, result.reason
         view = await client.show(run_id)
         assert any(isinstance(e, ToolCallEvent) and e.tool == "lookup_order" for e in view.events)
