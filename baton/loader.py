@@ -58,20 +58,20 @@ def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ..
     if not isinstance(teams, dict):
         return document
     expanded = {}
-    for name, sub in teams.items():
-        sub_file, sub_base = file, base
-        if isinstance(sub, dict) and set(sub) == {"include"}:
-            path = (base / str(sub["include"])).resolve()
+    for name, given in teams.items():
+        sub, sub_file, sub_base, sub_seen = given, file, base, seen
+        if isinstance(given, dict) and set(given) == {"include"}:
+            path = (base / str(given["include"])).resolve()
             if path in seen:
                 chain = " -> ".join(p.name for p in (*seen, path))
                 raise SpecError(f"teams include each other in a cycle: {chain}", file=file,
                                 location=f"teams.{name}.include")
             sub, sub_file, sub_base = _read_yaml(path), str(path), path.parent
-            seen = (*seen, path)
+            sub_seen = (*seen, path)
         if isinstance(sub, dict):
-            sub = {**{k: document[k] for k in _INHERITED if k in document and k not in sub},
-                   **sub}
-        expanded[name] = _expand(sub, file=sub_file, base=sub_base, seen=seen)
+            inherited = {k: document[k] for k in _INHERITED if k in document and k not in sub}
+            sub = {**inherited, **sub}
+        expanded[name] = _expand(sub, file=sub_file, base=sub_base, seen=sub_seen)
     return {**document, "teams": expanded}
 
 
@@ -103,6 +103,19 @@ def _resolve_tools(team: TeamSpec, registry: ToolRegistry, file: str | None,
     return team.model_copy(update={"tools": specs, "teams": teams})
 
 
+def _check_depth(team: TeamSpec, file: str | None, prefix: str = "") -> None:
+    """A hierarchical team may not nest deeper than its ``max_depth``. Checked at load time, not
+    in ``TeamSpec`` itself, so a spec built in code still reaches ``HierarchicalWorkflow`` and
+    ends with the typed ``depth_exceeded`` result instead of failing to decode as input."""
+    section = team.hierarchical
+    if section is not None and team.depth() > section.max_depth:
+        raise SpecError(f"the team nests {team.depth()} levels deep, more than "
+                        f"max_depth={section.max_depth}", file=file,
+                        location=f"{prefix}hierarchical.max_depth")
+    for name, sub in team.teams.items():
+        _check_depth(sub, file, f"{prefix}teams.{name}.")
+
+
 def parse_team(
     document: Any,
     *,
@@ -122,6 +135,7 @@ def parse_team(
             message = f"unknown key {str(first['loc'][-1])!r}"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
         raise SpecError(message + more, file=file, location=_location(first["loc"])) from exc
+    _check_depth(team, file)
     return _resolve_tools(team, registry or default_registry, file)
 
 

@@ -67,6 +67,14 @@ class HierarchicalSpec(SupervisorSpec):
     max_depth: int = Field(default=2, ge=1, le=4)
     budget_share: float = Field(default=0.5, gt=0, le=1)  # of the remaining budget per delegation
 
+    def check(self, members: set[str], agents: set[str]) -> None:
+        super().check(members, agents)
+        for worker in self.workers:
+            if worker in agents:
+                raise ValueError(
+                    f"hierarchical worker {worker!r} must be a sub-team with its own supervisor, "
+                    "not an agent (use pattern 'supervisor' for agent workers)")
+
 
 class PipelineSpec(_Section):
     """Fixed stages; each stage's output is the next stage's input."""

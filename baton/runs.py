@@ -14,10 +14,9 @@ from baton.specs import TeamSpec
 __all__ = [
     "AgentCarry",
     "AgentStatus",
+    "ApprovalEvent",
     "ChildEvent",
     "ChildRecord",
-    "Transfer",
-    "ApprovalEvent",
     "ContinuedEvent",
     "FailoverEvent",
     "FinishedEvent",
@@ -32,6 +31,7 @@ __all__ = [
     "StartedEvent",
     "ToolCallEvent",
     "ToolRefusedEvent",
+    "Transfer",
     "ValidationEvent",
 ]
 

@@ -51,6 +51,20 @@ class BatonSettings(BaseSettings):
     trace_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
     trace_content: bool = False
+    otlp_headers: str | None = Field(
+        default=None, description="headers for OTLP export, OTEL format: "
+        "'Authorization=Basic%20<base64>,x-tenant=acme' (Langfuse: its public:secret key pair)"
+    )
+    trace_temporal_spans: bool = Field(
+        default=True, description="also emit Temporal's StartWorkflow/RunWorkflow/RunActivity spans"
+    )
+    metrics_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="Baton and Temporal metrics via OpenTelemetry (otlp: "
+        "OTLP_ENDPOINT/v1/metrics)"
+    )
+    metrics_prometheus: str | None = Field(
+        default=None, description="HOST:PORT serving Temporal's worker metrics at /metrics"
+    )
 
     @property
     def resolved_model_server_url(self) -> str:

@@ -252,6 +252,13 @@ class TeamSpec(_Spec):
             raise ValueError(f"pattern {self.pattern!r} needs a {self.pattern!r} section")
         if section is not None:
             section.check(agents | set(self.teams), agents)
+        if self.hierarchical is not None:  # each level routes between teams that route again
+            for worker in self.hierarchical.workers:
+                if self.teams[worker].pattern not in ("supervisor", "hierarchical"):
+                    raise ValueError(
+                        f"hierarchical worker {worker!r} is a {self.teams[worker].pattern!r} "
+                        "team; it must have its own supervisor (pattern supervisor or "
+                        "hierarchical)")
 
     @property
     def section(self) -> PatternSpec | None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import history, step_overhead
+from bench import history, step_overhead, tracing
 from bench._env import bench_env
 
 ROOT = Path(__file__).parent.parent
@@ -24,6 +24,7 @@ async def main() -> None:
     async with bench_env() as env:
         figures.update(await step_overhead.measure(env))
         figures.update(await history.measure(env))
+        figures.update(await tracing.measure(env))
     RESULTS.write_text(json.dumps({
         "figures": figures,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -21,7 +21,8 @@ from baton.runs import AgentStatus, RunInput, RunResult, RunStatus
 from bench._env import BenchEnv
 from worker import worker_resources
 
-STEP_COUNTS = [int(n) for n in os.environ.get("BATON_BENCH_HISTORY_STEPS", "100,300,1000").split(",")]
+STEP_COUNTS = [int(n) for n in
+               os.environ.get("BATON_BENCH_HISTORY_STEPS", "100,300,1000").split(",")]
 NAIVE_STEP_COUNTS = [100, 300]
 HISTORY_LIMIT_BYTES = 50 * 1024 * 1024  # Temporal's default per-workflow history size limit
 ARG = "x" * 200

@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from activities.llm.scripted.testing import ScriptedServer
 from temporalio.client import Client
 
+from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.loader import load_team
 from baton.runs import RunInput, RunResult

@@ -6,10 +6,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from activities.llm.scripted.testing import ScriptedServer
 from helpers import new_run_id, run_agent, run_approving, support_team
 from temporalio.client import Client
 
+from activities.llm.scripted.testing import ScriptedServer
 from baton.runs import PageRequest, RunLogPage, RunStatus
 from baton.settings import BatonSettings
 

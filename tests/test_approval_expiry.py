@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import support_team
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -22,7 +23,6 @@ from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.settings import BatonSettings
 from baton.specs import ApprovalPolicy
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
-from helpers import support_team
 from worker import worker_resources
 
 TEST_SERVER = str(Path(sys.executable).parent / "temporal-test-server")
@@ -54,7 +54,7 @@ async def skipping_worker(skipping: WorkflowEnvironment, settings: BatonSettings
 
 
 async def start(env: WorkflowEnvironment, settings: BatonSettings, scripted: ScriptedServer,
-                policy: ApprovalPolicy, steps: list[dict[str, Any]],
+                policy: ApprovalPolicy, steps: list[dict[str, Any]], *,
                 wall_clock_s: float = 10 * 24 * HOUR) -> WorkflowHandle[Any, RunResult]:
     team = support_team(approvals={"issue_refund": policy}, max_steps=4)
     budget = team.budget.model_copy(update={"max_wall_clock_s": wall_clock_s})

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import TEMPORAL_BIN
+from helpers import new_run_id, support_team
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.llm.scripted.testing import ScriptedServer
@@ -18,10 +20,7 @@ from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.settings import BatonSettings
 from baton.specs import ApprovalPolicy, TeamSpec
-from helpers import new_run_id, support_team
 from worker import worker_resources
-
-from conftest import TEMPORAL_BIN
 
 AGENT = "support_agent"
 REFUND = {"name": "issue_refund",

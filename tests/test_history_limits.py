@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from helpers import new_run_id, run_agent
 from temporalio.client import Client
 
 from activities.llm.scripted.testing import ScriptedServer
@@ -14,7 +15,6 @@ from baton.loader import parse_team
 from baton.messages import AssistantMessage, SystemMessage, ToolCall, ToolResultMessage, UserMessage
 from baton.runs import AgentStatus, PageRequest, RunLogPage, RunStatus
 from baton.settings import BatonSettings
-from helpers import new_run_id, run_agent
 from workflows._history import compact
 
 STEPS = 300

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers import new_run_id
 from temporalio.client import Client
 
 from activities.llm.scripted.testing import ScriptedServer
@@ -12,7 +13,6 @@ from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
-from helpers import new_run_id
 
 
 def desk(**supervisor: Any) -> TeamSpec:
