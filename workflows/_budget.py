@@ -17,6 +17,18 @@ class BudgetTracker:
         self.started_at = started_at
         self.usage = usage or Usage()
         self.cost_usd = cost_usd
+        # Slices handed to members still running: parallel branches must not each be given
+        # the same remaining money.
+        self.reserved_tokens = 0
+        self.reserved_cost_usd = 0.0
+
+    def reserve(self, budget: Budget) -> None:
+        self.reserved_tokens += budget.max_tokens or 0
+        self.reserved_cost_usd += budget.max_cost_usd or 0.0
+
+    def release(self, budget: Budget) -> None:
+        self.reserved_tokens -= budget.max_tokens or 0
+        self.reserved_cost_usd -= budget.max_cost_usd or 0.0
 
     def charge(self, usage: Usage, cost_usd: float) -> None:
         self.usage = self.usage + usage
@@ -31,9 +43,9 @@ class BudgetTracker:
 
         budget = self.budget
         tokens = cap(own.max_tokens, None if budget.max_tokens is None
-                     else budget.max_tokens - self.usage.total_tokens)
+                     else budget.max_tokens - self.usage.total_tokens - self.reserved_tokens)
         cost = cap(own.max_cost_usd, None if budget.max_cost_usd is None
-                   else budget.max_cost_usd - self.cost_usd)
+                   else budget.max_cost_usd - self.cost_usd - self.reserved_cost_usd)
         deadline = self.deadline
         wall = cap(own.max_wall_clock_s, None if deadline is None
                    else (deadline - now).total_seconds())

@@ -75,6 +75,7 @@ class Members:
                                                  transfer_targets=transfer_targets, share=share)
         self.log.add(ChildEvent, step=step, action="started", member=member, member_kind=kind,
                      workflow_id=child_id, task=task[:2_000])
+        self.budget.reserve(child_input.team.budget)
         try:
             result = await workflow.execute_child_workflow(
                 workflow_name, child_input, id=child_id, result_type=RunResult,
@@ -90,6 +91,7 @@ class Members:
             result = RunResult(run_id=self.run_id, team=self.team.name, agent=member,
                                status=RunStatus.FAILED, error_type="child_failed",
                                reason=f"{member} failed: {cause}")
+        self.budget.release(child_input.team.budget)
         self.budget.charge(result.usage, result.cost_usd)
         return self._record(member, kind, child_id, task, step=step, result=result)
 

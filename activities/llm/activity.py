@@ -27,6 +27,8 @@ from baton.errors import BatonError, ProviderAuthError, SpecError
 from baton.messages import Message
 from baton.settings import BatonSettings
 from baton.specs import ModelProfile
+from baton.telemetry.logs import register_secret
+from baton.telemetry.spans import observe_chat
 
 __all__ = ["LlmActivities", "bounded_reply", "effective_profile"]
 
@@ -75,28 +77,40 @@ class LlmActivities:
     @activity.defn(name="chat")
     async def chat(self, request: ChatRequest) -> ChatResponse:
         api_key: str | None = None
-        try:
-            profile = effective_profile(
-                request.profile, request.profile_name, self._settings.profiles
-            )
-            api_key = _api_key(profile)
-            messages = await self.cache.resolve(
-                workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
-                delta=request.delta, client=self._client,
-            )
-            return await self._send(request.model_copy(update={"profile": profile}), messages,
-                                    api_key)
-        except BatonError as exc:
-            error = to_application_error(exc)
-            if api_key and api_key in error.message:  # a provider may echo the key it refused
-                error = _redacted(error, api_key)
-            activity.logger.warning(
-                "chat failed: %s (%s, non_retryable=%s)", error.type, request.profile.model,
-                error.non_retryable,
-            )
-            # ``from None``: the ApplicationError already carries type, message and details; the
-            # Python cause would only add a second, unclassified failure to the chain.
-            raise error from None
+        # The ``chat {model}`` span, token/cost/latency metrics (baton.telemetry.spans).
+        with observe_chat(request) as observed:
+            try:
+                profile = effective_profile(
+                    request.profile, request.profile_name, self._settings.profiles
+                )
+                api_key = _api_key(profile)
+                register_secret(api_key)  # never in a log line, whatever a provider echoes
+                messages = await self.cache.resolve(
+                    workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
+                    delta=request.delta, client=self._client,
+                )
+                observed.input(messages)
+                response = await self._send(request.model_copy(update={"profile": profile}),
+                                            messages, api_key)
+                observed.response(response)
+                return response
+            except BatonError as exc:
+                error = self._failure(request, exc, api_key)
+                observed.error(error.type)
+                # ``from None``: the ApplicationError already carries type, message and details;
+                # the Python cause would only add a second, unclassified failure to the chain.
+                raise error from None
+
+    @staticmethod
+    def _failure(request: ChatRequest, exc: BatonError, api_key: str | None) -> ApplicationError:
+        error = to_application_error(exc)
+        if api_key and api_key in error.message:  # a provider may echo the key it refused
+            error = _redacted(error, api_key)
+        activity.logger.warning(
+            "chat failed: %s (%s, non_retryable=%s)", error.type, request.profile.model,
+            error.non_retryable,
+        )
+        return error
 
     async def _send(
         self, request: ChatRequest, messages: Sequence[Message], api_key: str | None

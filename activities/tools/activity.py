@@ -27,7 +27,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -37,11 +36,11 @@ from activities.tools.results import error_outcome, ok_outcome
 from activities.tools.retry import TRANSIENT_ERRORS, RetryableToolError
 from baton.calls import ToolInvocation, ToolOutcome
 from baton.errors import ToolDefinitionError, UnknownToolError
+from baton.telemetry.spans import observe_tool
 from baton.tools import ToolContext, ToolDefinition, ToolRegistry
 
 __all__ = ["ToolActivities"]
 
-_tracer = trace.get_tracer("baton.tools")
 # Without a heartbeat timeout nothing waits on heartbeats, but they still carry cancellation.
 _IDLE_HEARTBEAT_S = 10.0
 
@@ -101,19 +100,11 @@ class ToolActivities:
     @activity.defn(name="execute_tool")
     async def execute_tool(self, invocation: ToolInvocation) -> ToolOutcome:
         started = time.perf_counter()
-        name = invocation.tool.name
-        with _tracer.start_as_current_span(
-            f"execute_tool {name}",
-            attributes={
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": name,
-                "gen_ai.tool.call.id": invocation.call_id,
-            },
-        ) as span:
+        # The ``execute_tool {name}`` span and the tool latency histogram
+        # (baton.telemetry.spans); the span is recorded only on a worker that traces.
+        with observe_tool(invocation) as observed:
             outcome = await self._execute(invocation)
-            span.set_attribute("baton.tool.status", outcome.status)
-            if outcome.error_type:
-                span.set_attribute("error.type", outcome.error_type)
+            observed.outcome(outcome)
         duration_ms = (time.perf_counter() - started) * 1000
         return outcome.model_copy(update={"duration_ms": round(duration_ms, 3)})
 

@@ -6,11 +6,21 @@ later patterns (routing by role, debate positions, merges) are added as strategi
 touching the others. The default order:
 
 1. ``forced_tool``   the request names a tool in ``tool_choice``: call it.
-2. ``transfer``      ``transfer_to_<agent>`` tools exist and the task fits one of them better
-                     than any ordinary tool: hand off (once per task).
-3. ``next_tool``     the most relevant tool not yet used for this task, in the order the task
+2. ``delegate``      ``delegate_to_<worker>`` tools (a supervisor's router): one self-contained
+                     sub-task per distinct need, then an answer integrating the reports
+                     (``routing``).
+3. ``transfer``      ``transfer_to_<agent>`` tools exist and a target's role fits the task
+                     strictly better than this agent's own: hand off, never back along the
+                     chain, once per task (``routing``).
+4. ``next_tool``     the most relevant tool not yet used for this task, in the order the task
                      mentions them; arguments come from the tool's schema (``fill.Filler``).
-4. ``final_answer``  plain text summarising the results, or JSON matching the output schema.
+5. ``debate``        asked for ``POSITION: …``: a stance from the role, with reasons; revised
+                     by a fixed rule in later rounds (``debate``).
+6. ``judge``         a judging role with labelled candidates: a winner and a reason (``merge``).
+7. ``merge``         a merging role with labelled branch outputs: what each found (``merge``).
+8. ``stage``         ``Input from <previous>: …``: transform it per role (``stages``).
+9. ``blackboard``    a schema of board keys: fill them from results, board and task (``board``).
+10. ``final_answer`` plain text summarising the results, or JSON matching the output schema.
 """
 
 from __future__ import annotations
@@ -21,9 +31,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from activities.llm.scripted import text as tx
+from activities.llm.scripted.answers import answer_with, canonical
+from activities.llm.scripted.board import blackboard
+from activities.llm.scripted.debate import debate
 from activities.llm.scripted.fill import Context, Filler
+from activities.llm.scripted.merge import judge, merge
+from activities.llm.scripted.routing import delegate, transfer
 from activities.llm.scripted.schema import is_id_name
 from activities.llm.scripted.situation import Situation, read_situation
+from activities.llm.scripted.stages import stage
 from activities.llm.scripted.summary import summarise
 from activities.llm.scripted.wire import Answer, AnswerCall, ChatQuery, WireTool
 
@@ -41,6 +57,7 @@ __all__ = [
 Strategy = Callable[[Situation], Answer | None]
 _RELEVANT = 0.5  # at least one distinctive shared stem (shared by at most two tools)
 _TRANSFER = "transfer_to_"
+_DELEGATE = "delegate_to_"
 
 
 def relevance(task: str, tools: Sequence[WireTool]) -> dict[str, tuple[float, int]]:
@@ -69,10 +86,6 @@ def _call(tool: WireTool, args: Any) -> Answer:
     return Answer(None, (AnswerCall(tool.name, json.dumps(args, ensure_ascii=False)),))
 
 
-def _canonical(args: Any) -> str:
-    return json.dumps(args, sort_keys=True, ensure_ascii=False)
-
-
 def _shortfall(tool: WireTool, sit: Situation) -> int:
     """Required numbers and ids the conversation cannot supply yet: call other tools first."""
     filler = Filler(tool.parameters, _context(sit), include_optional=False)
@@ -95,26 +108,6 @@ def forced_tool(sit: Situation) -> Answer | None:
     return _call(tool, Filler(tool.parameters, ctx, include_optional=True).build())
 
 
-def transfer(sit: Situation) -> Answer | None:
-    if sit.query.tool_choice == "none" or any(c.name.startswith(_TRANSFER) for c in sit.calls):
-        return None
-    tools = sit.query.tools
-    handoffs = [t for t in tools if t.name.startswith(_TRANSFER)]
-    if not handoffs:
-        return None
-    scores = relevance(
-        sit.task,
-        [WireTool(t.name.removeprefix(_TRANSFER), t.description, t.parameters) for t in handoffs],
-    )
-    best = max(handoffs, key=lambda t: (scores[t.name.removeprefix(_TRANSFER)][0], -tools.index(t)))
-    best_score = scores[best.name.removeprefix(_TRANSFER)][0]
-    others = [t for t in tools if not t.name.startswith(_TRANSFER)]
-    own = max((s for s, _ in relevance(sit.task, others).values()), default=0.0)
-    if best_score < _RELEVANT or best_score <= own:
-        return None
-    return _call(best, Filler(best.parameters, _context(sit), include_optional=False).build())
-
-
 def _attempt(tool: WireTool, sit: Situation) -> Answer | None:
     """Arguments for ``tool`` never sent before for this task, or None if there are none worth
     trying: a tool that failed for another reason than its arguments is not called again."""
@@ -130,10 +123,10 @@ def _attempt(tool: WireTool, sit: Situation) -> Answer | None:
         )
         for key, value in (call.arguments or {}).items():
             if call.ok or not mentioned or key in mentioned:
-                avoid.setdefault(key, set()).add(_canonical(value))
+                avoid.setdefault(key, set()).add(canonical(value))
     args = Filler(tool.parameters, _context(sit), include_optional=False, avoid=avoid).build()
-    tried = {_canonical(c.arguments) if c.arguments is not None else c.raw for c in past}
-    if _canonical(args) in tried:
+    tried = {canonical(c.arguments) if c.arguments is not None else c.raw for c in past}
+    if canonical(args) in tried:
         return None
     if any(c.ok for c in past):
         # Called successfully already: again only for another id the task mentions.
@@ -144,12 +137,38 @@ def _attempt(tool: WireTool, sit: Situation) -> Answer | None:
     return _call(tool, args)
 
 
+# Verbs of tools with side effects: such a tool runs only when the task asks for its action
+# ("refund it"), not because it shares a noun with the task ("where is my order?").
+_ACTIONS = frozenset({
+    "issue", "create", "make", "send", "cancel", "update", "delete", "remove", "add", "set",
+    "book", "schedule", "refund", "charge", "pay", "approve", "reject", "escalate", "notify",
+    "open", "close", "write", "save", "submit", "transfer", "assign", "reserve", "post"})
+_LIGHT_VERBS = frozenset({"issue", "create", "make", "add", "set", "post", "open", "send", "write"})
+_SYNONYMS = {"refun": ("money back", "reimburs", "repay", "my money"),
+             "cance": ("call off", "stop the order"), "send": ("email me", "mail me")}
+
+
+def _asked_for(tool: WireTool, task: str) -> bool:
+    """A side-effecting tool (name starts with an action verb) runs only when the task asks for
+    its action: the verb, or for a light verb ("issue", "send") what it produces."""
+    name = tx.words(tool.name)
+    if not name or name[0] not in _ACTIONS:
+        return True
+    # "issue_refund" asks for a refund; "cancel_order" asks for a cancellation, not an order.
+    words = name[1:] if name[0] in _LIGHT_VERBS and len(name) > 1 else name[:1]
+    wanted = {tx.stem(w) for w in words if w not in tx.STOPWORDS}
+    task_stems = set(tx.stem_positions(task))
+    lowered = task.lower()
+    return bool(wanted & task_stems) or any(
+        phrase in lowered for stem in wanted for phrase in _SYNONYMS.get(stem, ()))
+
+
 def next_tool(sit: Situation) -> Answer | None:
     if sit.query.tool_choice == "none":
         return None
-    tools = [t for t in sit.query.tools if not t.name.startswith(_TRANSFER)]
+    tools = [t for t in sit.query.tools if not t.name.startswith((_TRANSFER, _DELEGATE))]
     scores = relevance(sit.task, tools)
-    relevant = [t for t in tools if scores[t.name][0] >= _RELEVANT]
+    relevant = [t for t in tools if scores[t.name][0] >= _RELEVANT and _asked_for(t, sit.task)]
     relevant.sort(key=lambda t: (_shortfall(t, sit) > 0, scores[t.name][1], -scores[t.name][0]))
     for tool in relevant:
         answer = _attempt(tool, sit)
@@ -163,30 +182,11 @@ def next_tool(sit: Situation) -> Answer | None:
 
 
 def final_answer(sit: Situation) -> Answer:
-    text = summarise(sit)
-    query = sit.query
-    if query.response_schema is None and not query.json_mode:
-        return Answer(text)
-    if query.response_schema is None:
-        return Answer(json.dumps({"answer": text}, ensure_ascii=False))
-    avoid: dict[str, set[str]] = {}
-    if sit.feedback and sit.previous_answer:
-        # Rejected before: do not repeat the values of the fields the complaint names.
-        try:
-            before = json.loads(sit.previous_answer)
-        except ValueError:
-            before = None
-        if isinstance(before, dict):
-            for key, value in before.items():
-                if key in sit.feedback:
-                    avoid[key] = {_canonical(value)}
-    value = Filler(
-        query.response_schema, _context(sit, text), include_optional=True, avoid=avoid
-    ).build()
-    return Answer(json.dumps(value, ensure_ascii=False))
+    return answer_with(sit, summarise(sit))
 
 
-DEFAULT_STRATEGIES: tuple[Strategy, ...] = (forced_tool, transfer, next_tool)
+DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
+    forced_tool, delegate, transfer, next_tool, debate, judge, merge, stage, blackboard)
 
 
 def think(query: ChatQuery, strategies: Sequence[Strategy] = DEFAULT_STRATEGIES) -> Answer:

@@ -40,6 +40,8 @@ _FULLTEXT = frozenset(
         "task",
         "request",
         "description",
+        "snippet",
+        "source",
     }
 )
 _REASON = frozenset(
@@ -188,6 +190,8 @@ class Filler:
         items = resolve(s.get("items", {}), self.root)
         low, high = int(s.get("minItems", 0)), s.get("maxItems")
         scalar = _SCALAR_TYPES.get(str(items.get("type")))
+        if "type" not in items and not items.get("enum"):  # untyped items: any scalars do
+            scalar = (str, int, float)
         for found in self._facts(name, list):
             fits_count = low <= len(found) <= (high if high is not None else len(found))
             if (

@@ -14,7 +14,7 @@ from typing import Any
 from activities.llm.scripted import text as tx
 from activities.llm.scripted.situation import PastCall, Situation
 
-__all__ = ["answer_from_task", "describe_call", "summarise"]
+__all__ = ["answer_from_task", "describe_call", "key_points", "summarise"]
 
 _PAST = {
     "lookup": "looked up",
@@ -60,6 +60,8 @@ _PAST = {
     "assign": "assigned",
     "reserve": "reserved",
     "run": "ran",
+    "lint": "linted",
+    "troubleshoot": "troubleshot",
 }
 _READ_VERBS = frozenset(
     {
@@ -75,6 +77,8 @@ _READ_VERBS = frozenset(
         "calculated",
         "computed",
         "converted",
+        "linted",
+        "troubleshot",
     }
 )
 _MONEY = re.compile(r"amount|total|price|cost|balance|charge|fee|refund")
@@ -87,6 +91,7 @@ _ASKING = re.compile(
     r"|the|a|an)\b[,:]?\s*",
     re.IGNORECASE,
 )
+_PREAMBLE = re.compile(r"^Handle the [\w-]+ part of this request:\s*", re.IGNORECASE)
 _REQUEST_WORDS = frozenset(
     {
         "tell",
@@ -161,7 +166,7 @@ def describe_call(call: PastCall) -> tuple[str, bool]:
         if key == primary or isinstance(item, (dict, list)) or item is None:
             continue
         label = " ".join(w for w in tx.words(key) if w != "id") or key
-        details.append(f"{label} {_money(key, item)}")
+        details.append(f"{label} {_short(_money(key, item), 240)}")
         if len(details) == _MAX_DETAILS:
             break
     suffix = f" ({', '.join(details)})" if details else ""
@@ -183,7 +188,51 @@ def _summarise(situation: Situation) -> str:
     opener = "Here is what I found: I " if all(read for _, read in clauses) else "Done: I "
     if not any(c.ok for c in finished):
         opener = "I could not complete this: I "
-    return f"{opener}{text}."
+    points = key_points(situation)
+    return f"{opener}{text}." + (f" Key points: {points}" if points else "")
+
+
+_PASSAGE_KEYS = frozenset({"passage", "snippet", "text", "content", "body", "excerpt", "summary"})
+_SOURCE_KEYS = ("title", "document_id", "doc_id", "id", "article", "source")
+
+
+def _passages(value: Any) -> list[tuple[str, str]]:
+    """(source, text) of every long text field in a result (documents, search hits)."""
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items[:5]:
+        if not isinstance(item, dict):
+            continue
+        source = next((str(item[k]) for k in _SOURCE_KEYS if isinstance(item.get(k), str)), "")
+        for key, text in item.items():
+            if key in _PASSAGE_KEYS and isinstance(text, str) and len(text) >= 80:
+                out.append((source, text))
+    return out
+
+
+def key_points(situation: Situation, count: int = 2) -> str:
+    """The sentences of the documents read that matter most for the task, with their source."""
+    wanted = set(tx.stem_positions(situation.task))
+    scored: list[tuple[int, int, str, str]] = []
+    for call in situation.calls:
+        if not call.ok:
+            continue
+        try:
+            value = json.loads(call.result or "")
+        except ValueError:
+            continue
+        for source, text in _passages(value):
+            for sentence in tx.sentences(" ".join(text.split())):
+                overlap = len(set(tx.stem_positions(sentence)) & wanted)
+                if overlap and len(sentence.split()) >= 5:
+                    scored.append((-overlap, len(scored), sentence.strip(" …"), source))
+    chosen: list[str] = []
+    for _, _, sentence, source in sorted(scored):
+        if sentence not in " ".join(chosen):
+            chosen.append(f"{_short(sentence, 200)}" + (f" [{source}]" if source else ""))
+        if len(chosen) == count:
+            break
+    return " ".join(chosen)
 
 
 def _topic(task: str) -> str:
@@ -200,9 +249,14 @@ def _topic(task: str) -> str:
 def answer_from_task(situation: Situation) -> str:
     """An answer when no tool was used: condense long input, otherwise address the request's
     main terms. Deterministic and short; it reads as an answer, never as an echo."""
-    task = situation.task.strip()
-    role = re.search(r"\byou are ((?:an? |the )?[^.,;\n]{3,60})", situation.system, re.IGNORECASE)
-    lead = f"As {role.group(1).strip()}, " if role else ""
+    task = _PREAMBLE.sub("", situation.task.strip())
+    named = re.match(r"\s*You are [A-Za-z][\w-]*: ([^.,;:\n]{3,60})", situation.system)
+    role = named or re.search(r"\byou are ((?:an? |the )?[^.,;\n]{3,60})", situation.system,
+                              re.IGNORECASE)
+    who = role.group(1).strip() if role else ""
+    if named and who[1:2].islower():  # "Billing specialist" → "billing specialist", not "API"
+        who = who[:1].lower() + who[1:]
+    lead = f"As {who}, " if who else ""
     if len(task) > 400 or re.match(r"(summari[sz]e|condense|tl;?dr)\b", task, re.IGNORECASE):
         body = task.split(":", 1)[1] if re.match(r"\w+[^:]{0,40}:", task) else task
         gist = " ".join(tx.sentences(body)[:2])
