@@ -28,8 +28,8 @@ from baton.specs import RetrySpec
 from baton.tools import ToolContext, tool
 
 __all__ = [
-    "commit_then_hang", "count_effects", "effects", "effects_of", "explode", "hang", "huge_result", "markers",
-    "note", "release", "slow_write", "unserialisable",
+    "broken_backend", "commit_then_hang", "count_effects", "effects", "effects_of", "huge_text",
+    "hung_backend", "markers", "opaque_value", "release", "slow_write", "take_note",
 ]
 
 _HOLD_S = 60.0  # a blocked attempt gives up waiting for its release file after this long
@@ -138,7 +138,7 @@ async def commit_then_hang(order_id: str, ctx: ToolContext) -> dict[str, Any]:
 
 
 @tool
-def note(text: str) -> dict[str, Any]:
+def take_note(text: str) -> dict[str, Any]:
     """Write down a note and return how long it was.
 
     Args:
@@ -148,7 +148,7 @@ def note(text: str) -> dict[str, Any]:
 
 
 @tool
-def explode(reason: str) -> str:
+def broken_backend(reason: str) -> str:
     """A tool whose backend is broken: always raises.
 
     Args:
@@ -158,7 +158,7 @@ def explode(reason: str) -> str:
 
 
 @tool(timeout_s=1.0, heartbeat_s=0.3, retry=RetrySpec(max_attempts=2, initial_interval_s=0.1))
-async def hang(seconds: float) -> str:
+async def hung_backend(seconds: float) -> str:
     """A tool whose backend never answers.
 
     Args:
@@ -169,7 +169,7 @@ async def hang(seconds: float) -> str:
 
 
 @tool
-def unserialisable(what: str) -> Any:
+def opaque_value(what: str) -> Any:
     """Return something that has no JSON form.
 
     Args:
@@ -179,7 +179,7 @@ def unserialisable(what: str) -> Any:
 
 
 @tool
-def huge_result(megabytes: int) -> str:
+def huge_text(megabytes: int) -> str:
     """Return a very long text.
 
     Args:

@@ -15,18 +15,23 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from baton.loader import parse_team
+from baton.runs import PageRequest, RunInput, RunLogPage, RunResult
+from baton.specs import TeamSpec
 from baton.visibility import dev_server_flags
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,9 +149,9 @@ async def pollers(client: Client, task_queue: str) -> list[str]:
     return [p.identity for p in response.pollers]
 
 
-async def wait_polling(client: Client, task_queue: str, proc: Proc, timeout: float = 30) -> None:
+async def wait_polling(client: Client, task_queue: str, proc: Proc, within_s: float = 30) -> None:
     """Until ``proc`` polls ``task_queue`` (the server lists it among the queue's pollers)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_s
     prefix = f"{proc.pid}@"
     while time.monotonic() < deadline:
         if not proc.alive():
@@ -185,13 +190,13 @@ class DevServer:
             *dev_server_flags(),
         ]
 
-    async def start(self, timeout: float = 30) -> Client:
+    async def start(self, within_s: float = 30) -> Client:
         self.proc = Proc("temporal", self.argv(), self.log).start()
-        return await self.connect(timeout)
+        return await self.connect(within_s)
 
-    async def connect(self, timeout: float = 30) -> Client:
+    async def connect(self, within_s: float = 30) -> Client:
         """A fresh client once the frontend answers (a new connection, as after a restart)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.proc is not None and not self.proc.alive():
@@ -216,3 +221,68 @@ class DevServer:
     def cleanup(self) -> None:
         if self.proc is not None:
             self.proc.stop()
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+AGENT = "clerk"
+
+
+def crash_team(*tools: str, timeout_s: float = 2.0, name: str = "crashy",
+               approvals: dict[str, Any] | None = None) -> TeamSpec:
+    """A one-agent team over ``crash_tools``. The small provider timeout matters: the chat
+    activity's start-to-close (``timeout_s + 5``) is what notices a model call lost with its
+    worker."""
+    return parse_team({
+        "name": name,
+        "tool_modules": ["crash_tools"],
+        "models": {"default": {"model": "baton-scripted", "timeout_s": timeout_s}},
+        "agents": [{
+            "name": AGENT,
+            "description": "Back-office clerk who records payments.",
+            "instructions": "Record the payment the user asks for with the tools, then confirm.",
+            "tools": list(tools),
+            "max_steps": 4,
+            "approvals": approvals or {},
+        }],
+    })
+
+
+def write_script(tool: str, order_id: str, **first: Any) -> dict[str, list[dict[str, Any]]]:
+    """One write-tool call for ``order_id``, then the confirmation."""
+    return {AGENT: [
+        {"tool_calls": [{"name": tool, "arguments": {"order_id": order_id}}], **first},
+        {"content": f"Payment for {order_id} recorded."},
+    ]}
+
+
+async def start(client: Client, queue: str, team: TeamSpec, task: str,
+                run_id: str) -> WorkflowHandle[Any, RunResult]:
+    return await client.start_workflow("AgentWorkflow", RunInput(team=team, input=task),
+                                       id=run_id, task_queue=queue, result_type=RunResult)
+
+
+async def until(check: Callable[[], Any] | Callable[[], Awaitable[Any]], what: str,
+                within_s: float = 30.0) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {within_s:.0f}s waiting for {what}")
+
+
+async def run_log(handle: WorkflowHandle[Any, Any]) -> list[Any]:
+    page: RunLogPage = await handle.query("run_log", PageRequest(limit=1000),
+                                          result_type=RunLogPage)
+    return list(page.events)
+
+
+def ledger_rows(state: Path) -> list[tuple[str, str]]:
+    """(idempotency key, tool) of every side effect the tool ledger recorded."""
+    with sqlite3.connect(state / "ledger.sqlite") as db:
+        return db.execute("SELECT idempotency_key, tool FROM side_effects").fetchall()

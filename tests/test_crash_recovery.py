@@ -9,45 +9,34 @@ the ledger file, and checks that the run finishes and that the side effect happe
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import crash_tools
 import pytest
-from procs import Proc, start_worker, wait_polling, worker_env
-from temporalio.client import Client, WorkflowHandle
+from procs import (
+    AGENT,
+    Proc,
+    crash_team,
+    ledger_rows,
+    run_log,
+    start,
+    start_worker,
+    until,
+    wait_polling,
+    worker_env,
+    write_script,
+)
+from temporalio.client import Client
 
 from activities.llm.scripted.testing import ScriptedServer
-from baton.loader import parse_team
-from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
-from baton.specs import TeamSpec
+from baton.runs import RunStatus
 
 pytestmark = pytest.mark.slow
-
-AGENT = "clerk"
-
-
-def crash_team(*tools: str, timeout_s: float = 2.0, name: str = "crashy") -> TeamSpec:
-    return parse_team({
-        "name": name,
-        "tool_modules": ["crash_tools"],
-        # A small provider timeout: the chat activity's start-to-close (timeout_s + 5) is what
-        # notices a model call lost with its worker.
-        "models": {"default": {"model": "baton-scripted", "timeout_s": timeout_s}},
-        "agents": [{
-            "name": AGENT,
-            "description": "Back-office clerk who records payments.",
-            "instructions": "Record the payment the user asks for with the tools, then confirm.",
-            "tools": list(tools),
-            "max_steps": 4,
-        }],
-    })
 
 
 class Workers:
@@ -86,44 +75,8 @@ def stack(tmp_path: Path, client: Client, scripted: ScriptedServer,
         workers.stop_all()
 
 
-async def start(client: Client, queue: str, team: TeamSpec, task: str,
-                run_id: str) -> WorkflowHandle[Any, RunResult]:
-    return await client.start_workflow("AgentWorkflow", RunInput(team=team, input=task),
-                                       id=run_id, task_queue=queue, result_type=RunResult)
-
-
-async def until(check: Callable[[], Any] | Callable[[], Awaitable[Any]], what: str,
-                timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-async def run_log(handle: WorkflowHandle[Any, Any]) -> list[Any]:
-    page = await handle.query("run_log", PageRequest(limit=1000), result_type=RunLogPage)
-    return page.events
-
-
-def ledger_rows(state: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(state / "ledger.sqlite") as db:
-        return db.execute("SELECT idempotency_key, tool FROM side_effects").fetchall()
-
-
-def write_script(tool: str, order_id: str, **first: Any) -> dict[str, list[dict[str, Any]]]:
-    return {AGENT: [
-        {"tool_calls": [{"name": tool, "arguments": {"order_id": order_id}}], **first},
-        {"content": f"Payment for {order_id} recorded."},
-    ]}
-
-
-NOTE_SCRIPT = {AGENT: [
-    {"tool_calls": [{"name": "note", "arguments": {"text": "hello"}}]},
+NOTE_SCRIPT: dict[str, list[dict[str, Any]]] = {AGENT: [
+    {"tool_calls": [{"name": "take_note", "arguments": {"text": "hello"}}]},
     {"content": "Noted: hello."},
 ]}
 
@@ -149,7 +102,7 @@ async def one_crash(client: Client, scripted: ScriptedServer,
             # The uninterrupted reference for M: same team, same script, no crash.
             scripted.set_script(ids["REF"], NOTE_SCRIPT)
             reference = await asyncio.wait_for(
-                (await start(client, workers.queue, crash_team("note"), "Note hello",
+                (await start(client, workers.queue, crash_team("take_note"), "Note hello",
                              ids["REF"])).result(), 30)
             ref_events = await run_log(client.get_workflow_handle(ids["REF"]))
 
@@ -166,7 +119,7 @@ async def one_crash(client: Client, scripted: ScriptedServer,
             await until(lambda: crash_tools.markers("started", "K1"), "K1's tool to start")
             await until(lambda: crash_tools.markers("committed", "K2"), "K2's tool to commit")
             # Last, because the hanging call is cut by the provider timeout (2 s) on its own.
-            handles["M"] = await start(client, workers.queue, crash_team("note"), "Note hello",
+            handles["M"] = await start(client, workers.queue, crash_team("take_note"), "Note hello",
                                        ids["M"])
             await until(lambda: scripted.state(ids["M"])["faults_left"] == 0,
                         "M's second model call")

@@ -121,7 +121,7 @@ def merge(sit: Situation) -> Answer | None:
     common = Counter(w for point in used for w in dict.fromkeys(tx.content_words(point))
                      if len(w) > 3 and w not in asked)
     shared = [w for w, n in common.most_common(12) if n >= min(2, len(ok))][:4]
-    if shared:
+    if len(shared) >= 2:
         lines.append(f"Overall: the branches agree that {', '.join(shared)} matter most.")
     text = "\n".join(lines)
     return answer_with(sit, text, facts=[("report", text), ("summary", text)])

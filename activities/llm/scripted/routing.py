@@ -134,7 +134,8 @@ def compose_reports(sit: Situation) -> str:
     for worker, ok, text in reports:
         finding = _REPORT_LEAD.sub("", first_sentences(text, 2, 260)).strip()
         finding = re.sub(r"\s+- (?=[\w-]+: )", "; ", finding)
-        finding = finding[:1].upper() + finding[1:]
+        if not re.match(r"[\w-]+: ", finding):  # "sre: …" stays a name, not a sentence
+            finding = finding[:1].upper() + finding[1:]
         lines.append(f"- {worker}: {finding}" if ok else
                      f"- {worker} could not complete its part: {short(text, 160)}")
     failed = [w for w, ok, _ in reports if not ok]

@@ -61,7 +61,6 @@ _PAST = {
     "reserve": "reserved",
     "run": "ran",
     "lint": "linted",
-    "troubleshoot": "troubleshot",
 }
 _READ_VERBS = frozenset(
     {
@@ -78,7 +77,6 @@ _READ_VERBS = frozenset(
         "computed",
         "converted",
         "linted",
-        "troubleshot",
     }
 )
 _MONEY = re.compile(r"amount|total|price|cost|balance|charge|fee|refund")
