@@ -14,7 +14,10 @@
     ├── ConversationMismatchError  the worker could not rebuild a conversation prefix whose digest
     │                              matches the workflow's (never a silent wrong prompt)
     ├── StackError                 the embedded stack cannot start (port in use, binary missing)
-    └── RunNotFoundError           a client asked about a run id Temporal does not know
+    ├── RunNotFoundError           a client asked about a run id Temporal does not know
+    ├── RunExistsError             a client started a run with a workflow id already used
+    ├── QueryTimeoutError          no worker answered a client's query in time
+    └── ApprovalRefusedError       the workflow refused a decision (unknown, decided, not allowed)
 
 Inside activities these become ``temporalio.exceptions.ApplicationError`` whose ``type`` is the
 class name above and whose ``non_retryable`` flag follows the class, so Temporal's own retry
@@ -27,6 +30,7 @@ Tool outcomes the model should see (invalid arguments, a tool that raised, a ref
 from __future__ import annotations
 
 __all__ = [
+    "ApprovalRefusedError",
     "BatonError",
     "ConversationMismatchError",
     "ProviderAuthError",
@@ -34,6 +38,8 @@ __all__ = [
     "ProviderRequestError",
     "ProviderResponseError",
     "ProviderRetryableError",
+    "QueryTimeoutError",
+    "RunExistsError",
     "RunNotFoundError",
     "SpecError",
     "StackError",
@@ -122,3 +128,15 @@ class StackError(BatonError):
 
 class RunNotFoundError(BatonError):
     """No run with that id exists on the Temporal namespace."""
+
+
+class RunExistsError(BatonError):
+    """``start(run_id=...)`` named a workflow id that is running or was used before."""
+
+
+class QueryTimeoutError(BatonError):
+    """No worker answered a query in time (none is polling the run's task queue, or all busy)."""
+
+
+class ApprovalRefusedError(BatonError):
+    """The workflow refused a decision (unknown or decided approval, approver not allowed)."""

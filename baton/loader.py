@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from baton.errors import SpecError, UnknownToolError
-from baton.specs import TeamSpec, ToolSpec
+from baton.specs import LocatedError, TeamSpec, ToolSpec
 from baton.tools import ToolRegistry, default_registry
 
 __all__ = ["load_team", "parse_team"]
@@ -133,8 +133,13 @@ def parse_team(
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = f"unknown key {str(first['loc'][-1])!r}"
+        location = _location(first["loc"])
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, LocatedError):  # a cross-reference: the validator knows the place
+            location = ".".join(p for p in (location.removesuffix("(top level)"),
+                                             cause.location) if p)
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise SpecError(message + more, file=file, location=_location(first["loc"])) from exc
+        raise SpecError(message + more, file=file, location=location) from exc
     _check_depth(team, file)
     return _resolve_tools(team, registry or default_registry, file)
 

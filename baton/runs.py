@@ -6,12 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from baton.messages import Message, Usage
 from baton.specs import TeamSpec
 
 __all__ = [
+    "MAX_INPUT_CHARS",
     "AgentCarry",
     "AgentStatus",
     "ApprovalEvent",
@@ -75,6 +76,9 @@ class AgentCarry(_Model):
     last_answer: str | None = None
 
 
+MAX_INPUT_CHARS = 1_000_000  # Temporal refuses payloads over 2 MB; leave room for the spec
+
+
 class RunInput(_Model):
     team: TeamSpec
     input: str
@@ -86,6 +90,23 @@ class RunInput(_Model):
     transfer_targets: tuple[str, ...] = ()  # handoff: adds transfer_to_<agent> tools
     resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
     trace_id: str | None = None  # carried on agent-to-agent messages
+
+    @field_validator("input")
+    @classmethod
+    def _input_fits_a_run(cls, text: str) -> str:
+        # Refused here, by the client, with a reason: a payload Temporal rejects later gives an
+        # RPC error, and text that cannot be encoded cannot be stored at all.
+        if len(text) > MAX_INPUT_CHARS:
+            raise ValueError(
+                f"the input is {len(text):,} characters; a run takes at most "
+                f"{MAX_INPUT_CHARS:,}. Put large material where a tool can read it (a file, a "
+                "URL, a document store) and pass a reference")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"the input is not valid Unicode text ({exc.reason} at character "
+                             f"{exc.start})") from None
+        return text
 
 
 class ChildRecord(_Model):

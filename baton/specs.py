@@ -54,6 +54,15 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LocatedError(ValueError):
+    """A cross-reference error found by a model validator, with its place in the document
+    (pydantic gives a model validator's errors no location; the loader reads this one)."""
+
+    def __init__(self, message: str, location: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
 def _check_name(value: str) -> str:
     if not _NAME.match(value):
         raise ValueError(
@@ -221,21 +230,21 @@ class TeamSpec(_Spec):
         if len(set(names)) != len(names):
             raise ValueError("two agents share a name")
         if self.entry is not None and self.entry not in names:
-            raise ValueError(f"entry {self.entry!r} is not one of the agents {names}")
+            raise LocatedError(f"entry {self.entry!r} is not one of the agents {names}", "entry")
         if self.pattern == "single" and len(self.agents) != 1:
             raise ValueError("pattern 'single' takes exactly one agent")
         self._pattern_section_matches(set(names))
-        for agent in self.agents:
+        for index, agent in enumerate(self.agents):
             if agent.model not in self.models:
-                raise ValueError(
+                raise LocatedError(
                     f"agent {agent.name!r} uses model profile {agent.model!r}, "
-                    f"which is not defined under models (have: {sorted(self.models)})"
-                )
+                    f"which is not defined under models (have: {sorted(self.models)})",
+                    f"agents[{index}].model")
         for profile_name, profile in self.models.items():
             if profile.fallback is not None and profile.fallback not in self.models:
-                raise ValueError(
-                    f"model profile {profile_name!r} falls back to unknown {profile.fallback!r}"
-                )
+                raise LocatedError(
+                    f"model profile {profile_name!r} falls back to unknown {profile.fallback!r}",
+                    f"models.{profile_name}.fallback")
         self._no_fallback_cycle()
         return self
 
@@ -251,7 +260,10 @@ class TeamSpec(_Spec):
         if self.pattern != "single" and section is None:
             raise ValueError(f"pattern {self.pattern!r} needs a {self.pattern!r} section")
         if section is not None:
-            section.check(agents | set(self.teams), agents)
+            try:
+                section.check(agents | set(self.teams), agents)
+            except ValueError as exc:
+                raise LocatedError(str(exc), self.pattern) from exc
         if self.hierarchical is not None:  # each level routes between teams that route again
             for worker in self.hierarchical.workers:
                 if self.teams[worker].pattern not in ("supervisor", "hierarchical"):
@@ -281,7 +293,8 @@ class TeamSpec(_Spec):
             while name is not None:
                 if name in seen:
                     chain = " -> ".join([*seen, name])
-                    raise ValueError(f"model profiles fall back in a cycle: {chain}")
+                    raise LocatedError(f"model profiles fall back in a cycle: {chain}",
+                                       f"models.{start}.fallback")
                 seen.append(name)
                 name = self.models[name].fallback
 

@@ -16,6 +16,7 @@ from typing import Any
 import crash_tools  # noqa: F401  (registers the tools the teams below use)
 import pytest
 from procs import AGENT, crash_team, run_log
+from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
@@ -245,10 +246,6 @@ def test_model_profiles_falling_back_in_a_cycle_are_a_spec_error(
     assert "cycle" in caught.value.problem and cycle in caught.value.problem
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SpecError.location is '(top level)' for cross-reference errors raised by "
-    "TeamSpec._references_resolve: the loader only knows pydantic's loc, which is empty for a "
-    "model_validator"))
 @pytest.mark.parametrize(("text", "location"), [
     (MISSING_PROFILE, "agents[0].model"),
     (SELF_FALLBACK, "models.default.fallback"),
@@ -284,9 +281,9 @@ async def test_input_with_lone_surrogates_is_refused_at_start(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
     baton = BatonClient(client, settings)
     run_id = f"poison-surrogate-{uuid.uuid4().hex[:8]}"
-    # What production does today: the pydantic data converter refuses to encode the input, so
-    # the client raises before anything reaches Temporal (no stuck workflow can exist).
-    with pytest.raises(Exception, match="surrogates not allowed"):
+    # The run input refuses text that cannot be encoded, before anything reaches Temporal (no
+    # stuck workflow can exist).
+    with pytest.raises(ValidationError, match="not valid Unicode text"):
         await baton.start(crash_team("take_note"), "refund order A1001 \udcff please", run_id=run_id)
     assert await _absent(client, run_id)
     await still_serving(client, settings, scripted)
@@ -296,10 +293,9 @@ async def test_five_megabyte_input_is_refused_at_start(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
     baton = BatonClient(client, settings)
     run_id = f"poison-long-{uuid.uuid4().hex[:8]}"
-    # What production does today: Temporal refuses the start request (gRPC message limit 4 MB;
-    # between 2 MB and 4 MB it is the blob size limit, "Blob data size exceeds limit").
-    with pytest.raises(RPCError) as caught:
+    # Refused with a reason before it reaches Temporal (which would reject the payload with an
+    # RPC error: gRPC's 4 MB message limit, or the 2 MB blob limit).
+    with pytest.raises(ValidationError, match="a run takes at most 1,000,000"):
         await baton.start(crash_team("take_note"), "z" * (5 * MB), run_id=run_id)
-    assert "larger than max" in str(caught.value) or "exceeds limit" in str(caught.value)
     assert await _absent(client, run_id)
     await still_serving(client, settings, scripted)

@@ -208,8 +208,13 @@ async def test_replay_emits_no_duplicate_spans(
     # No workflow cache: every workflow task replays the whole history from the start.
     await run_with_approval(client, settings, scripted, tracing, max_cached_workflows=0)
     replayed = exporter.get_finished_spans()
-    ids = [s.context.span_id for s in replayed]
-    assert len(ids) == len(set(ids))
+    # Query-handling spans are left out: Temporal's plugin derives their ids from the workflow's
+    # deterministic id source at the history point the query sees, so two polls of an idle run
+    # may share an id. They are not replays of the run's own spans, which must all be unique.
+    own = [s for s in replayed if "Query" not in s.name]
+    ids = Counter(s.context.span_id for s in own)
+    duplicated = [(s.name, s.context.span_id) for s in own if ids[s.context.span_id] > 1]
+    assert not duplicated
     counts = fingerprint(replayed)
     assert counts[f"invoke_agent {AGENT}"] == 1
     assert counts["invoke_workflow support"] == 1

@@ -38,6 +38,9 @@ async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
         LlmActivities.chat,
         request,
         start_to_close_timeout=timeout,
+        # The activity heartbeats every 2 s while the provider works: a lost worker is noticed
+        # in seconds even when the model may legitimately take minutes.
+        heartbeat_timeout=timedelta(seconds=10),
         retry_policy=_chat_retry(request.profile.max_attempts),
         summary=summary,
     )

@@ -8,6 +8,7 @@ workflow history), the worker's profile overrides and the conversation cache. Fa
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import os
@@ -90,8 +91,8 @@ class LlmActivities:
                     delta=request.delta, client=self._client,
                 )
                 observed.input(messages)
-                response = await self._send(request.model_copy(update={"profile": profile}),
-                                            messages, api_key)
+                response = await _heartbeating(self._send(
+                    request.model_copy(update={"profile": profile}), messages, api_key))
                 observed.response(response)
                 return response
             except BatonError as exc:
@@ -132,6 +133,24 @@ class LlmActivities:
             self._http, request, messages, base_url=base_url, api_key=api_key, headers=headers
         )
         return bounded_reply(response, self._settings.max_model_output_chars)
+
+
+HEARTBEAT_EVERY_S = 2.0
+
+
+async def _heartbeating(call: Awaitable[ChatResponse]) -> ChatResponse:
+    """Heartbeat while a model call is in flight, so a worker that dies mid-call is noticed
+    within the workflow's heartbeat timeout (seconds), not its start-to-close timeout (which
+    must allow for slow models). Fast calls finish before the first heartbeat is due."""
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()  # a no-op when done; stops the HTTP call if this activity is cancelled
 
 
 def bounded_reply(response: ChatResponse, limit: int) -> ChatResponse:
