@@ -87,9 +87,17 @@ class RunInput(_Model):
     parent_run_id: str | None = None
     carry: AgentCarry | None = None  # set only by continue-as-new
     context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
-    transfer_targets: tuple[str, ...] = ()  # handoff: adds transfer_to_<agent> tools
+    # handoff: agent → description; adds a transfer_to_<agent> tool per target
+    transfer_targets: dict[str, str] = Field(default_factory=dict)
     resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
     trace_id: str | None = None  # carried on agent-to-agent messages
+
+    @field_validator("transfer_targets", mode="before")
+    @classmethod
+    def _targets_from_names(cls, value: Any) -> Any:
+        # Runs recorded before descriptions travelled with the targets carry a list of names;
+        # in-flight runs must still decode after an upgrade.
+        return dict.fromkeys(value, "") if isinstance(value, list | tuple) else value
 
     @field_validator("input")
     @classmethod

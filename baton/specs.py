@@ -283,6 +283,22 @@ class TeamSpec(_Spec):
         self.agent(name)  # KeyError for neither
         return "agent"
 
+    def for_agent(self, name: str, budget: Budget) -> TeamSpec:
+        """A ``single`` team holding only what one member agent needs (its profile chain,
+        tools, approver groups): the input of that agent's child workflow stays small however
+        large the team is."""
+        agent = self.agent(name)
+        profiles: dict[str, ModelProfile] = {}
+        profile: str | None = agent.model
+        while profile is not None and profile not in profiles:
+            profiles[profile] = self.models[profile]
+            profile = self.models[profile].fallback
+        return TeamSpec(
+            name=self.name, description=self.description, pattern="single", agents=(agent,),
+            models=profiles, tool_modules=self.tool_modules,
+            tools={t: self.tools[t] for t in agent.tools if t in self.tools},
+            budget=budget, history=self.history, approver_groups=self.approver_groups)
+
     def depth(self) -> int:
         """1 for a team without sub-teams; nesting adds one per level."""
         return 1 + max((team.depth() for team in self.teams.values()), default=0)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import history, step_overhead, tracing
+from bench import fanout, history, step_overhead, tracing
 from bench._env import bench_env
 
 ROOT = Path(__file__).parent.parent
@@ -19,12 +20,19 @@ RESULTS = Path(__file__).parent / "results.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
+BENCHMARKS = {"step_overhead": step_overhead, "history": history, "tracing": tracing,
+              "fanout": fanout}
+
+
 async def main() -> None:
+    # BATON_BENCH_ONLY=fanout,history runs a subset (and merges into the existing results).
+    only = [n for n in os.environ.get("BATON_BENCH_ONLY", "").split(",") if n] or list(BENCHMARKS)
     figures: dict[str, dict[str, Any]] = {}
+    if RESULTS.exists() and len(only) < len(BENCHMARKS):
+        figures = json.loads(RESULTS.read_text())["figures"]
     async with bench_env() as env:
-        figures.update(await step_overhead.measure(env))
-        figures.update(await history.measure(env))
-        figures.update(await tracing.measure(env))
+        for name in only:
+            figures.update(await BENCHMARKS[name].measure(env))
     RESULTS.write_text(json.dumps({
         "figures": figures,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

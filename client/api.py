@@ -3,25 +3,25 @@
 A *run id* is the Temporal workflow id (``support-1a2b3c4d``): it is what the Temporal UI, the
 ``temporal`` CLI and ``baton show`` all accept. Queries answer for finished runs too, as long as
 the namespace retains the workflow and a worker is polling to replay it.
+
+Walking a whole run (continuations, member runs) lives in :mod:`client._runlog`, visibility
+searches in :mod:`client._search`; the methods here are the typed entry points to both.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
-    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -29,12 +29,17 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
-from baton.errors import BatonError, RunNotFoundError, StackError
+from baton.errors import (
+    ApprovalRefusedError,
+    QueryTimeoutError,
+    RunExistsError,
+    RunNotFoundError,
+    StackError,
+)
 from baton.loader import load_team
-from baton.messages import Message, Usage
+from baton.messages import Message
 from baton.runs import (
     AgentStatus,
-    FinishedEvent,
     MessagesPage,
     PageRequest,
     RunEvent,
@@ -46,6 +51,9 @@ from baton.runs import (
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 from baton.visibility import AGENT, STATUS, TEAM, TENANT
+from client import _runlog, _search
+from client._tracing import client_interceptors
+from client.views import RunRow, RunView
 
 __all__ = [
     "WORKFLOW_TYPE",
@@ -64,46 +72,6 @@ _TIMED_OUT = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
 _T = TypeVar("_T")
 
 
-class QueryTimeoutError(BatonError):
-    """No worker answered a query in time (none is polling the run's task queue, or all busy)."""
-
-
-class ApprovalRefusedError(BatonError):
-    """The workflow refused a decision (unknown or decided approval, approver not allowed)."""
-
-
-class RunExistsError(BatonError):
-    """``start(run_id=...)`` named a workflow id that is running or was used before."""
-
-
-class RunView(BaseModel):
-    """Everything ``baton show`` prints about one run (``--json`` dumps exactly this)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    team: str | None
-    agent: str | None
-    tenant: str | None
-    execution_status: str  # Temporal's own view: RUNNING, COMPLETED, FAILED, TERMINATED, ...
-    started_at: datetime | None
-    closed_at: datetime | None
-    status: AgentStatus | None  # None when the workflow cannot answer queries (no worker)
-    result: RunResult | None  # None while running
-    events: list[RunEvent]
-    ui_url: str
-
-    @property
-    def usage(self) -> Usage:
-        source = self.result or self.status
-        return source.usage if source else Usage()
-
-    @property
-    def cost_usd(self) -> float:
-        source = self.result or self.status
-        return source.cost_usd if source else 0.0
-
-
 def _not_found(exc: BaseException) -> bool:
     return isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
 
@@ -117,6 +85,8 @@ class BatonClient:
 
     @classmethod
     async def connect(cls, settings: BatonSettings) -> BatonClient:
+        """Connect; with ``trace_exporter`` set the client traces too, so a run's trace starts
+        at the caller (``StartWorkflow:…``, queries, updates)."""
         from worker import connect  # the composition root builds every real Temporal client
 
         try:
@@ -126,22 +96,35 @@ class BatonClient:
                 f"cannot reach Temporal at {settings.temporal_address} "
                 f"(namespace {settings.namespace!r}); is `baton up` running? ({exc})"
             ) from exc
+        interceptors = client_interceptors(settings)
+        if interceptors:
+            config = client.config()
+            config["interceptors"] = [*config.get("interceptors", ()), *interceptors]
+            client = Client(**config)
         return cls(client, settings)
 
     def ui_url(self, run_id: str) -> str:
         return f"{self.settings.temporal_ui_url}/namespaces/{self.settings.namespace}" \
                f"/workflows/{run_id}"
 
+    def missing(self, run_id: str) -> RunNotFoundError:
+        return RunNotFoundError(f"no run {run_id!r} in namespace {self.settings.namespace!r}")
+
     # -- starting ----------------------------------------------------------------------------
     async def start(self, team: TeamSpec | str | Path, input: str, *, tenant: str = "default",
                     run_id: str | None = None) -> str:
         """Start a run of ``team`` (a spec or a YAML path) and return its run id."""
         spec = team if isinstance(team, TeamSpec) else load_team(team)
-        agent = spec.agent().name
+        return await self.start_input(RunInput(team=spec, input=input, tenant=tenant),
+                                      run_id=run_id)
+
+    async def start_input(self, run: RunInput, *, run_id: str | None = None) -> str:
+        """Start a run from a complete ``RunInput`` (``baton resume`` sets ``resume`` on it)."""
+        spec = run.team
         run_id = run_id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
         attributes = TypedSearchAttributes([
-            SearchAttributePair(TEAM, spec.name), SearchAttributePair(TENANT, tenant),
-            SearchAttributePair(AGENT, agent),
+            SearchAttributePair(TEAM, spec.name), SearchAttributePair(TENANT, run.tenant),
+            SearchAttributePair(AGENT, spec.agent(run.agent).name),
             # The workflow upserts the status as it goes; setting it here makes the run
             # findable by status before its first workflow task has even run.
             SearchAttributePair(STATUS, RunStatus.RUNNING.value),
@@ -150,8 +133,8 @@ class BatonClient:
 
         try:
             await self.client.start_workflow(
-                workflow_type(spec), RunInput(team=spec, input=input, tenant=tenant),
-                id=run_id, task_queue=self.settings.task_queue, result_type=RunResult,
+                workflow_type(spec), run, id=run_id, task_queue=self.settings.task_queue,
+                result_type=RunResult,
                 # A run id names one run forever: reusing it would make `baton show` ambiguous.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=attributes,
@@ -162,26 +145,28 @@ class BatonClient:
         return run_id
 
     # -- reading -----------------------------------------------------------------------------
-    def _handle(self, run_id: str) -> WorkflowHandle[Any, RunResult]:
-        return self.client.get_workflow_handle(run_id, result_type=RunResult)
+    def _handle(self, run_id: str, temporal_run_id: str | None = None
+                ) -> WorkflowHandle[Any, RunResult]:
+        return self.client.get_workflow_handle(run_id, run_id=temporal_run_id,
+                                               result_type=RunResult)
 
     async def describe(self, run_id: str) -> WorkflowExecutionDescription:
         try:
             return await self._handle(run_id).describe()
         except RPCError as exc:
             if _not_found(exc):
-                raise RunNotFoundError(f"no run {run_id!r} in namespace "
-                                       f"{self.settings.namespace!r}") from exc
+                raise self.missing(run_id) from exc
             raise
 
-    async def _query(self, run_id: str, name: str, arg: Any, result_type: type[_T]) -> _T:
+    async def query(self, run_id: str, name: str, arg: Any, result_type: type[_T], *,
+                    temporal_run_id: str | None = None) -> _T:
+        """Run a query on the run (or on one continuation of it, ``temporal_run_id``)."""
         try:
-            answer: _T = await self._handle(run_id).query(
+            answer: _T = await self._handle(run_id, temporal_run_id).query(
                 name, arg, result_type=result_type, rpc_timeout=_QUERY_TIMEOUT)
         except RPCError as exc:
             if _not_found(exc):
-                raise RunNotFoundError(f"no run {run_id!r} in namespace "
-                                       f"{self.settings.namespace!r}") from exc
+                raise self.missing(run_id) from exc
             if exc.status in _TIMED_OUT:  # the SDK reports its own rpc_timeout as CANCELLED
                 raise QueryTimeoutError(
                     f"no worker answered the {name!r} query for {run_id!r} within "
@@ -191,41 +176,77 @@ class BatonClient:
         return answer
 
     async def status(self, run_id: str) -> AgentStatus:
-        return await self._query(run_id, "status", None, AgentStatus)
+        return await self.query(run_id, "status", None, AgentStatus)
 
-    async def run_log_page(self, run_id: str, offset: int = 0, limit: int = _PAGE) -> RunLogPage:
-        return await self._query(run_id, "run_log", PageRequest(offset=offset, limit=limit),
-                                 RunLogPage)
+    async def run_log_page(self, run_id: str, offset: int = 0, limit: int = _PAGE, *,
+                           temporal_run_id: str | None = None) -> RunLogPage:
+        """One page of the run log of the current continuation (or of ``temporal_run_id``)."""
+        return await self.query(run_id, "run_log", PageRequest(offset=offset, limit=limit),
+                                RunLogPage, temporal_run_id=temporal_run_id)
 
-    async def run_log(self, run_id: str, *, offset: int = 0) -> list[RunEvent]:
-        """Every run-log event from ``offset`` on, paging through the ``run_log`` query."""
+    async def current_log(self, run_id: str, *, offset: int = 0,
+                          temporal_run_id: str | None = None) -> list[RunEvent]:
+        """Every event of one continuation from ``offset`` on, paging through ``run_log``."""
         events: list[RunEvent] = []
         while True:
-            page = await self.run_log_page(run_id, offset + len(events))
+            page = await self.run_log_page(run_id, offset + len(events),
+                                           temporal_run_id=temporal_run_id)
             events.extend(page.events)
             if not page.events or page.offset + len(page.events) >= page.total:
                 return events
 
-    async def messages(self, run_id: str) -> list[Message]:
+    async def run_log(self, run_id: str) -> list[RunEvent]:
+        """The whole run log of one workflow: every continuation (continue-as-new), oldest
+        first, then the current one. Member runs keep their own logs (see :meth:`tree`)."""
+        _, events = await _runlog.whole_log(self, run_id)
+        return events
+
+    async def messages(self, run_id: str, *, temporal_run_id: str | None = None
+                       ) -> list[Message]:
         """The run's conversation, paging through the ``messages`` query."""
         out: list[Message] = []
         while True:
-            page = await self._query(run_id, "messages", PageRequest(offset=len(out),
-                                     limit=_PAGE), MessagesPage)
+            page = await self.query(run_id, "messages", PageRequest(offset=len(out), limit=_PAGE),
+                                    MessagesPage, temporal_run_id=temporal_run_id)
             out.extend(page.messages)
             if not page.messages or page.offset + len(page.messages) >= page.total:
                 return out
 
+    async def workflow_input(self, run_id: str, *, temporal_run_id: str | None = None
+                             ) -> RunInput:
+        """The ``RunInput`` a workflow was started with: the first history event's payload."""
+        return await _runlog.run_input(self, run_id, temporal_run_id=temporal_run_id)
+
+    # -- the whole run -----------------------------------------------------------------------
+    async def tree(self, run_id: str) -> RunView:
+        """The run as a tree: this workflow (all continuations) and, recursively, every member
+        run it started (child workflows, found through the run log's ``child`` events)."""
+        return await _runlog.view(self, run_id)
+
+    async def show(self, run_id: str) -> RunView:
+        """Everything ``baton show`` prints: the tree, statuses, results, totals."""
+        return await self.tree(run_id)
+
+    async def search_runs(self, query: str, *, limit: int = 50,
+                          top_level_only: bool = True) -> list[RunRow]:
+        """Runs matching a visibility ``query`` (see :func:`client._search.runs_query`)."""
+        return await _search.search(self.client, query, limit=limit,
+                                    top_level_only=top_level_only)
+
     # -- approvals ---------------------------------------------------------------------------
-    async def pending_approvals(self, run_id: str) -> list[PendingApproval]:
+    async def pending_approvals(self, run_id: str | None = None, *, team: str | None = None,
+                                tenant: str | None = None) -> list[PendingApproval]:
         """Open approvals of a run: its own, and those of member runs (child workflows) that
-        wait for a person, found through the ``BatonStatus`` search attribute."""
-        pending = await self._query(run_id, "pending_approvals", None, list[PendingApproval])
+        wait for a person, found through the ``BatonStatus`` search attribute. Without a run
+        id: every run waiting for a person (``team``/``tenant`` narrow it down)."""
+        if run_id is None:
+            return await _search.pending_everywhere(self, team=team, tenant=tenant)
+        pending = await self.query(run_id, "pending_approvals", None, list[PendingApproval])
         query = (f"BatonStatus = '{RunStatus.AWAITING_APPROVAL.value}' "
                  f"AND WorkflowId STARTS_WITH '{run_id}.'")
         async for child in self.client.list_workflows(query):
-            pending += await self._query(child.id, "pending_approvals", None,
-                                         list[PendingApproval])
+            pending += await self.query(child.id, "pending_approvals", None,
+                                        list[PendingApproval])
         return pending
 
     async def decide(self, decision: ApprovalDecision, *, workflow_id: str) -> DecisionReceipt:
@@ -249,8 +270,7 @@ class BatonClient:
             return await self._handle(run_id).result()
         except RPCError as exc:
             if _not_found(exc):
-                raise RunNotFoundError(f"no run {run_id!r} in namespace "
-                                       f"{self.settings.namespace!r}") from exc
+                raise self.missing(run_id) from exc
             raise
         except WorkflowFailureError as exc:
             closed = await self.describe(run_id)
@@ -266,55 +286,11 @@ class BatonClient:
                 error_type=type(cause).__name__ if cause else None,
             )
 
-    async def show(self, run_id: str) -> RunView:
-        """Status, result (when finished) and the whole run log in one model."""
-        description = await self.describe(run_id)
-        finished = description.status not in (None, WorkflowExecutionStatus.RUNNING)
-        status: AgentStatus | None = None
-        events: list[RunEvent] = []
-        try:
-            status = await self.status(run_id)
-            events = await self.run_log(run_id)
-        except (RPCError, QueryTimeoutError, WorkflowQueryFailedError):
-            pass  # queries need a worker; the Temporal-side facts below still help
-        result = await self.result(run_id) if finished else None
-        attrs = description.typed_search_attributes
-        return RunView(
-            run_id=run_id, team=attrs.get(TEAM), agent=attrs.get(AGENT),
-            tenant=attrs.get(TENANT),
-            execution_status=description.status.name if description.status else "UNKNOWN",
-            started_at=description.start_time, closed_at=description.close_time,
-            status=status, result=result, events=events, ui_url=self.ui_url(run_id),
-        )
-
-    async def watch(self, run_id: str, *, interval_s: float = POLL_INTERVAL_S
-                    ) -> AsyncIterator[RunEvent]:
+    def watch(self, run_id: str, *, interval_s: float = POLL_INTERVAL_S
+              ) -> AsyncIterator[RunEvent]:
         """Yield run-log events as they are appended; stop once the run has finished."""
-        await self.describe(run_id)  # RunNotFoundError before the first poll, not in a loop
-        root = None
-        cursor = 0
-        while True:
-            try:
-                new = await self.run_log(run_id, offset=cursor)
-            except (QueryTimeoutError, WorkflowQueryFailedError):
-                # No worker yet, or the workflow has not run its first task: keep waiting, the
-                # run itself is durable; a run that ends is noticed through describe below.
-                new = []
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.FAILED_PRECONDITION:  # not ready for queries yet
-                    raise
-                new = []
-            for event in new:
-                yield event
-            cursor += len(new)
-            if root is None and new:
-                root = new[0].agent  # the first event is the entry agent's "started"
-            done = any(isinstance(e, FinishedEvent) and e.agent == root for e in new)
-            if done or (not new and await self._closed(run_id)):
-                return
-            await asyncio.sleep(interval_s)
+        return _runlog.follow(self, run_id, interval_s=interval_s)
 
-    async def _closed(self, run_id: str) -> bool:
+    async def closed(self, run_id: str) -> bool:
         description = await self.describe(run_id)
         return description.status not in (None, WorkflowExecutionStatus.RUNNING)
-

@@ -21,9 +21,11 @@ from rich.text import Text
 from temporalio.service import RPCError
 
 from baton.errors import BatonError, SpecError, StackError
+from baton.lint import has_errors, lint_team
 from baton.loader import load_team
 from baton.settings import BatonSettings
-from client import approvals_cli, render
+from baton.specs import TeamSpec
+from client import _tracing, approvals_cli, debug_cli, ops_cli, render
 from client._cli_common import (
     HARD_EXIT,
     Address,
@@ -36,7 +38,6 @@ from client._cli_common import (
     console,
     errors,
     follow,
-    print_all,
     report,
     run_async,
     settings_from,
@@ -151,6 +152,7 @@ def run(
     if not text:
         raise typer.BadParameter("give the task as an argument or with --input")
     spec = load_team(team)  # before connecting: a broken YAML is reported even without Temporal
+    _check_lint(spec, team)
     settings = settings_from(temporal_address=address, namespace=namespace, task_queue=task_queue)
 
     async def go() -> None:
@@ -172,6 +174,18 @@ def run(
     run_async(go())
 
 
+def _check_lint(spec: TeamSpec, path: Path) -> None:
+    """Errors refuse the team (exit 2), warnings are printed and the run goes ahead."""
+    findings = lint_team(spec)
+    if not findings:
+        return
+    errors.print(ops_cli.findings_table(findings, title=f"lint {path}"))
+    if has_errors(findings):
+        errors.print(Text(f"refusing to run {path}: fix the lint errors above "
+                          f"(`baton lint {path}`)", style="red"), soft_wrap=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def status(run_id: str, address: Address = None, namespace: Namespace = None) -> None:
     """Current status of a run: step, usage, cost (the workflow's `status` query)."""
@@ -180,24 +194,6 @@ def status(run_id: str, address: Address = None, namespace: Namespace = None) ->
     async def go() -> None:
         client = await BatonClient.connect(settings)
         console.print(render.status_table(await client.status(run_id), client.ui_url(run_id)))
-
-    run_async(go())
-
-
-@app.command()
-def show(run_id: str,
-         json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-         address: Address = None, namespace: Namespace = None) -> None:
-    """Every step of a run: model calls, tool calls with arguments and results, totals."""
-    settings = settings_from(temporal_address=address, namespace=namespace)
-
-    async def go() -> None:
-        client = await BatonClient.connect(settings)
-        view = await client.show(run_id)
-        if json_:
-            typer.echo(view.model_dump_json(indent=2))
-        else:
-            print_all(*render.run_view(view))
 
     run_async(go())
 
@@ -237,9 +233,17 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
     run_async(go())
 
 
+app.command()(debug_cli.show)
+app.command("replay-tool")(debug_cli.replay_tool)
+app.command()(debug_cli.summary)
+app.command()(ops_cli.runs)
 app.command()(approvals_cli.approvals)
 app.command()(approvals_cli.approve)
+app.command()(approvals_cli.edit)
 app.command()(approvals_cli.reject)
+app.command()(ops_cli.lint)
+app.command()(ops_cli.examples)
+app.command()(ops_cli.resume)
 
 
 def _exit_code(code: object) -> int:
@@ -270,6 +274,7 @@ def _invoke() -> int:
 def main() -> None:
     """Entry point of the ``baton`` script: user errors become one red line, not a traceback."""
     code = _invoke()
+    _tracing.flush()  # client spans (BATON_TRACE_EXPORTER) leave before the process does
     if HARD_EXIT.active:
         # The Temporal client's Rust threads can abort CPython's finalization ("PyGILState_Release
         # ... must be current", temporalio/sdk-python#300), turning a clean exit into SIGABRT.

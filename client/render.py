@@ -1,6 +1,7 @@
-"""Rich rendering for the CLI: one line per run-log event, result panels, the ``show`` tables.
+"""Rich rendering for the CLI: one line per run-log event, result panels, status tables.
 
-Pure functions from Baton models to rich renderables, so the CLI module only orchestrates.
+Pure functions from Baton models to rich renderables, so the CLI module only orchestrates; the
+``show``/``diff``/``replay`` views live in :mod:`client.render_debug`.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -30,13 +31,11 @@ from baton.runs import (
     ToolRefusedEvent,
     ValidationEvent,
 )
-from client.api import RunView
 
 __all__ = [
     "event_line",
     "links",
     "result_panel",
-    "run_view",
     "status_style",
     "status_table",
     "usage_text",
@@ -162,77 +161,3 @@ def status_table(status: AgentStatus, ui_url: str) -> Table:
         ("last event", status.last_event or "-"),
         ("temporal ui", ui_url),
     )
-
-
-def _model_details(event: ModelCallEvent) -> str:
-    details = f"{event.provider}:{event.model} (profile {event.profile})"
-    details += f", finish {event.finish_reason}" if event.finish_reason else ""
-    if event.tool_calls:
-        details += "\ncalls: " + ", ".join(str(c.get("name")) for c in event.tool_calls)
-    if event.content:
-        details += f"\nsays: {_short(event.content, 200)}"
-    return details
-
-
-def _tool_details(event: ToolCallEvent) -> str:
-    hits = [name for name, on in (("cache hit", event.cache_hit),
-                                  ("ledger hit", event.ledger_hit)) if on]
-    error = f" ({event.error_type})" if event.error_type else ""
-    return (f"{event.tool} [{event.effect}] → {event.status}{error}"
-            f"\nargs: {json.dumps(event.arguments, ensure_ascii=False)}"
-            f"\nresult: {_short(event.content, 300)}"
-            f"\nidempotency key: {event.idempotency_key}"
-            f"\n{', '.join(hits) if hits else 'executed (no cache or ledger hit)'}")
-
-
-def _steps_table(events: list[RunEvent]) -> Table:
-    table = Table(title="steps", show_lines=True, expand=True)
-    for column in ("#", "agent", "step", "kind", "details", "tokens", "ms"):
-        table.add_column(column, overflow="fold",
-                         justify="right" if column in ("#", "step", "tokens", "ms") else "left")
-    for event in events:
-        tokens, ms = "", ""
-        match event:
-            case ModelCallEvent():
-                details = _model_details(event)
-                tokens = f"{event.usage.input_tokens}+{event.usage.output_tokens}"
-                ms = f"{event.latency_ms:.0f}"
-            case ToolCallEvent():
-                details = _tool_details(event)
-                ms = f"{event.duration_ms:.0f}"
-            case StartedEvent():
-                details = f"input: {_short(event.input, 300)}"
-            case _:
-                details = event_line(event).plain.split(" ", 2)[-1]
-        table.add_row(*(Text(cell) for cell in (str(event.seq), event.agent, str(event.step),
-                                                event.kind, details, tokens, ms)))
-    return table
-
-
-def run_view(view: RunView) -> list[RenderableType]:
-    """The whole ``baton show`` page: header, every step, answer, totals, links."""
-    status = view.result.status if view.result else view.status.status if view.status else None
-    rows: list[tuple[str, str | Text]] = [
-        ("run id", view.run_id),
-        ("team / agent", f"{view.team or '?'} / {view.agent or '?'} (tenant {view.tenant or '?'})"),
-        ("status", Text(status.value, style=status_style(status)) if status
-         else Text("unknown (no worker answered the query)", style="yellow")),
-        ("temporal", view.execution_status.lower()),
-    ]
-    if view.started_at:
-        end = view.closed_at
-        took = f" ({(end - view.started_at).total_seconds():.1f} s)" if end else ""
-        rows.append(("started", f"{view.started_at:%Y-%m-%d %H:%M:%S}{took}"))
-    calls = [e for e in view.events if isinstance(e, ModelCallEvent)]
-    tools = [e for e in view.events if isinstance(e, ToolCallEvent)]
-    totals = _facts(
-        ("model calls", f"{len(calls)} ({sum(e.latency_ms for e in calls):.0f} ms)"),
-        ("tool calls", f"{len(tools)} ({sum(e.duration_ms for e in tools):.0f} ms, "
-                       f"{sum(e.cache_hit for e in tools)} cache hits, "
-                       f"{sum(e.ledger_hit for e in tools)} ledger hits)"),
-        ("usage", usage_text(view.usage, view.cost_usd)),
-    )
-    parts: list[RenderableType] = [_facts(*rows), _steps_table(view.events)]
-    if view.result:
-        parts.append(result_panel(view.result))
-    return [*parts, totals, *links(view.run_id, view.ui_url)]

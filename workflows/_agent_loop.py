@@ -96,8 +96,8 @@ class AgentLoop:
         self.structured: dict[str, Any] | None = None
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
         self.workflow_tools = dict(workflow_tools or {})
-        for target in run.transfer_targets:
-            tool = transfer_tool(self.agent.name, target, self.team.agent(target).description)
+        for target, description in run.transfer_targets.items():
+            tool = transfer_tool(self.agent.name, target, description)
             self.workflow_tools[tool.schema.name] = tool
         self.tool_schemas = tuple(
             ToolSchema(name=t.name, description=t.description, parameters=t.parameters)

@@ -49,11 +49,11 @@ class Members:
         now = workflow.now()
         if team.member_kind(member) == "agent":
             budget = self.budget.slice(team.budget, share, now=now)
-            child_team = team.model_copy(update={"budget": budget})
             return "AgentWorkflow", RunInput(
-                team=child_team, input=task, tenant=self.input.tenant, agent=member,
+                team=team.for_agent(member, budget), input=task, tenant=self.input.tenant, agent=member,
                 parent_run_id=self.run_id, context=list(context),
-                transfer_targets=tuple(transfer_targets), trace_id=self.input.trace_id)
+                transfer_targets={t: team.agent(t).description for t in transfer_targets},
+                trace_id=self.input.trace_id)
         sub = team.teams[member]
         sub = sub.model_copy(update={"budget": self.budget.slice(sub.budget, share, now=now)})
         return workflow_type(sub), RunInput(team=sub, input=task, tenant=self.input.tenant,

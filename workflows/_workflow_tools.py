@@ -57,7 +57,8 @@ def transfer_tool(source: str, target: str, description: str) -> WorkflowTool:
     return WorkflowTool(
         schema=ToolSchema(
             name=f"transfer_to_{target}",
-            description=f"Transfer the conversation to {target}: {description}",
+            description=f"Transfer the conversation to {target}"
+                        + (f": {description}" if description else "."),
             parameters={
                 "type": "object", "additionalProperties": False, "required": ["reason"],
                 "properties": {"reason": {"type": "string",

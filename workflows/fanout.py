@@ -6,11 +6,11 @@ part is handled even when there are more parts than branches, and with fewer par
 branches stay idle. Each (branch, part) is one job and one child workflow.
 
 At most ``max_concurrency`` jobs run at once (an ``asyncio.Semaphore``: FIFO, deterministic on
-Temporal's workflow event loop). Each job's budget is a ``1/slots`` share of what the run has
-left when the job starts, so jobs running together split the budget instead of each getting all
-of it. Usage is charged when a job ends, so a job starting while others run may be sliced from
-money they are still spending: the run can overshoot a little, and once its budget is used up no
-further job starts (those jobs end ``budget_exhausted``). The merger gets what remains.
+Temporal's workflow event loop). A running job's slice is reserved in the run's budget until it
+ends, and a starting job gets an even share of what is neither spent nor reserved over the free
+slots, so jobs running together split the budget and the run cannot overshoot it. Once the
+budget is used up no further job starts (those jobs end ``budget_exhausted``). The merger gets
+what remains.
 
 Merge: ``agent`` (the merger sees the task and every labelled output, plus a note on failed
 branches), ``concat`` (outputs joined in job order), ``vote`` (majority of normalised outputs,
@@ -104,8 +104,11 @@ class FanoutWorkflow(PatternHost):
             self._running += 1
             self.peak_running = max(self.peak_running, self._running)
             try:
+                # What is neither spent nor reserved by running jobs, split evenly over the
+                # slots still free (this one included): concurrent jobs get equal slices.
+                share = 1 / (self._slots - self._running + 1)
                 job.result = await self._pattern.members.run(
-                    job.branch, job.task, step=job.index + 1, share=1 / self._slots)
+                    job.branch, job.task, step=job.index + 1, share=share)
             finally:
                 self._running -= 1
                 self._pattern.step += 1

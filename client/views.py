@@ -1,0 +1,162 @@
+"""What the debugging commands return: stable pydantic models (``--json`` dumps exactly these).
+
+``RunView`` is one workflow of a run and, recursively, its member runs (child workflows): the
+tree ``team → members → agents → steps → model/tool calls``. Inside one ``RunView`` the events
+of every continuation (continue-as-new) come in order, each carrying its ``agent`` and
+``step``, so grouping by agent and step needs no extra structure; ``totals`` adds up the whole
+subtree per agent and per model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.messages import Message, Usage
+from baton.runs import AgentStatus, RunEvent, RunResult, RunStatus
+
+__all__ = [
+    "AgentTotals",
+    "ModelTotals",
+    "ReplayReport",
+    "RunRow",
+    "RunView",
+    "StepDiff",
+    "Totals",
+]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class AgentTotals(_View):
+    workflow_id: str
+    agent: str
+    steps: int
+    model_calls: int
+    tool_calls: int
+    usage: Usage
+    cost_usd: float
+
+
+class ModelTotals(_View):
+    model: str
+    calls: int
+    usage: Usage
+    cost_usd: float
+    latency_ms: float
+
+
+class Totals(_View):
+    """Sums over a workflow and all its member runs, from the model and tool call events."""
+
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    model_calls: int = 0
+    tool_calls: int = 0
+    cache_hits: int = 0
+    ledger_hits: int = 0
+    per_agent: list[AgentTotals] = Field(default_factory=list)
+    per_model: list[ModelTotals] = Field(default_factory=list)
+
+
+class RunView(_View):
+    """One workflow of a run (the top-level one, or a member run) with everything it logged."""
+
+    run_id: str  # the workflow id
+    member: str | None = None  # the name the parent knows this member by (None: top level)
+    member_kind: Literal["agent", "team"] | None = None
+    workflow_type: str | None = None
+    team: str | None
+    agent: str | None
+    tenant: str | None
+    execution_status: str  # Temporal's own view: RUNNING, COMPLETED, FAILED, TERMINATED, ...
+    started_at: datetime | None
+    closed_at: datetime | None
+    status: AgentStatus | None  # None when the workflow cannot answer queries (no worker)
+    result: RunResult | None  # None while running
+    previous_runs: list[str] = Field(default_factory=list)  # continuations, oldest first
+    events: list[RunEvent]  # the whole run log, across continuations
+    children: list[RunView] = Field(default_factory=list)  # member runs, in start order
+    totals: Totals = Totals()
+    query_error: str | None = None  # why the run log could not be read (no worker, ...)
+    ui_url: str
+
+    @property
+    def run_status(self) -> RunStatus | None:
+        return self.result.status if self.result else self.status.status if self.status else None
+
+    @property
+    def usage(self) -> Usage:
+        source = self.result or self.status
+        return source.usage if source else self.totals.usage
+
+    @property
+    def cost_usd(self) -> float:
+        source = self.result or self.status
+        return source.cost_usd if source else self.totals.cost_usd
+
+    def walk(self) -> list[RunView]:
+        """This workflow and every member run below it, depth first."""
+        out = [self]
+        for child in self.children:
+            out += child.walk()
+        return out
+
+
+class StepDiff(_View):
+    """Memory before and after one step of one agent (``baton show RUN --step N --diff``)."""
+
+    run_id: str
+    workflow_id: str
+    agent: str
+    step: int
+    messages_before: int | None  # conversation length before the step (None: not known)
+    added: list[Message]  # what the step added to the agent's conversation
+    from_run_log: bool = False  # rebuilt from the run log (the conversation was compacted)
+    structured: dict[str, Any] | None = None
+    board_before: dict[str, Any] = Field(default_factory=dict)  # blackboard runs only
+    board_after: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReplayReport(_View):
+    """A recorded tool call and its re-execution outside the run (``baton replay-tool``)."""
+
+    run_id: str
+    workflow_id: str
+    call_id: str
+    tool: str
+    effect: str
+    agent: str
+    step: int
+    recorded_arguments: dict[str, Any]
+    arguments: dict[str, Any]
+    recorded_status: str
+    recorded_content: str
+    recorded_key: str
+    idempotency_key: str  # the key of the replay (fresh for a write tool)
+    dry_run: bool
+    status: str | None = None  # None on a dry run
+    content: str | None = None
+    error_type: str | None = None
+    duration_ms: float = 0.0
+
+
+class RunRow(_View):
+    """One hit of ``baton runs``."""
+
+    run_id: str
+    temporal_run_id: str
+    workflow_type: str
+    team: str | None
+    tenant: str | None
+    agent: str | None
+    status: str | None  # BatonStatus
+    execution_status: str
+    cost_usd: float | None
+    started_at: datetime | None
+    closed_at: datetime | None
+    parent_id: str | None
