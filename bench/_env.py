@@ -1,22 +1,27 @@
-"""The benchmark environment: the embedded dev server configuration (SQLite file, WAL pragmas),
-the scripted model server and a Baton worker, all on loopback with free ports."""
+"""The benchmark environment, shaped like the embedded stack of ``baton up``: the dev server with
+its SQLite file and WAL pragmas, the scripted model server in its own process, and workers
+started by each benchmark, all on loopback with free ports."""
 
 from __future__ import annotations
 
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.llm.scripted.testing import ScriptedServer
+import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.llm.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 
@@ -35,6 +40,40 @@ class BenchEnv:
                              model_server_url=self.scripted.base_url, log_level="warning")
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def model_server_process(home: Path) -> Iterator[ScriptedServer]:
+    """``baton model-server`` as its own process, as ``baton up`` runs it (not a thread that
+    would share the worker's interpreter lock)."""
+    port = _free_port()
+    log = (home / "model-server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "client.cli", "model-server", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", trust_env=False).is_success:
+                    break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("model server did not start; see model-server.log") from None
+                time.sleep(0.1)
+        server = ScriptedServer.attach("127.0.0.1", port)
+        yield server
+        server.stop()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
 @asynccontextmanager
 async def bench_env() -> AsyncIterator[BenchEnv]:
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
@@ -46,7 +85,7 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
             search_attributes=ALL_SEARCH_ATTRIBUTES,
         )
         try:
-            with ScriptedServer() as scripted:
+            with model_server_process(Path(tmp)) as scripted:
                 yield BenchEnv(env.client, scripted, Path(tmp))
         finally:
             await env.shutdown()

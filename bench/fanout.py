@@ -10,64 +10,25 @@ interleaved repeats.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
-from temporalio import activity, workflow
 from temporalio.worker import Worker
 
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.specs import TeamSpec
+from bench import bare
 from bench._env import BenchEnv
 from worker import worker_resources
 
 BRANCHES = int(os.environ.get("BATON_BENCH_FANOUT", "50"))
 ROUNDS = int(os.environ.get("BATON_BENCH_ROUNDS", "10"))
 REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
-LATENCY_S = 0.2
-TIMEOUT = timedelta(seconds=30)
-
-
-@activity.defn(name="bare_model_call")
-async def bare_model_call(latency_s: float) -> str:
-    await asyncio.sleep(latency_s)
-    return "done"
-
-
-@workflow.defn(name="BareBranch", sandboxed=False)
-class BareBranch:
-    @workflow.run
-    async def run(self, latency_s: float) -> str:
-        return await workflow.execute_activity(bare_model_call, latency_s,
-                                               start_to_close_timeout=TIMEOUT)
-
-
-@workflow.defn(name="BareFanout", sandboxed=False)
-class BareFanout:
-    @workflow.run
-    async def run(self, branches: int) -> str:
-        wid = workflow.info().workflow_id
-        await asyncio.gather(*(workflow.execute_child_workflow(
-            BareBranch.run, LATENCY_S, id=f"{wid}.{i}") for i in range(branches)))
-        return await workflow.execute_activity(bare_model_call, 0.0,
-                                               start_to_close_timeout=TIMEOUT)
-
-
-@workflow.defn(name="BareSupervisorRounds", sandboxed=False)
-class BareSupervisorRounds:
-    @workflow.run
-    async def run(self, rounds: int) -> int:
-        wid = workflow.info().workflow_id
-        for i in range(rounds):
-            await workflow.execute_activity(bare_model_call, 0.0, start_to_close_timeout=TIMEOUT)
-            await workflow.execute_child_workflow(BareBranch.run, 0.0, id=f"{wid}.{i}")
-        return rounds
+LATENCY_S = bare.BRANCH_LATENCY_S
 
 
 def _agent(name: str, description: str) -> dict[str, Any]:
@@ -137,17 +98,16 @@ async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
     bare_fan: list[float] = []
     baton_round: list[float] = []
     bare_round: list[float] = []
-    async with Worker(env.client, task_queue=bare_queue,
-                      workflows=[BareFanout, BareBranch, BareSupervisorRounds],
-                      activities=[bare_model_call]), worker_resources(env.client, settings) as w, w:
+    async with Worker(env.client, task_queue=bare_queue, workflows=bare.WORKFLOWS,
+                      activities=bare.ACTIVITIES), worker_resources(env.client, settings) as w, w:
         await _baton_rounds(env, settings.task_queue)  # warm-up
         for _ in range(REPEATS):
             bare_fan.append(await _timed(env.client.execute_workflow(
-                BareFanout.run, BRANCHES, id=f"bare-fan-{uuid.uuid4().hex[:8]}",
+                bare.BareFanout.run, BRANCHES, id=f"bare-fan-{uuid.uuid4().hex[:8]}",
                 task_queue=bare_queue)))
             baton_fan.append(await _baton_fanout(env, settings.task_queue))
             bare_round.append(await _timed(env.client.execute_workflow(
-                BareSupervisorRounds.run, ROUNDS, id=f"bare-rounds-{uuid.uuid4().hex[:8]}",
+                bare.BareSupervisorRounds.run, ROUNDS, id=f"bare-rounds-{uuid.uuid4().hex[:8]}",
                 task_queue=bare_queue)) / ROUNDS)
             baton_round.append(await _baton_rounds(env, settings.task_queue))
     fan, fan_bare = statistics.median(baton_fan), statistics.median(bare_fan)

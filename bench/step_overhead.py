@@ -10,35 +10,18 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from datetime import timedelta
 from typing import Any
 
-from temporalio import activity, workflow
 from temporalio.worker import Worker
 
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
+from bench import bare
 from bench._env import BenchEnv
 from worker import worker_resources
 
 STEPS = int(os.environ.get("BATON_BENCH_STEPS", "30"))
 REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
-
-
-@activity.defn(name="bare_noop")
-async def bare_noop(value: int) -> int:
-    return value + 1
-
-
-@workflow.defn(name="BareTwoActivities", sandboxed=False)
-class BareTwoActivities:
-    @workflow.run
-    async def run(self, iterations: int) -> int:
-        for i in range(iterations):
-            for _ in range(2):
-                await workflow.execute_activity(bare_noop, i,
-                                                start_to_close_timeout=timedelta(seconds=10))
-        return iterations
 
 
 def stepper_team() -> Any:
@@ -52,8 +35,8 @@ def stepper_team() -> Any:
 
 async def _bare_per_iteration(env: BenchEnv, queue: str, n: int) -> float:
     started = time.perf_counter()
-    await env.client.execute_workflow(BareTwoActivities.run, n, id=f"bare-{queue}-{n}-{started}",
-                                      task_queue=queue)
+    await env.client.execute_workflow(bare.BareTwoActivities.run, n,
+                                      id=f"bare-{queue}-{n}-{started}", task_queue=queue)
     return (time.perf_counter() - started) / n
 
 
@@ -74,16 +57,16 @@ async def _baton_per_step(env: BenchEnv, queue: str, n: int) -> float:
 async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
     settings = env.settings()
     bare_queue = settings.task_queue + "-bare"
-    bare: list[float] = []
+    bare_times: list[float] = []
     baton: list[float] = []
-    async with Worker(env.client, task_queue=bare_queue, workflows=[BareTwoActivities],
-                      activities=[bare_noop]), worker_resources(env.client, settings) as w, w:
+    async with Worker(env.client, task_queue=bare_queue, workflows=bare.WORKFLOWS,
+                      activities=bare.ACTIVITIES), worker_resources(env.client, settings) as w, w:
         await _bare_per_iteration(env, bare_queue, 2)  # warm-up both paths
         await _baton_per_step(env, settings.task_queue, 2)
         for _ in range(REPEATS):  # interleaved, so drift in the machine affects both alike
-            bare.append(await _bare_per_iteration(env, bare_queue, STEPS))
+            bare_times.append(await _bare_per_iteration(env, bare_queue, STEPS))
             baton.append(await _baton_per_step(env, settings.task_queue, STEPS))
-    baton_ms, bare_ms = statistics.median(baton) * 1000, statistics.median(bare) * 1000
+    baton_ms, bare_ms = statistics.median(baton) * 1000, statistics.median(bare_times) * 1000
     return {
         "agent_step_ms": {"value": round(baton_ms, 2), "unit": "ms"},
         "bare_two_activities_ms": {"value": round(bare_ms, 2), "unit": "ms"},

@@ -32,7 +32,7 @@ class AgentWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
-        if run.carry is None:
+        if run.carry is None and run.parent_run_id is None:  # members get it at start
             set_status(RunStatus.RUNNING)
         try:
             result = await self._loop.run_to_end()

@@ -48,6 +48,15 @@ class ScriptedServer:
 
     # ------------------------------------------------------------------ lifecycle
 
+    @classmethod
+    def attach(cls, host: str, port: int) -> ScriptedServer:
+        """Control a server already running in another process (``baton model-server``),
+        through the same API; ``stop`` then only closes the control connection."""
+        server = cls(host=host)
+        server.port = port
+        server._http = httpx.Client(base_url=server.root_url, timeout=10.0, trust_env=False)
+        return server
+
     def start(self) -> ScriptedServer:
         # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto
         # says TCP, and without it every request stalls ~40 ms on Nagle + delayed ACK.
