@@ -32,6 +32,13 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_support_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own demo shop: refunds are cumulative per order, so a shared database
+    would make a test's outcome depend on which tests ran before it."""
+    monkeypatch.setenv("BATON_SUPPORT_DB", str(tmp_path / "support.sqlite"))
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(

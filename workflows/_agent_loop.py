@@ -12,15 +12,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, RetryState
 
-from baton.calls import ChatRequest, ToolInvocation, ToolOutcome, ToolSchema
-from baton.idempotency import idempotency_key
+from baton.calls import ChatRequest, ToolSchema
 from baton.messages import (
     AssistantMessage,
     Message,
     SystemMessage,
-    ToolCall,
     ToolResultMessage,
     UserMessage,
 )
@@ -34,8 +32,6 @@ from baton.runs import (
     RunResult,
     RunStatus,
     StartedEvent,
-    ToolCallEvent,
-    ToolRefusedEvent,
     ValidationEvent,
 )
 from baton.schemas import schema_error
@@ -45,7 +41,8 @@ from workflows._approval import ApprovalGate
 from workflows._budget import BudgetTracker
 from workflows._history import Conversation, compact
 from workflows._runlog import RunLog
-from workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult, transfer_tool
+from workflows._tool_turn import ToolTurn, failure_of
+from workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
 
 __all__ = ["AgentLoop", "ContinueAsNew", "Finished"]
 
@@ -58,17 +55,7 @@ class ContinueAsNew(Exception):  # control flow, like Finished
         self.carry = carry
 
 
-def _failure_of(exc: ActivityError) -> tuple[str, str]:
-    """The innermost cause's type and message: what actually went wrong, for a person."""
-    cause: BaseException = exc
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else (
-        type(cause).__name__)
-    return error_type or "ActivityError", str(cause) or str(exc)
-
-
-class AgentLoop:
+class AgentLoop(ToolTurn):
     def __init__(self, run: RunInput, run_id: str, path: str, *,
                  on_status: Callable[[RunStatus], None] = lambda _: None,
                  workflow_tools: Mapping[str, WorkflowTool] | None = None,
@@ -144,9 +131,18 @@ class AgentLoop:
         self.step += 1
         reply = await self._call_model()
         if reply.tool_calls:
+            self._describe("calling " + ", ".join(c.name for c in reply.tool_calls))
             await self._run_tools(reply.tool_calls)
             return
+        self._describe("answered")
         self._accept_answer(reply.content or "")
+
+    def _describe(self, doing: str) -> None:
+        """The Temporal UI's "current details" line: where this agent is, in words."""
+        usage = self.budget.usage
+        workflow.set_current_details(
+            f"{self.agent.name} · step {self.step}/{self.agent.max_steps} · {doing} · "
+            f"{usage.total_tokens:,} tokens · ${self.budget.cost_usd:.4f}")
 
     async def _call_model(self) -> AssistantMessage:
         prefix, delta = self.conversation.outgoing()
@@ -159,7 +155,7 @@ class AgentLoop:
             response = await _activities.chat(
                 request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
         except ActivityError as exc:
-            error_type, message = _failure_of(exc)
+            error_type, message = failure_of(exc)
             fallback = self.profile.fallback
             # Fail over on an outage (retries or time used up), not on a request the provider
             # refused outright (401, 400): that is a configuration error and should be loud.
@@ -186,84 +182,6 @@ class AgentLoop:
         if reply.content:
             self.last_answer = reply.content
         return reply
-
-    async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
-        # Independent calls of one turn run concurrently; results are appended in call order so
-        # the conversation (and its digest) does not depend on which finished first.
-        results = await asyncio.gather(*(self._run_tool(call) for call in calls))
-        finish = None
-        for message, done in results:
-            self.conversation.append(message)
-            finish = finish or done
-        if finish is not None:
-            if finish.transfer is not None:  # hand over the conversation with this turn's results
-                finish.transfer = finish.transfer.model_copy(
-                    update={"messages": self.conversation.messages[1:]})
-            if finish.output:
-                self.last_answer = finish.output
-            raise finish
-
-    async def _run_workflow_tool(self, call: ToolCall, tool: WorkflowTool,
-                                 ) -> tuple[ToolResultMessage, Finished | None]:
-        result: WorkflowToolResult = await tool.run(call, self.step)
-        self.log.add(
-            ToolCallEvent, step=self.step, call_id=call.id, tool=call.name, effect="workflow",
-            arguments=call.arguments, status="error" if result.is_error else "ok",
-            result=result.value, content=result.content, idempotency_key=result.key)
-        return self._tool_message(call, result.content, is_error=result.is_error), result.finish
-
-    async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, Finished | None]:
-        if call.name in self.workflow_tools and call.raw_arguments is None:
-            return await self._run_workflow_tool(call, self.workflow_tools[call.name])
-        spec = self.team.tools.get(call.name)
-        if spec is None or call.name not in self.agent.tools:
-            reason = (f"tool {call.name!r} is not available to agent {self.agent.name!r}; "
-                      f"available tools: {', '.join(s.name for s in self.tool_schemas) or 'none'}")
-            self.log.add(ToolRefusedEvent, step=self.step, call_id=call.id, tool=call.name,
-                         reason=reason)
-            return self._tool_message(call, reason, is_error=True), None
-        step = self.step
-        args = call.arguments
-        policy = self.agent.approvals.get(call.name, spec.approval)
-        # Ill-formed calls go straight to the tool activity, which explains the problem to the
-        # model; a person is only asked about a call that could actually run.
-        well_formed = call.raw_arguments is None and not schema_error(args, spec.parameters)
-        gate_reason = self.gate.reason_for(policy, args) if well_formed else None
-        if gate_reason is not None:
-            resolution = await self.gate.request(call=call, spec=spec, policy=policy, step=step,
-                                                 run_id=self.run_id, reason=gate_reason,
-                                                 deadline=self.budget.deadline)
-            if not resolution.run:
-                why = f": {resolution.reason}" if resolution.reason else ""
-                text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
-                        "It did not run; do not retry it unchanged.")
-                return self._tool_message(call, text, is_error=True), None
-            args = resolution.args
-        key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
-        invocation = ToolInvocation(
-            tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
-            idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
-            agent=self.agent.name, step=step,
-        )
-        try:
-            outcome = await _activities.execute_tool(
-                invocation, summary=f"execute_tool {call.name} #{key[:6]}")
-        except ActivityError as exc:
-            _, failure = _failure_of(exc)
-            outcome = ToolOutcome(status="error", error_type="tool_unavailable",
-                                  content=f"tool {call.name} is unavailable: {failure}")
-        self.log.add(
-            ToolCallEvent, step=step, call_id=call.id, tool=call.name, effect=spec.effect,
-            arguments=args, status=outcome.status, result=outcome.value,
-            content=outcome.content, error_type=outcome.error_type, idempotency_key=key,
-            cache_hit=outcome.cache_hit, ledger_hit=outcome.ledger_hit,
-            duration_ms=outcome.duration_ms,
-        )
-        message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
-        if spec.stop and outcome.status == "ok":
-            return message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
-                                     output=outcome.content)
-        return message, None
 
     def _accept_answer(self, text: str) -> None:
         schema = self.agent.output_schema
@@ -322,11 +240,6 @@ class AgentLoop:
         except json.JSONDecodeError as exc:
             return f"not valid JSON ({exc.msg} at position {exc.pos})"
         return schema_error(value, schema)
-
-    @staticmethod
-    def _tool_message(call: ToolCall, content: str, *, is_error: bool) -> ToolResultMessage:
-        return ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
-                                 is_error=is_error)
 
     def _task_source(self) -> str:
         return "user" if self.run.parent_run_id is None else "orchestrator"

@@ -50,7 +50,8 @@ class Members:
         if team.member_kind(member) == "agent":
             budget = self.budget.slice(team.budget, share, now=now)
             return "AgentWorkflow", RunInput(
-                team=team.for_agent(member, budget), input=task, tenant=self.input.tenant, agent=member,
+                team=team.for_agent(member, budget), input=task, tenant=self.input.tenant,
+                agent=member,
                 parent_run_id=self.run_id, context=list(context),
                 transfer_targets={t: team.agent(t).description for t in transfer_targets},
                 trace_id=self.input.trace_id)
