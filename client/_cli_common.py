@@ -113,6 +113,12 @@ async def _on_approval(client: BatonClient, run_id: str, event: ApprovalEvent, *
     for pending in await client.pending_approvals(run_id):
         if pending.approval_id == event.approval_id:
             by = pending.allowed_deciders[0] if pending.allowed_deciders else "baton-demo"
+            # Show what a person would type, then do exactly that through the same update.
+            console.print(Text(
+                f"  pending approval {pending.approval_id}: {pending.tool}({pending.args}) — "
+                f"allowed: {', '.join(pending.allowed_deciders) or 'anyone'}\n"
+                f"  the demo now runs: baton approve {run_id} {pending.approval_id} --by {by}",
+                style="yellow"), soft_wrap=True)
             await client.decide(ApprovalDecision(
                 approval_id=pending.approval_id, decision="approve", by=by,
                 reason="approved automatically by `baton demo`"), workflow_id=pending.workflow_id)
