@@ -34,6 +34,7 @@ from procs import (
 from temporalio.client import Client
 
 from activities.llm.scripted.testing import ScriptedServer
+from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import RunStatus
 
 pytestmark = pytest.mark.slow
@@ -244,3 +245,28 @@ async def test_two_workers_one_killed_under_load_every_effect_exactly_once(
     assert len(ledger_rows(stack.state)) == count
     for run_id in run_ids:
         scripted.assert_script_consumed(run_id)
+
+
+async def test_worker_killed_while_waiting_for_approval_then_decision_applies_once(
+        stack: Workers, client: Client, scripted: ScriptedServer) -> None:
+    """A run parked on an approval loses its worker (SIGKILL); the decision is accepted by the
+    server and a new worker process resumes the run from history: the tool runs once."""
+    first = await stack.spawn("worker-a")
+    team = crash_team("slow_write", approvals={"slow_write": {"mode": "always"}})
+    run_id = f"crash-approval-{uuid.uuid4().hex[:8]}"
+    scripted.set_script(run_id, write_script("slow_write", "AP1"))
+    crash_tools.release("AP1")  # the tool itself does not block in this test
+    handle = await start(client, stack.queue, team, "Record the payment for AP1", run_id)
+    pending = await until(lambda: handle.query("pending_approvals",
+                                               result_type=list[PendingApproval]),
+                          "the approval request")
+    first.kill()
+    await stack.spawn("worker-b")
+    await handle.execute_update("decide", ApprovalDecision(
+        approval_id=pending[0].approval_id, decision="approve", by="alice", reason="ok"))
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert [e["order_id"] for e in crash_tools.effects()] == ["AP1"]
+    actions = [e.action for e in await run_log(handle) if e.kind == "approval"]
+    assert actions == ["requested", "approved"]
+    scripted.assert_script_consumed(run_id)

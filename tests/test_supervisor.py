@@ -3,9 +3,19 @@ a failing worker, a team as a worker, and the child-workflow tree."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from helpers import new_run_id
+from pattern_run_helpers import (
+    REFUND,
+    agent,
+    approve_in_child,
+    outbox,
+    record_and_replay,
+    refunder,
+)
+from pattern_run_helpers import start as pattern_start
 from temporalio.client import Client
 
 from activities.llm.scripted.testing import ScriptedServer
@@ -101,3 +111,33 @@ async def test_a_failing_worker_is_reported_to_the_router(
     assert result.status is RunStatus.COMPLETED
     assert result.children[0].status is RunStatus.FAILED
     scripted.assert_script_consumed(run_id)
+
+
+async def test_approval_and_exactly_once_refund_inside_a_worker(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
+        tmp_path: Path) -> None:
+    team = parse_team({
+        "name": "desk", "pattern": "supervisor", "tool_modules": ["examples.support_tools"],
+        "agents": [agent("router", "routes requests"), refunder()],
+        "supervisor": {"router": "router", "workers": ["refunder"]},
+    })
+    handle = await pattern_start(client, settings, scripted, team, {
+        "router": [delegate("refunder", "Refund 10.0 on A1001"), {"content": "Refunded."}],
+        "refunder": [{"tool_calls": [REFUND]}, {"content": "Refund queued."}],
+    }, "Refund A1001")
+    waiting = await approve_in_child(client, handle.id)
+    result = await handle.result()
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert waiting == result.children[0].workflow_id
+    assert outbox(tmp_path) == [("A1001", 10.0)]
+    scripted.assert_script_consumed(handle.id)
+
+
+async def test_supervisor_history_replays(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    run_id, result = await start(client, settings, scripted, desk(), {
+        "router": [delegate("tech", "Diagnose crackling headphones"), {"content": "Reset it."}],
+        "tech": [{"content": "Reset the pairing."}],
+    })
+    assert result.status is RunStatus.COMPLETED
+    await record_and_replay(client, run_id, "supervisor")
