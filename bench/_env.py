@@ -82,6 +82,7 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
             dev_server_existing_path=TEMPORAL_BIN,
             dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
             dev_server_extra_args=WAL_PRAGMAS,
+            dev_server_log_level="error",  # the naive loop's history warnings would flood output
             search_attributes=ALL_SEARCH_ATTRIBUTES,
         )
         try:
