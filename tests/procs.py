@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from baton.loader import parse_team
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult
 from baton.specs import TeamSpec
 from baton.visibility import dev_server_flags
+from client._procs import free_port as client_free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -44,9 +44,7 @@ WORKER_CODE = (
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return client_free_port()  # below the ephemeral range: see client._procs.free_port
 
 
 def _tail(path: Path, lines: int = 40) -> str:
