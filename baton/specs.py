@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from baton.conditions import check_condition
+from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -99,35 +99,6 @@ class RetrySpec(_Spec):
     initial_interval_s: float = Field(default=1.0, gt=0)
     backoff: float = Field(default=2.0, ge=1)
     max_interval_s: float = Field(default=30.0, gt=0)
-
-
-class ApprovalPolicy(_Spec):
-    """When a tool call must wait for a person (DESIGN.md decision 6).
-
-    ``mode``: ``never``, ``always`` or ``when`` (then ``condition`` is a small safe expression on
-    the arguments, e.g. ``amount > 100``). ``approvers`` names people or groups allowed to decide
-    (empty: anyone). ``expires_in_s`` and ``on_expiry`` decide what happens when nobody answers.
-    """
-
-    mode: Literal["never", "always", "when"] = "never"
-    condition: str | None = None
-    approvers: tuple[str, ...] = ()
-    expires_in_s: float | None = Field(default=None, gt=0)
-    on_expiry: Literal["reject", "approve", "escalate"] = "reject"
-    escalate_to: tuple[str, ...] = ()
-    escalation_expires_in_s: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _condition_matches_mode(self) -> ApprovalPolicy:
-        if self.mode == "when" and not self.condition:
-            raise ValueError("approval mode 'when' needs a condition, e.g. 'amount > 100'")
-        if self.condition:
-            check_condition(self.condition)  # ConditionError is a ValueError: a spec error
-        if self.mode != "when" and self.condition:
-            raise ValueError(f"approval mode {self.mode!r} takes no condition (use mode 'when')")
-        if self.on_expiry == "escalate" and not self.escalate_to:
-            raise ValueError("on_expiry 'escalate' needs escalate_to (who to escalate to)")
-        return self
 
 
 class ToolSpec(_Spec):
