@@ -8,15 +8,13 @@ Differences from Chat Completions handled here: system prompts go in ``system``;
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from activities.llm.errors import post_json
-from activities.llm.openai import ParsedChat
+from activities.llm._exchange import ParsedChat, exchange
 from baton.calls import ChatRequest, ChatResponse, ToolSchema
 from baton.errors import ProviderResponseError
 from baton.messages import (
@@ -208,18 +206,5 @@ async def call(
     sent = {**headers, "anthropic-version": API_VERSION}
     if api_key:
         sent["x-api-key"] = api_key
-    started = time.monotonic()
-    body = await post_json(
-        http, f"{base_url.rstrip('/')}/messages", payload,
-        headers=sent, timeout_s=profile.timeout_s, provider=PROVIDER,
-    )
-    latency_ms = (time.monotonic() - started) * 1000
-    parsed = parse_response(body)
-    return ChatResponse(
-        message=parsed.message.model_copy(update={"agent": request.agent}),
-        usage=parsed.usage,
-        model=parsed.model or profile.model,
-        provider=PROVIDER,
-        finish_reason=parsed.finish_reason,
-        latency_ms=latency_ms,
-    )
+    return await exchange(http, request, url=f"{base_url.rstrip('/')}/messages",
+                          payload=payload, headers=sent, provider=PROVIDER, parse=parse_response)

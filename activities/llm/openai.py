@@ -8,14 +8,13 @@ model server (DESIGN.md decision 2), so it sticks to the widely implemented subs
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from activities.llm.errors import post_json
+from activities.llm._exchange import ParsedChat, exchange
 from baton.calls import ChatRequest, ChatResponse, ToolSchema
 from baton.errors import ProviderResponseError
 from baton.messages import (
@@ -33,15 +32,6 @@ __all__ = ["PROVIDER", "ParsedChat", "build_request", "call", "parse_arguments",
 
 PROVIDER = "openai"
 ToolChoice = Literal["auto", "none", "required"]
-
-
-class ParsedChat(BaseModel):
-    """What both adapters extract from a provider's answer (before latency is known)."""
-
-    message: AssistantMessage
-    usage: Usage
-    model: str
-    finish_reason: str | None = None
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -215,18 +205,5 @@ async def call(
     sent = dict(headers)
     if api_key:
         sent["Authorization"] = f"Bearer {api_key}"
-    started = time.monotonic()
-    body = await post_json(
-        http, f"{base_url.rstrip('/')}/chat/completions", payload,
-        headers=sent, timeout_s=profile.timeout_s, provider=PROVIDER,
-    )
-    latency_ms = (time.monotonic() - started) * 1000
-    parsed = parse_response(body)
-    return ChatResponse(
-        message=parsed.message.model_copy(update={"agent": request.agent}),
-        usage=parsed.usage,
-        model=parsed.model or profile.model,
-        provider=PROVIDER,
-        finish_reason=parsed.finish_reason,
-        latency_ms=latency_ms,
-    )
+    return await exchange(http, request, url=f"{base_url.rstrip('/')}/chat/completions",
+                          payload=payload, headers=sent, provider=PROVIDER, parse=parse_response)
