@@ -1,4 +1,4 @@
-# The Baton worker image: workflows + activities of every pattern, tools from examples/ (and any
+# The Baton worker image: workflows + activities of every pattern, tools from baton/examples/ (and any
 # module named in BATON_TOOL_MODULES). One image also serves `baton model-server` and the CLI.
 #
 #   docker build -t baton .
@@ -17,18 +17,11 @@ WORKDIR /app
 # Dependencies first (cached layer): only pyproject.toml invalidates it. The package directories
 # are created empty so setuptools can resolve the project; the real sources are copied below.
 COPY pyproject.toml README.md* ./
-RUN mkdir -p baton workflows activities client examples \
-    && touch worker.py baton/__init__.py workflows/__init__.py activities/__init__.py \
-             client/__init__.py examples/__init__.py \
+RUN mkdir -p baton && touch baton/__init__.py \
     && pip install . \
     && pip uninstall -y baton
 
 COPY baton ./baton
-COPY workflows ./workflows
-COPY activities ./activities
-COPY client ./client
-COPY examples ./examples
-COPY worker.py ./
 RUN pip install --no-deps . \
     && useradd --system --create-home --home-dir /var/lib/baton baton
 

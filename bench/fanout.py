@@ -21,9 +21,9 @@ from temporalio.worker import Worker
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.specs import TeamSpec
+from baton.worker import worker_resources
 from bench import bare
 from bench._env import BenchEnv
-from worker import worker_resources
 
 BRANCHES = int(os.environ.get("BATON_BENCH_FANOUT", "50"))
 ROUNDS = int(os.environ.get("BATON_BENCH_ROUNDS", "10"))

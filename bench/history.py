@@ -18,8 +18,8 @@ from temporalio.worker import Worker
 
 from baton.loader import parse_team
 from baton.runs import AgentStatus, RunInput, RunResult, RunStatus
+from baton.worker import worker_resources
 from bench._env import BenchEnv
-from worker import worker_resources
 
 STEP_COUNTS = [int(n) for n in
                os.environ.get("BATON_BENCH_HISTORY_STEPS", "100,300,1000").split(",")]

@@ -16,9 +16,9 @@ from temporalio.worker import Worker
 
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.worker import worker_resources
 from bench import bare
 from bench._env import BenchEnv
-from worker import worker_resources
 
 STEPS = int(os.environ.get("BATON_BENCH_STEPS", "30"))
 REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))

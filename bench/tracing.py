@@ -26,9 +26,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from baton.telemetry import Tracing
+from baton.worker import worker_resources
 from bench._env import BenchEnv
 from bench.step_overhead import REPEATS, STEPS, _baton_per_step
-from worker import worker_resources
 
 
 @dataclass

@@ -58,7 +58,7 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 
 @pytest.fixture(scope="session")
 def scripted() -> Iterator[ScriptedServer]:  # type: ignore[name-defined]  # noqa: F821
-    from activities.llm.scripted.testing import ScriptedServer
+    from baton.scripted.testing import ScriptedServer
 
     with ScriptedServer() as server:
         yield server
@@ -77,7 +77,7 @@ def settings(tmp_path: Path, scripted) -> BatonSettings:  # type: ignore[no-unty
 @pytest.fixture
 async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A real Baton worker on the test's own task queue; the example support DB under tmp_path."""
-    from worker import worker_resources
+    from baton.worker import worker_resources
 
     monkeypatch.setenv("BATON_SUPPORT_DB", str(tmp_path / "support.sqlite"))
     async with worker_resources(client, settings) as running, running:

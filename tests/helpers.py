@@ -9,14 +9,14 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.loader import load_team
 from baton.runs import RunInput, RunResult
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "baton" / "examples"
 
 
 def support_team(**agent_overrides: Any) -> TeamSpec:

@@ -14,13 +14,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import ChildEvent, PageRequest, RunInput, RunLogPage, RunResult
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
-from worker import WORKFLOW_RUNNER
-from workflows import ALL_WORKFLOWS, workflow_type
+from baton.worker import WORKFLOW_RUNNER
+from baton.workflows import ALL_WORKFLOWS, workflow_type
 
 HISTORIES = Path(__file__).parent / "histories"
 REFUND = {"name": "issue_refund",

@@ -28,11 +28,11 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from baton.client._procs import free_port as client_free_port
 from baton.loader import parse_team
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult
 from baton.specs import TeamSpec
 from baton.visibility import dev_server_flags
-from client._procs import free_port as client_free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"

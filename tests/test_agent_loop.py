@@ -9,8 +9,8 @@ from typing import Any
 from helpers import new_run_id, run_agent, run_approving, support_team
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.runs import PageRequest, RunLogPage, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 
 AGENT = "support_agent"

@@ -17,13 +17,13 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import ApprovalPolicy
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
-from worker import worker_resources
+from baton.worker import worker_resources
 
 TEST_SERVER = str(Path(sys.executable).parent / "temporal-test-server")
 AGENT = "support_agent"

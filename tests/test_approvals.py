@@ -15,12 +15,12 @@ from conftest import TEMPORAL_BIN
 from helpers import new_run_id, support_team
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import ApprovalPolicy, TeamSpec
-from worker import worker_resources
+from baton.worker import worker_resources
 
 AGENT = "support_agent"
 REFUND = {"name": "issue_refund",

@@ -21,9 +21,9 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.runs import PageRequest, RunLogPage, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 
@@ -40,7 +40,7 @@ FACTS = {"order": "A1001", "damaged": True}
 def board(agents: list[dict[str, Any]] | None = None, teams: dict[str, Any] | None = None,
           **section: Any) -> TeamSpec:
     return parse_team({
-        "name": "board", "pattern": "blackboard", "tool_modules": ["examples.support_tools"],
+        "name": "board", "pattern": "blackboard", "tool_modules": ["baton.examples.support_tools"],
         "agents": agents or [agent("researcher"), agent("writer"), agent("editor"),
                              agent("planner", "decides who acts next")],
         "teams": teams or {},

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from baton.client import BatonClient, EmbeddedStack, free_port
 from baton.errors import BatonError
 from baton.settings import BatonSettings
-from client import BatonClient, EmbeddedStack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = str(ROOT / "examples" / "support.yaml")
+EXAMPLE = str(ROOT / "baton" / "examples" / "support.yaml")
 
 
 async def baton(*args: str, env: dict[str, str] | None = None,
@@ -31,7 +31,7 @@ async def baton(*args: str, env: dict[str, str] | None = None,
     """Run ``python -m client.cli ARGS`` (what the ``baton`` script runs) and capture output."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "client.cli", *args], cwd=ROOT,
+        subprocess.run, [sys.executable, "-m", "baton.client.cli", *args], cwd=ROOT,
         env={**clean, "COLUMNS": "200", **(env or {})},
         capture_output=True, text=True, timeout=limit_s, check=False,
     )

@@ -24,13 +24,13 @@ import pytest
 import yaml
 
 from baton.approvals import PendingApproval
+from baton.client import BatonClient, EmbeddedStack, free_port
 from baton.errors import BatonError
 from baton.runs import RunResult, RunStatus
 from baton.settings import BatonSettings
-from client import BatonClient, EmbeddedStack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-SUPPORT = yaml.safe_load((ROOT / "examples" / "support.yaml").read_text())
+SUPPORT = yaml.safe_load((ROOT / "baton" / "examples" / "support.yaml").read_text())
 PRICED = {"provider": "openai", "model": "baton-scripted",
           "price_input_per_mtok": 3.0, "price_output_per_mtok": 15.0}
 
@@ -40,7 +40,7 @@ async def baton(*args: str, env: dict[str, str], limit_s: float = 60
     """``python -m client.cli ARGS`` (what the ``baton`` script runs), output captured."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "client.cli", *args], cwd=ROOT,
+        subprocess.run, [sys.executable, "-m", "baton.client.cli", *args], cwd=ROOT,
         env={**clean, "COLUMNS": "220", **env}, capture_output=True, text=True,
         timeout=limit_s, check=False)
     assert "Traceback" not in done.stderr, done.stderr
@@ -213,7 +213,7 @@ async def test_single_run_show_diff_summary_runs_replay(
 
 def desk(tmp_path: Path) -> str:
     return team_file(tmp_path, {
-        "name": "desk", "pattern": "supervisor", "tool_modules": ["examples.support_tools"],
+        "name": "desk", "pattern": "supervisor", "tool_modules": ["baton.examples.support_tools"],
         "agents": [
             {"name": "router", "description": "Routes support requests; receives the request "
              "and returns the specialist's answer.", "instructions": "Delegate, then answer.",

@@ -60,7 +60,7 @@ def test_worker_wiring(services: dict[str, Any]) -> None:
     assert "OPENAI_API_KEY" in env  # provider keys pass through to the worker only
     assert "ANTHROPIC_API_KEY" in env
     modules = json.loads(env["BATON_TOOL_MODULES"])
-    assert "examples.support_tools" in modules
+    assert "baton.examples.support_tools" in modules
     wanted = depends(worker)
     assert "temporal" in wanted
     assert wanted["temporal-setup"] == "service_completed_successfully"

@@ -33,9 +33,9 @@ from procs import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import RunStatus
+from baton.scripted.testing import ScriptedServer
 
 pytestmark = pytest.mark.slow
 

@@ -17,12 +17,12 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.runs import RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
-from workflows.debate import consensus, stance_of
+from baton.workflows.debate import consensus, stance_of
 
 TASK = "Order A1001 arrived broken; what should we do?"
 AGENTS = [
@@ -37,7 +37,7 @@ AGENTS = [
 def panel(debaters: tuple[str, ...] = ("optimist", "skeptic"), agents: list[dict[str, Any]]
           | None = None, teams: dict[str, Any] | None = None, **debate: Any) -> TeamSpec:
     return parse_team({
-        "name": "panel", "pattern": "debate", "tool_modules": ["examples.support_tools"],
+        "name": "panel", "pattern": "debate", "tool_modules": ["baton.examples.support_tools"],
         "agents": agents or AGENTS, "teams": teams or {},
         "debate": {"debaters": list(debaters), "judge": "judge", **debate},
     })

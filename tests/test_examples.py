@@ -19,7 +19,7 @@ from baton.loader import load_team
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "baton" / "examples"
 FILES = sorted(EXAMPLES.glob("*.yaml"))
 PATTERNS = {"single", "supervisor", "hierarchical", "pipeline", "fanout", "debate", "handoff",
             "blackboard"}
@@ -87,7 +87,7 @@ async def _approve_all(client: Client, run_id: str, done: asyncio.Future[RunResu
 def _runnable(path: Path) -> bool:
     pattern = load_team(path).pattern
     module = "agent" if pattern == "single" else pattern
-    return importlib.util.find_spec(f"workflows.{module}") is not None
+    return importlib.util.find_spec(f"baton.workflows.{module}") is not None
 
 
 # What each example's answer must contain (beyond completing): evidence the heuristic model did
@@ -110,7 +110,7 @@ EXPECT: dict[str, list[str]] = {
                          ids=[p.stem for p in FILES if _runnable(p)])
 async def test_example_runs_end_to_end_in_heuristic_mode(
         client: Client, settings: BatonSettings, worker: object, path: Path) -> None:
-    from workflows import WORKFLOW_TYPES
+    from baton.workflows import WORKFLOW_TYPES
 
     team = load_team(path)
     task = default_input(path)

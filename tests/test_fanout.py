@@ -21,9 +21,9 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.runs import RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 
@@ -188,7 +188,7 @@ async def test_approval_and_exactly_once_refund_in_a_branch(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
         tmp_path: Path) -> None:
     team = parse_team({
-        "name": "refunds", "pattern": "fanout", "tool_modules": ["examples.support_tools"],
+        "name": "refunds", "pattern": "fanout", "tool_modules": ["baton.examples.support_tools"],
         "agents": [agent("notes"), refunder()],
         "fanout": {"branches": ["notes", "refunder"], "merge": "concat"},
     })

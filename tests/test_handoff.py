@@ -20,10 +20,10 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.messages import AssistantMessage, ToolResultMessage, UserMessage
 from baton.runs import MessagesPage, PageRequest, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 
@@ -35,7 +35,7 @@ AGENTS = [agent("triage", "first contact, finds the right desk"),
 
 def desk(agents: list[dict[str, Any]] | None = None, **handoff: Any) -> dict[str, Any]:
     return {"name": "desk", "description": "the support desk", "pattern": "handoff",
-            "tool_modules": ["examples.support_tools"], "agents": agents or AGENTS,
+            "tool_modules": ["baton.examples.support_tools"], "agents": agents or AGENTS,
             "handoff": {"agents": ["triage", "billing", "tech"], **handoff}}
 
 

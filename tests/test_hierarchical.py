@@ -23,10 +23,10 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.errors import SpecError
 from baton.loader import parse_team
 from baton.runs import RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 
@@ -36,7 +36,7 @@ BUDGET = {"max_tokens": 100_000, "max_cost_usd": 1.0, "max_wall_clock_s": 600.0}
 
 def supervised(name: str, lead: str, worker: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "description": f"the {name} team", "pattern": "supervisor",
-            "tool_modules": ["examples.support_tools"],
+            "tool_modules": ["baton.examples.support_tools"],
             "agents": [agent(lead, "routes"), worker],
             "supervisor": {"router": lead, "workers": [worker["name"]]}}
 

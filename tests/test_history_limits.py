@@ -10,12 +10,12 @@ import pytest
 from helpers import new_run_id, run_agent
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.messages import AssistantMessage, SystemMessage, ToolCall, ToolResultMessage, UserMessage
 from baton.runs import AgentStatus, PageRequest, RunLogPage, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
-from workflows._history import compact
+from baton.workflows._history import compact
 
 STEPS = 300
 

@@ -9,7 +9,7 @@ from baton.lint import Finding, has_errors, lint_team
 from baton.loader import parse_team
 from baton.specs import AgentSpec, TeamSpec
 
-TOOLS = ["examples.support_tools", "examples.desk_tools"]
+TOOLS = ["baton.examples.support_tools", "baton.examples.desk_tools"]
 
 
 def agent(name: str, description: str | None = None, **fields: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from activities.llm import anthropic, openai
-from activities.llm.conversations import digests_of
-from activities.llm.errors import (
+from baton.activities.llm import anthropic, openai
+from baton.activities.llm.conversations import digests_of
+from baton.activities.llm.errors import (
     classify_status,
     classify_transport,
     decode_json,

@@ -17,13 +17,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.telemetry import Tracing, configure_logging
 from baton.telemetry.logs import register_secret
-from worker import worker_resources
+from baton.worker import worker_resources
 
 AGENT = "support_agent"
 CONTEXT_KEYS = {"workflow_id", "run_id", "team", "tenant", "agent", "step", "attempt", "trace_id"}

@@ -20,12 +20,12 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.runs import AgentStatus, RunInput, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
-from workflows.pipeline import resume_input
+from baton.workflows.pipeline import resume_input
 
 TASK = "Write a note about the A1001 refund policy"
 SUMMARY = {"type": "object", "additionalProperties": False, "required": ["title", "body"],
@@ -154,7 +154,7 @@ async def test_approval_and_exactly_once_refund_inside_a_stage(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
         tmp_path: Path) -> None:
     team = parse_team({
-        "name": "refunds", "pattern": "pipeline", "tool_modules": ["examples.support_tools"],
+        "name": "refunds", "pattern": "pipeline", "tool_modules": ["baton.examples.support_tools"],
         "agents": [agent("triage"), refunder()],
         "pipeline": {"stages": ["triage", "refunder"]},
     })

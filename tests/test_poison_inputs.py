@@ -20,13 +20,13 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.llm.scripted.testing import ScriptedServer
+from baton.client.api import BatonClient
 from baton.errors import SpecError
 from baton.loader import load_team
 from baton.runs import MessagesPage, PageRequest, RunInput, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
-from client.api import BatonClient
 
 MB = 1024 * 1024
 

@@ -18,9 +18,9 @@ from procs import run_log
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 

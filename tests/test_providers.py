@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.exceptions import ActivityError, ApplicationError
     from temporalio.worker import Worker
 
-    from activities.llm import LlmActivities
+    from baton.activities.llm import LlmActivities
     from baton.calls import ChatRequest, ChatResponse, ToolSchema
     from baton.messages import (
         EMPTY_DIGEST,
@@ -365,7 +365,7 @@ async def test_wrong_digest_is_a_non_retryable_mismatch(
 
 
 def test_cache_is_bounded() -> None:
-    from activities.llm.conversations import ConversationCache, digests_of
+    from baton.activities.llm.conversations import ConversationCache, digests_of
 
     cache = ConversationCache(max_size=2)
     for name in ("a", "b", "c"):

@@ -13,8 +13,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from baton.settings import BatonSettings
-from worker import WORKFLOW_RUNNER
-from workflows import ALL_WORKFLOWS
+from baton.worker import WORKFLOW_RUNNER
+from baton.workflows import ALL_WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 

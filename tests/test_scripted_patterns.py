@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.llm.scripted.testing import ScriptedServer
+from baton.scripted.testing import ScriptedServer
 
 
 @pytest.fixture

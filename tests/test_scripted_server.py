@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.llm.scripted.testing import ScriptedServer
+from baton.scripted.testing import ScriptedServer
 
 TASK = "Please look up order A1001 and refund it, it arrived broken"
 LOOKUP_RESULT = {"order_id": "A1001", "item": "Blue kettle", "amount": 42.0, "status": "delivered"}
@@ -812,7 +812,7 @@ def test_serve_entry_point_runs_a_script_file(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     code = (
-        "from activities.llm.scripted import serve; "
+        "from baton.scripted import serve; "
         f"serve('127.0.0.1', {port}, script_file={str(script)!r}, latency_s=0.0)"
     )
     process = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[1])

@@ -18,13 +18,13 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from baton.approvals import ApprovalDecision
+from baton.client import BatonClient, EmbeddedStack, free_port
 from baton.errors import BatonError, StackError
 from baton.runs import RunResult, RunStatus, ToolCallEvent
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
-from client import BatonClient, EmbeddedStack, free_port
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support.yaml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "baton" / "examples" / "support.yaml"
 
 
 def stack_settings(home: Path) -> BatonSettings:

@@ -18,16 +18,16 @@ from pattern_run_helpers import (
 from pattern_run_helpers import start as pattern_start
 from temporalio.client import Client
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 
 
 def desk(**supervisor: Any) -> TeamSpec:
     return parse_team({
-        "name": "desk", "pattern": "supervisor", "tool_modules": ["examples.support_tools"],
+        "name": "desk", "pattern": "supervisor", "tool_modules": ["baton.examples.support_tools"],
         "agents": [
             {"name": "router", "description": "routes support requests",
              "instructions": "Delegate to the right specialist, then answer."},
@@ -117,7 +117,7 @@ async def test_approval_and_exactly_once_refund_inside_a_worker(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
         tmp_path: Path) -> None:
     team = parse_team({
-        "name": "desk", "pattern": "supervisor", "tool_modules": ["examples.support_tools"],
+        "name": "desk", "pattern": "supervisor", "tool_modules": ["baton.examples.support_tools"],
         "agents": [agent("router", "routes requests"), refunder()],
         "supervisor": {"router": "router", "workers": ["refunder"]},
     })

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from baton.examples import support_db
+from baton.examples.support_tools import issue_refund, lookup_order, search_help_center
 from baton.loader import load_team
 from baton.tools import ToolContext
-from examples import support_db
-from examples.support_tools import issue_refund, lookup_order, search_help_center
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "baton" / "examples"
 
 
 @pytest.fixture

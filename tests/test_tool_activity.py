@@ -30,11 +30,11 @@ with workflow.unsafe.imports_passed_through():
         Worker,
     )
 
-    from activities.tools import Ledger, RetryableToolError, ToolActivities, idempotency_key
+    from baton.activities.tools import Ledger, RetryableToolError, ToolActivities, idempotency_key
     from baton.calls import ToolInvocation, ToolOutcome
+    from baton.examples.support_tools import issue_refund
     from baton.specs import RetrySpec, ToolSpec
     from baton.tools import ToolContext, ToolRegistry, default_registry, tool
-    from examples.support_tools import issue_refund
 
 REG = ToolRegistry()
 CALLS: Counter[str] = Counter()
@@ -153,7 +153,7 @@ def invocation(
     raw: str | None = None,
     spec: ToolSpec | None = None,
 ) -> ToolInvocation:
-    spec = spec or registry.resolve(name, module="examples.support_tools").spec
+    spec = spec or registry.resolve(name, module="baton.examples.support_tools").spec
     call_id, workflow_id = f"call-{uuid.uuid4().hex[:8]}", f"team-{uuid.uuid4().hex[:8]}"
     return ToolInvocation(
         tool=spec, call_id=call_id, arguments=arguments or {}, raw_arguments=raw,

@@ -25,14 +25,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.llm.scripted.testing import ScriptedServer
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 from baton.telemetry import Tracing, client_interceptor
 from baton.telemetry.metrics import temporal_runtime
-from worker import worker_resources
+from baton.worker import worker_resources
 
 AGENT = "support_agent"
 TASK = "Please refund order A1001, it arrived broken (secret-task-marker)"

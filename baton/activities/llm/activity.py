@@ -1,0 +1,199 @@
+"""The ``chat`` activity: one model call, with the conversation rebuilt from the prefix cache.
+
+Everything that must not be in a workflow lives here: the HTTP client, the API key (read from the
+worker's environment on every call, so rotating a key needs no redeploy and the key never enters
+workflow history), the worker's profile overrides and the conversation cache. Failures leave as
+``ApplicationError``s classified by :mod:`baton.activities.llm.errors`; Temporal retries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import httpx
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from baton.activities.llm import anthropic, openai
+from baton.activities.llm.conversations import ConversationCache
+from baton.activities.llm.errors import to_application_error
+from baton.calls import ChatRequest, ChatResponse
+from baton.errors import BatonError, ProviderAuthError, SpecError
+from baton.messages import Message
+from baton.settings import BatonSettings
+from baton.specs import ModelProfile
+from baton.telemetry.logs import register_secret
+from baton.telemetry.spans import observe_chat
+
+__all__ = ["LlmActivities", "bounded_reply", "effective_profile"]
+
+_Call = Callable[..., Awaitable[ChatResponse]]
+_ADAPTERS: Mapping[str, _Call] = {"openai": openai.call, "anthropic": anthropic.call}
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("baton")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0"
+
+
+_USER_AGENT = f"baton/{_version()}"
+
+
+def effective_profile(
+    profile: ModelProfile, name: str, overrides: Mapping[str, Mapping[str, object]]
+) -> ModelProfile:
+    """The request's profile with the worker's ``BATON_PROFILES__<name>__*`` fields on top, so a
+    team is pointed at a real provider by configuration only (the team YAML stays unchanged)."""
+    override = overrides.get(name)
+    if not override:
+        return profile
+    try:
+        return ModelProfile.model_validate({**profile.model_dump(), **override})
+    except ValidationError as exc:
+        raise SpecError(
+            f"worker setting overrides model profile {name!r} with invalid values: {exc}",
+            location=f"BATON_PROFILES__{name}",
+        ) from exc
+
+
+class LlmActivities:
+    """Holds the worker's long-lived pieces; register ``LlmActivities(...).chat`` on the worker."""
+
+    def __init__(
+        self, *, http: httpx.AsyncClient, settings: BatonSettings, temporal_client: Client | None
+    ) -> None:
+        self._http = http
+        self._settings = settings
+        self._client = temporal_client
+        self.cache = ConversationCache(max_size=settings.prefix_cache_size)
+
+    @activity.defn(name="chat")
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        api_key: str | None = None
+        # The ``chat {model}`` span, token/cost/latency metrics (baton.telemetry.spans).
+        with observe_chat(request) as observed:
+            try:
+                profile = effective_profile(
+                    request.profile, request.profile_name, self._settings.profiles
+                )
+                api_key = _api_key(profile)
+                register_secret(api_key)  # never in a log line, whatever a provider echoes
+                messages = await self.cache.resolve(
+                    workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
+                    delta=request.delta, client=self._client,
+                )
+                observed.input(messages)
+                response = await _heartbeating(self._send(
+                    request.model_copy(update={"profile": profile}), messages, api_key))
+                observed.response(response)
+                return response
+            except BatonError as exc:
+                error = self._failure(request, exc, api_key)
+                observed.error(error.type)
+                # ``from None``: the ApplicationError already carries type, message and details;
+                # the Python cause would only add a second, unclassified failure to the chain.
+                raise error from None
+
+    @staticmethod
+    def _failure(request: ChatRequest, exc: BatonError, api_key: str | None) -> ApplicationError:
+        error = to_application_error(exc)
+        if api_key and api_key in error.message:  # a provider may echo the key it refused
+            error = _redacted(error, api_key)
+        activity.logger.warning(
+            "chat failed: %s (%s, non_retryable=%s)", error.type, request.profile.model,
+            error.non_retryable,
+        )
+        return error
+
+    async def _send(
+        self, request: ChatRequest, messages: Sequence[Message], api_key: str | None
+    ) -> ChatResponse:
+        profile = request.profile
+        info = activity.info()
+        headers = {
+            # The scripted model server attributes calls (scripts, faults) by these headers; real
+            # providers ignore them, and they make proxy logs (LiteLLM) traceable to a run.
+            "X-Baton-Run-Id": request.run_id,
+            "X-Baton-Workflow-Id": request.workflow_id,
+            "X-Baton-Agent": request.agent,
+            "X-Baton-Step": str(request.step),
+            "X-Baton-Attempt": str(info.attempt),
+            "User-Agent": _USER_AGENT,
+        }
+        base_url = profile.base_url or self._settings.resolved_model_server_url
+        response = await _ADAPTERS[profile.provider](
+            self._http, request, messages, base_url=base_url, api_key=api_key, headers=headers
+        )
+        return bounded_reply(response, self._settings.max_model_output_chars)
+
+
+HEARTBEAT_EVERY_S = 2.0
+
+
+async def _heartbeating(call: Awaitable[ChatResponse]) -> ChatResponse:
+    """Heartbeat while a model call is in flight, so a worker that dies mid-call is noticed
+    within the workflow's heartbeat timeout (seconds), not its start-to-close timeout (which
+    must allow for slow models). Fast calls finish before the first heartbeat is due."""
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()  # a no-op when done; stops the HTTP call if this activity is cancelled
+
+
+def bounded_reply(response: ChatResponse, limit: int) -> ChatResponse:
+    """A reply must fit a Temporal payload and a sane history: over-long text is cut with a note,
+    and an over-long tool argument becomes an invalid call the tool activity explains to the
+    model, never an activity result the server refuses (which would retry forever)."""
+    message = response.message
+    content = message.content
+    if content is not None and len(content) > limit:
+        content = f"{content[:limit]}\n[truncated: {limit} of {len(content)} characters kept]"
+    calls = []
+    for call in message.tool_calls:
+        size = len(json.dumps(call.arguments)) + len(call.raw_arguments or "")
+        calls.append(call if size <= limit else call.model_copy(update={
+            "arguments": {}, "raw_arguments": (
+                f"[{size} characters of arguments exceed the {limit}-character limit; "
+                "call the tool again with smaller arguments]")}))
+    if content == message.content and calls == list(message.tool_calls):
+        return response
+    return response.model_copy(update={
+        "message": message.model_copy(update={"content": content, "tool_calls": tuple(calls)})})
+
+
+def _api_key(profile: ModelProfile) -> str | None:
+    """The key from the worker's environment; profiles without ``api_key_env`` send none (the
+    scripted server, a local vLLM or Ollama)."""
+    if profile.api_key_env is None:
+        return None
+    key = os.environ.get(profile.api_key_env)
+    if not key:
+        raise ProviderAuthError(
+            f"environment variable {profile.api_key_env} (api_key_env of model {profile.model!r}) "
+            "is not set on the worker",
+            provider=profile.provider,
+        )
+    return key
+
+
+def _redacted(error: ApplicationError, api_key: str) -> ApplicationError:
+    return ApplicationError(
+        error.message.replace(api_key, "***"),
+        *error.details,
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+    )

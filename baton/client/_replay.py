@@ -1,0 +1,87 @@
+"""Re-running one recorded tool call outside its run (``baton replay-tool``).
+
+The call is found in the run log by its call id (across continuations and member runs), its
+``ToolSpec`` comes from the team the workflow was started with (the first history event's
+input), and it runs through the very code the worker runs: ``ToolActivities.execute_tool`` with
+the ledger at ``settings.resolved_ledger_path``, inside Temporal's ``ActivityEnvironment`` (an
+activity context without a worker). Nothing is written back to the run.
+
+Safety: a read tool bypasses the result cache (a replay should really run). A write tool repeats
+its side effect, so it needs ``force`` and always gets a fresh idempotency key
+(``replay-<uuid4>``): the recorded key would only return the recorded outcome from the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from baton.calls import ToolInvocation
+from baton.client._runlog import find_event
+from baton.client.views import ReplayReport
+from baton.errors import BatonError
+from baton.tools import default_registry
+
+if TYPE_CHECKING:
+    from baton.client.api import BatonClient
+
+__all__ = ["replay_tool"]
+
+
+async def replay_tool(client: BatonClient, run_id: str, call_id: str, *,
+                      arguments: dict[str, Any] | None = None, dry_run: bool = False,
+                      force: bool = False) -> ReplayReport:
+    root = await client.tree(run_id)
+    try:
+        node, event = find_event(root, call_id)
+    except LookupError:
+        raise BatonError(f"no tool call {call_id!r} in run {run_id!r}; `baton show {run_id}` "
+                         "lists each call id") from None
+    if event.effect == "workflow":
+        raise BatonError(f"{event.tool} ({call_id}) is a delegation or transfer handled by the "
+                         "workflow, not a tool: it cannot run outside the run")
+    first = node.previous_runs[0] if node.previous_runs else None
+    team = (await client.workflow_input(node.run_id, temporal_run_id=first)).team
+    spec = team.tools.get(event.tool)
+    if spec is None:
+        raise BatonError(f"tool {event.tool!r} is not in the team {team.name!r} of "
+                         f"{node.run_id!r} any more")
+    definition = default_registry.resolve(spec.name, module=spec.module)
+    args = dict(event.arguments if arguments is None else arguments)
+    try:
+        definition.arguments_model.model_validate(args)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(arguments)'}: {e['msg']}"
+                             for e in exc.errors())
+        raise BatonError(f"invalid arguments for {spec.name}: {problems}") from None
+    is_write = "write" in (spec.effect, definition.spec.effect)
+    if is_write and not force and not dry_run:
+        raise BatonError(f"{spec.name} is a write tool: replaying it repeats its side effect. "
+                         "Add --force to run it with a fresh idempotency key (or --dry-run)")
+    key = f"replay-{uuid.uuid4()}"
+    report = ReplayReport(
+        run_id=root.run_id, workflow_id=node.run_id, call_id=call_id, tool=spec.name,
+        effect="write" if is_write else "read", agent=event.agent, step=event.step,
+        recorded_arguments=event.arguments, arguments=args, recorded_status=event.status,
+        recorded_content=event.content, recorded_key=event.idempotency_key,
+        idempotency_key=key, dry_run=dry_run)
+    if dry_run:
+        return report
+    from temporalio.testing import ActivityEnvironment
+
+    from baton.activities.tools import Ledger, ToolActivities
+
+    settings = client.settings
+    settings.resolved_ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    activities = ToolActivities(default_registry, Ledger(settings.resolved_ledger_path),
+                                max_result_chars=settings.max_tool_result_chars)
+    invocation = ToolInvocation(
+        tool=spec.model_copy(update={"cacheable": False}), call_id=f"replay-{call_id}",
+        arguments=args, idempotency_key=key, run_id=root.run_id, workflow_id=node.run_id,
+        agent=event.agent, step=event.step)
+    outcome = await ActivityEnvironment().run(activities.execute_tool, invocation)
+    return report.model_copy(update={
+        "status": outcome.status, "content": outcome.content, "error_type": outcome.error_type,
+        "duration_ms": outcome.duration_ms})

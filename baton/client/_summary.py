@@ -1,0 +1,155 @@
+"""A plain-language account of a run for a reviewer who is not an engineer (``baton summary``).
+
+Built only from the run log and results (no model call): what was asked, who did what, which
+approvals were given by whom and why, what it cost and how it ended.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from baton.client.views import RunView
+from baton.runs import (
+    ApprovalEvent,
+    ChildEvent,
+    ContinuedEvent,
+    FailoverEvent,
+    RunStatus,
+    StartedEvent,
+    ToolCallEvent,
+    ToolRefusedEvent,
+    ValidationEvent,
+)
+
+__all__ = ["summary"]
+
+_ENDINGS = {
+    RunStatus.COMPLETED: "It finished successfully",
+    RunStatus.RUNNING: "It is still running",
+    RunStatus.AWAITING_APPROVAL: "It is waiting for a person to approve a step",
+    RunStatus.MAX_STEPS: "It stopped because it reached its step limit",
+    RunStatus.MAX_ROUNDS: "It stopped because it reached its round limit",
+    RunStatus.ROUTING_LOOP: "It stopped because the coordinator kept repeating itself",
+    RunStatus.MAX_HANDOFFS: "It stopped because the agents kept passing the work around",
+    RunStatus.TRANSFERRED: "It handed the conversation over to another agent",
+    RunStatus.STALLED: "It stopped because nobody could make further progress",
+    RunStatus.BUDGET_EXHAUSTED: "It stopped because its budget ran out",
+    RunStatus.OUTPUT_INVALID: "It stopped because its answer never had the required format",
+    RunStatus.FAILED: "It failed",
+    RunStatus.CANCELLED: "It was cancelled",
+}
+
+
+def _clip(text: str | None, limit: int = 240) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _who_did_what(node: RunView) -> list[str]:
+    lines: list[str] = []
+    agents = list(dict.fromkeys(e.agent for e in node.events if e.kind == "model_call"))
+    for agent in agents:
+        mine = [e for e in node.events if e.agent == agent]
+        steps = len({e.step for e in mine if e.kind == "model_call"})
+        tools = Counter(e.tool for e in mine if isinstance(e, ToolCallEvent)
+                        and e.effect != "workflow")
+        work = [f"{name} ({count}×)" if count > 1 else name for name, count in tools.items()]
+        sentence = f"{agent} worked for {_plural(steps, 'step')}"
+        sentence += f" and used {', '.join(work)}" if work else " without using tools"
+        lines.append(sentence + ".")
+        for event in mine:
+            if isinstance(event, ToolCallEvent) and event.effect == "workflow":
+                target = event.tool.removeprefix("delegate_to_").removeprefix("transfer_to_")
+                verb = "handed the conversation to" if event.tool.startswith("transfer_to_") \
+                    else "asked"
+                task = event.arguments.get("task") or event.arguments.get("reason") or ""
+                said = f": {_clip(str(task), 120)}" if task else ""
+                lines.append(f"{agent} {verb} {target}{said}.")
+            elif isinstance(event, ToolRefusedEvent):
+                lines.append(f"{agent} tried {event.tool}, which it may not use; it was refused.")
+            elif isinstance(event, ValidationEvent):
+                lines.append(f"{agent}'s answer did not have the required format "
+                             f"(attempt {event.attempt}); it was asked to fix it.")
+    for event in node.events:
+        if isinstance(event, ChildEvent) and event.action == "finished":
+            state = event.status.value if event.status else "unknown"
+            lines.append(f"{event.member} ({event.member_kind}) was given a task and ended "
+                         f"{state}: {_clip(event.output or event.reason, 160) or 'no answer'}.")
+        elif isinstance(event, FailoverEvent):
+            lines.append(f"The model service for {event.agent} failed ({_clip(event.reason, 100)}"
+                         f"); Baton switched from {event.from_profile} to {event.to_profile}.")
+        elif isinstance(event, ContinuedEvent):
+            lines.append(f"{event.agent}'s long history was compacted to keep going "
+                         f"(after step {event.step}).")
+    return lines
+
+
+def _approvals(root: RunView) -> list[str]:
+    lines: list[str] = []
+    for node in root.walk():
+        for event in node.events:
+            if not isinstance(event, ApprovalEvent):
+                continue
+            when = f"{event.at:%Y-%m-%d %H:%M} UTC"
+            why = f" because {_clip(event.reason, 160)}" if event.reason else ""
+            match event.action:
+                case "requested":
+                    lines.append(f"{event.agent} asked for a person's approval to run "
+                                 f"{event.tool}{why} ({when}).")
+                case "approved" | "rejected":
+                    said = f": {_clip(event.reason, 160)}" if event.reason else ""
+                    lines.append(f"{event.by or 'someone'} {event.action} {event.tool} at "
+                                 f"{when}{said}.")
+                case "edited":
+                    lines.append(f"{event.by or 'someone'} approved {event.tool} with changed "
+                                 f"details at {when}{why}.")
+                case "refused":
+                    lines.append(f"A decision on {event.tool} by {event.by or 'someone'} was not "
+                                 f"accepted{why}.")
+                case "expired" | "escalated":
+                    lines.append(f"The approval for {event.tool} {event.action} at {when}{why}.")
+    return lines
+
+
+def summary(root: RunView) -> list[str]:
+    """Paragraphs, in reading order."""
+    started = next((e for e in root.events if isinstance(e, StartedEvent)), None)
+    team = root.team or (started.team if started else "?")
+    kind = (root.workflow_type or "").removesuffix("Workflow").lower() or "agent"
+    paragraphs = [f"Run {root.run_id} of team {team} ({kind}) for tenant "
+                  f"{root.tenant or (started.tenant if started else '?')}."]
+    paragraphs.append("What was asked: " + (_clip(started.input, 400) if started
+                                            else "(not recorded)"))
+    work: list[str] = []
+    for node in root.walk():
+        work += _who_did_what(node)
+    paragraphs.append("Who did what:\n" + "\n".join(f"- {line}" for line in work)
+                      if work else "Who did what: nothing was recorded yet.")
+    approvals = _approvals(root)
+    paragraphs.append("Approvals:\n" + "\n".join(f"- {line}" for line in approvals)
+                      if approvals else "Approvals: none were needed.")
+    t = root.totals
+    per_agent = ", ".join(f"{a.agent} ${a.cost_usd:.4f}" for a in t.per_agent)
+    paragraphs.append(
+        f"Cost: {t.usage.total_tokens} tokens ({t.usage.input_tokens} read, "
+        f"{t.usage.output_tokens} written) in {_plural(t.model_calls, 'model call')}, "
+        f"${t.cost_usd:.4f} in total" + (f" ({per_agent})." if per_agent else "."))
+    status = root.run_status
+    ending = _ENDINGS.get(status, f"It ended {status.value}") if status else (
+        f"Its state is unknown (Temporal says {root.execution_status.lower()})")
+    took = ""
+    if root.started_at and root.closed_at:
+        took = f" after {(root.closed_at - root.started_at).total_seconds():.0f} seconds"
+    reason = root.result.reason if root.result else None
+    ended = f"How it ended: {ending}{took}"
+    ended += f", because {_clip(reason, 300)}." if reason and status != RunStatus.COMPLETED \
+        else "."
+    answer = root.result.output if root.result else None
+    if answer:
+        ended += f"\nFinal answer: {_clip(answer, 600)}"
+    paragraphs.append(ended)
+    return paragraphs

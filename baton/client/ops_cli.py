@@ -1,0 +1,160 @@
+"""``baton runs | lint | examples | resume``: finding runs, checking teams, starting points.
+
+Registered on the app by :mod:`baton.client.cli`; ``findings_table`` is also what ``baton run``
+prints before refusing a team with lint errors.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.table import Table
+from rich.text import Text
+
+from baton.client._cli_common import (
+    Address,
+    Namespace,
+    console,
+    errors,
+    print_all,
+    run_async,
+    settings_from,
+)
+from baton.client._search import parse_since, runs_query
+from baton.client.api import BatonClient
+from baton.client.render import status_style
+from baton.client.views import RunRow
+from baton.errors import BatonError
+from baton.lint import Finding, has_errors, lint_team
+from baton.loader import load_team
+from baton.runs import RunStatus
+
+__all__ = ["examples", "findings_table", "lint", "resume", "runs"]
+
+
+def findings_table(findings: list[Finding], title: str = "lint") -> Table:
+    table = Table(title=title, title_justify="left", show_lines=True)
+    for column in ("level", "code", "location", "message", "fix"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        table.add_row(Text(f.level, style="bold red" if f.level == "error" else "yellow"),
+                      Text(f.code), Text(f.location), Text(f.message), Text(f.fix))
+    return table
+
+
+def lint(team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)]) -> None:
+    """Check a team against the one-pager rules; exit 1 when there are errors."""
+    findings = lint_team(load_team(team))
+    if not findings:
+        console.print(Text(f"{team}: no findings", style="green"))
+        return
+    console.print(findings_table(findings, title=str(team)))
+    count = sum(f.level == "error" for f in findings)
+    console.print(f"{count} error(s), {len(findings) - count} warning(s)")
+    if has_errors(findings):
+        raise typer.Exit(1)
+
+
+def _row_cells(row: RunRow) -> list[Text]:
+    status = row.status or "?"
+    known = status in {s.value for s in RunStatus}
+    return [Text(row.run_id), Text(row.team or "?"), Text(row.tenant or "?"),
+            Text(status, style=status_style(RunStatus(status)) if known else ""),
+            Text(row.execution_status.lower()),
+            Text(f"${row.cost_usd:.4f}" if row.cost_usd is not None else "-"),
+            Text(f"{row.started_at:%Y-%m-%d %H:%M:%S}" if row.started_at else "-"),
+            Text(row.workflow_type)]
+
+
+def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
+         tenant: Annotated[str | None, typer.Option(help="BatonTenant")] = None,
+         status: Annotated[str | None, typer.Option(
+             help="BatonStatus: running, awaiting_approval, completed, failed, …")] = None,
+         since: Annotated[str | None, typer.Option(
+             help="started within (30m, 1h, 2d, 1w) or after an ISO time")] = None,
+         limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 50,
+         all_: Annotated[bool, typer.Option("--all", help="member runs (child workflows) "
+                                                          "too")] = False,
+         json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+         address: Address = None, namespace: Namespace = None) -> None:
+    """Search runs by team, tenant, status and start time (Temporal visibility)."""
+    query = runs_query(team=team, tenant=tenant, status=status,
+                       since=parse_since(since) if since else None, top_level_only=not all_)
+    settings = settings_from(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        rows = await client.search_runs(query, limit=limit, top_level_only=not all_)
+        if json_:
+            typer.echo("[" + ",".join(r.model_dump_json() for r in rows) + "]")
+            return
+        table = Table(title=f"{len(rows)} run(s)", title_justify="left")
+        for column in ("run id", "team", "tenant", "status", "temporal", "cost", "started",
+                       "workflow type"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*_row_cells(row))
+        print_all(table, Text.assemble(("query  ", "bold"), query or "(all workflows)"))
+
+    run_async(go())
+
+
+def _describe(text: str) -> tuple[str, str, str]:
+    """Pattern, description (first comment line) and suggested command of an example file."""
+    comments = [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
+    command = next((c for c in comments if c.startswith("baton ")), "")
+    description = next((c for c in comments if c and not c.startswith("baton ")), "")
+    data = yaml.safe_load(text) or {}
+    pattern = str(data.get("pattern", "single")) if isinstance(data, dict) else "?"
+    return pattern, description, command
+
+
+def examples() -> None:
+    """The example teams: pattern, what each shows and the command to try it."""
+    table = Table(title="examples (run from the repository root)", title_justify="left",
+                  show_lines=True)
+    for column in ("file", "pattern", "description", "try"):
+        table.add_column(column, overflow="fold")
+    files = sorted((f for f in resources.files("baton.examples").iterdir()
+                    if f.name.endswith(".yaml")), key=lambda f: f.name)
+    for file in files:
+        pattern, description, command = _describe(file.read_text(encoding="utf-8"))
+        table.add_row(Text(f"examples/{file.name}"), Text(pattern), Text(description),
+                      Text(command or f"baton run examples/{file.name} --input '…'"))
+    console.print(table)
+
+
+def resume(run_id: str,
+           new_run_id: Annotated[str | None, typer.Option(
+               "--run-id", help="workflow id of the new run (default TEAM-<8 hex>)")] = None,
+           address: Address = None, namespace: Namespace = None) -> None:
+    """Continue a failed pipeline run at its failed stage, reusing earlier stages' outputs."""
+    from baton.workflows.pipeline import resume_input
+
+    settings = settings_from(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        run = await client.workflow_input(run_id)
+        if run.team.pattern != "pipeline":
+            raise BatonError(f"only pipeline runs can be resumed; {run_id!r} is a "
+                             f"{run.team.pattern} run")
+        if not await client.closed(run_id):
+            raise BatonError(f"run {run_id!r} is still running")
+        failed = await client.result(run_id)
+        if failed.status == RunStatus.COMPLETED:
+            raise BatonError(f"run {run_id!r} completed: nothing to resume")
+        try:
+            again = resume_input(run, failed)
+        except ValueError as exc:
+            raise BatonError(str(exc)) from exc
+        started = await client.start_input(again, run_id=new_run_id)
+        typer.echo(started)
+        errors.print(f"resumed {run_id} at stage {again.resume['from_stage']!r}; follow with "
+                     f"`baton show {started}` or {client.ui_url(started)}", soft_wrap=True)
+
+    run_async(go())

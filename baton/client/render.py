@@ -1,0 +1,163 @@
+"""Rich rendering for the CLI: one line per run-log event, result panels, status tables.
+
+Pure functions from Baton models to rich renderables, so the CLI module only orchestrates; the
+``show``/``diff``/``replay`` views live in :mod:`baton.client.render_debug`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from baton.messages import Usage
+from baton.runs import (
+    AgentStatus,
+    ApprovalEvent,
+    ChildEvent,
+    ContinuedEvent,
+    FailoverEvent,
+    FinishedEvent,
+    ModelCallEvent,
+    RunEvent,
+    RunResult,
+    RunStatus,
+    StartedEvent,
+    ToolCallEvent,
+    ToolRefusedEvent,
+    ValidationEvent,
+)
+
+__all__ = [
+    "event_line",
+    "links",
+    "result_panel",
+    "status_style",
+    "status_table",
+    "usage_text",
+]
+
+_STATUS_STYLE = {
+    RunStatus.COMPLETED: "bold green",
+    RunStatus.RUNNING: "cyan",
+    RunStatus.AWAITING_APPROVAL: "yellow",
+}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                             default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _args(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v, 40)}" for k, v in arguments.items())
+
+
+def status_style(status: RunStatus) -> str:
+    return _STATUS_STYLE.get(status, "bold red")
+
+
+def usage_text(usage: Usage, cost_usd: float) -> str:
+    return (f"{usage.input_tokens} in + {usage.output_tokens} out = {usage.total_tokens} tokens, "
+            f"${cost_usd:.4f}")
+
+
+def event_line(event: RunEvent) -> Text:
+    """The one-line progress report of ``baton run`` for one run-log event."""
+    head = Text(f"{event.agent} #{event.step} ", style="dim")
+    match event:
+        case StartedEvent():
+            body = Text(f"▶ started (team {event.team}, tenant {event.tenant})")
+        case ModelCallEvent():
+            called = ", ".join(str(c.get("name", "?")) for c in event.tool_calls)
+            then = f" → {called}" if called else " → answer"
+            body = Text.assemble(
+                ("chat ", "bold"), (event.model, "magenta"),
+                f" {event.usage.input_tokens}+{event.usage.output_tokens} tokens"
+                f" {event.latency_ms:.0f} ms{then}")
+        case ToolCallEvent():
+            flags = " [cache hit]" if event.cache_hit else ""
+            flags += " [ledger hit]" if event.ledger_hit else ""
+            outcome = ("ok", "green") if event.status == "ok" else (
+                f"error {event.error_type or ''}".strip(), "red")
+            body = Text.assemble(("tool ", "bold"), (event.tool, "cyan"),
+                                 f"({_args(event.arguments)}) ", outcome,
+                                 f" {event.duration_ms:.0f} ms{flags}")
+        case ToolRefusedEvent():
+            body = Text(f"✗ tool {event.tool} refused: {event.reason}", style="yellow")
+        case ValidationEvent():
+            body = Text(f"✗ output invalid (attempt {event.attempt}): {_short(event.error)}",
+                        style="yellow")
+        case ApprovalEvent():
+            who = f" by {event.by}" if event.by else ""
+            why = f": {event.reason}" if event.reason else ""
+            body = Text(f"⏸ approval {event.action} for {event.tool}{who}{why}", style="yellow")
+        case ChildEvent(action="started"):
+            body = Text(f"↳ {event.member_kind} {event.member} started ({event.workflow_id}): "
+                        f"{_short(event.task, 60)}")
+        case ChildEvent():
+            state = event.status.value if event.status else "?"
+            said = _short(event.output or event.reason or "", 60)
+            body = Text(f"↲ {event.member} {state}: {said} ({event.usage.total_tokens} tokens)")
+        case FailoverEvent():
+            body = Text(f"⇄ failover {event.from_profile} → {event.to_profile}: {event.reason}",
+                        style="yellow")
+        case ContinuedEvent():
+            body = Text(f"⟳ continued as new ({event.history_events} events, "
+                        f"{event.compacted_messages} messages compacted)")
+        case FinishedEvent():
+            why = f" ({event.reason})" if event.reason else ""
+            body = Text(f"■ finished: {event.status.value}{why}", style=status_style(event.status))
+        case _:  # an event kind newer than this CLI: still show that something happened
+            body = Text(getattr(event, "kind", type(event).__name__))
+    return head + body
+
+
+def _facts(*rows: tuple[str, str | Text]) -> Table:
+    """A two-column label/value grid. Values become ``Text``: data from runs (answers, reasons,
+    JSON with brackets) must never be parsed as rich markup."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value if isinstance(value, Text) else Text(value))
+    return grid
+
+
+def links(run_id: str, ui_url: str) -> list[Text]:
+    """Run id and Temporal UI link as plain lines; print them with ``soft_wrap=True`` so a narrow
+    terminal never truncates or breaks the URL."""
+    return [Text.assemble(("run id       ", "bold"), run_id),
+            Text.assemble(("temporal ui  ", "bold"), ui_url)]
+
+
+def result_panel(result: RunResult) -> Panel:
+    """Answer (or structured output), status, reason and usage."""
+    rows: list[tuple[str, str | Text]] = [
+        ("status", Text(result.status.value, style=status_style(result.status)))]
+    if result.reason and result.status != RunStatus.COMPLETED:
+        rows.append(("reason", result.reason))
+    rows += [("steps", str(result.steps)), ("usage", usage_text(result.usage, result.cost_usd))]
+    answer = Text(result.output or "(no answer)")
+    if result.structured is not None:
+        answer = Text(json.dumps(result.structured, indent=2, ensure_ascii=False))
+    return Panel(Group(answer, Text(""), _facts(*rows)), title=f"{result.team} / {result.agent}",
+                 border_style=status_style(result.status))
+
+
+def status_table(status: AgentStatus, ui_url: str) -> Table:
+    return _facts(
+        ("run id", status.run_id),
+        ("team / agent", f"{status.team} / {status.agent}"),
+        ("status", Text(status.status.value, style=status_style(status.status))),
+        ("step", f"{status.step} of at most {status.max_steps}"),
+        ("usage", usage_text(status.usage, status.cost_usd)),
+        ("last event", status.last_event or "-"),
+        ("temporal ui", ui_url),
+    )

@@ -1,0 +1,66 @@
+"""The only door from workflow code to activities (DESIGN.md layout rule).
+
+Activity classes are imported through the sandbox pass-through, and every call gets explicit
+timeouts, retry policies and a summary that makes the Temporal UI history read like a story.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from baton.activities.llm.activity import LlmActivities
+    from baton.activities.tools import ToolActivities
+    from baton.calls import ChatRequest, ChatResponse, ToolInvocation, ToolOutcome
+
+__all__ = ["chat", "execute_tool"]
+
+# Non-retryable provider failures are marked non_retryable on the ApplicationError itself; the
+# policy here bounds the retryable ones (429/5xx/transport/timeouts).
+def _chat_retry(max_attempts: int) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=max_attempts,
+    )
+
+
+async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
+    # The provider's own timeout fires first (httpx); the activity timeout is the backstop for a
+    # response that hangs at the socket level, so a stuck call is retried rather than waited on.
+    timeout = timedelta(seconds=request.profile.timeout_s + 5)
+    return await workflow.execute_activity_method(
+        LlmActivities.chat,
+        request,
+        start_to_close_timeout=timeout,
+        # The activity heartbeats every 2 s while the provider works: a lost worker is noticed
+        # in seconds even when the model may legitimately take minutes.
+        heartbeat_timeout=timedelta(seconds=10),
+        retry_policy=_chat_retry(request.profile.max_attempts),
+        summary=summary,
+    )
+
+
+async def execute_tool(invocation: ToolInvocation, *, summary: str) -> ToolOutcome:
+    spec = invocation.tool
+    options: dict[str, Any] = {}
+    if spec.heartbeat_s is not None:
+        options["heartbeat_timeout"] = timedelta(seconds=spec.heartbeat_s * 3)
+    return await workflow.execute_activity_method(
+        ToolActivities.execute_tool,
+        invocation,
+        start_to_close_timeout=timedelta(seconds=spec.timeout_s),
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=spec.retry.initial_interval_s),
+            backoff_coefficient=spec.retry.backoff,
+            maximum_interval=timedelta(seconds=spec.retry.max_interval_s),
+            maximum_attempts=spec.retry.max_attempts,
+        ),
+        summary=summary,
+        **options,
+    )

@@ -1,0 +1,281 @@
+"""One agent's loop: model → tools → model … until an answer, a stop tool or a limit.
+
+Every way out is a typed ``RunResult`` (DESIGN.md data flow); only bugs raise. Side-effecting
+work happens in activities reached through ``baton.workflows._activities``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, RetryState
+
+from baton.calls import ChatRequest, ToolSchema
+from baton.messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolResultMessage,
+    UserMessage,
+)
+from baton.runs import (
+    AgentCarry,
+    ContinuedEvent,
+    FailoverEvent,
+    FinishedEvent,
+    ModelCallEvent,
+    RunInput,
+    RunResult,
+    RunStatus,
+    StartedEvent,
+    ValidationEvent,
+)
+from baton.schemas import schema_error
+from baton.specs import AgentSpec, ModelProfile, TeamSpec
+from baton.workflows import _activities
+from baton.workflows._approval import ApprovalGate
+from baton.workflows._budget import BudgetTracker
+from baton.workflows._history import Conversation, compact
+from baton.workflows._runlog import RunLog
+from baton.workflows._tool_turn import ToolTurn, failure_of
+from baton.workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
+
+__all__ = ["AgentLoop", "ContinueAsNew", "Finished"]
+
+
+class ContinueAsNew(Exception):  # control flow, like Finished
+    """The history is long enough: carry the state into a fresh run of the same workflow."""
+
+    def __init__(self, carry: AgentCarry) -> None:
+        super().__init__("continue as new")
+        self.carry = carry
+
+
+class AgentLoop(ToolTurn):
+    def __init__(self, run: RunInput, run_id: str, path: str, *,
+                 on_status: Callable[[RunStatus], None] = lambda _: None,
+                 workflow_tools: Mapping[str, WorkflowTool] | None = None,
+                 can_continue_as_new: bool = True) -> None:
+        self.run = run
+        self.team: TeamSpec = run.team
+        self.agent: AgentSpec = run.team.agent(run.agent)
+        self.run_id = run_id
+        self.path = path  # agent path inside the run, part of every idempotency key
+        carry = run.carry
+        self.profile_name = carry.profile_name if carry else self.agent.model
+        self.conversation = Conversation(carry.messages if carry else None)
+        self.log = RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
+        self.budget = BudgetTracker(
+            self.team.budget, carry.started_at if carry else workflow.now(),
+            usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0)
+        self.step = carry.step if carry else 0
+        self.fix_attempts = carry.fix_attempts if carry else 0
+        self.previous_runs = list(carry.previous_runs) if carry else []
+        self.status = RunStatus.RUNNING
+        self._on_status = on_status
+        self.gate = ApprovalGate(self.log, dict(self.team.approver_groups),
+                                 on_change=self._approvals_changed)
+        self.last_answer: str | None = carry.last_answer if carry else None
+        self.structured: dict[str, Any] | None = None
+        self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
+        self.workflow_tools = dict(workflow_tools or {})
+        for target, description in run.transfer_targets.items():
+            tool = transfer_tool(self.agent.name, target, description)
+            self.workflow_tools[tool.schema.name] = tool
+        self.tool_schemas = tuple(
+            ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
+            for t in (self.team.tools[n] for n in self.agent.tools if n in self.team.tools)
+        ) + tuple(tool.schema for tool in self.workflow_tools.values())
+
+    # -- public -------------------------------------------------------------------------------
+    def add_workflow_tools(self, tools: Mapping[str, WorkflowTool]) -> None:
+        """Tools the orchestrator executes (delegation, blackboard writes), shown to the model."""
+        self.workflow_tools.update(tools)
+        self.tool_schemas += tuple(tool.schema for tool in tools.values())
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self.team.models[self.profile_name]
+
+    async def run_to_end(self) -> RunResult:
+        """Loop until a typed result; raises ContinueAsNew when the history should be cut."""
+        if self.run.carry is None:
+            task = self._bounded(self.run.input, "the task")
+            self.log.add(StartedEvent, step=0, input=task[:2_000], team=self.team.name,
+                         tenant=self.run.tenant)
+            self.conversation.append(SystemMessage(content=self._system_prompt()))
+            for message in self.run.context:  # history handed over by a transfer
+                self.conversation.append(message)
+            self.conversation.append(UserMessage(content=task, source=self._task_source()))
+        try:
+            while True:
+                await self._one_step()
+        except Finished as done:
+            return self._finish(done)
+        except asyncio.CancelledError:
+            return self._finish(Finished(RunStatus.CANCELLED, "the run was cancelled"))
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def _one_step(self) -> None:
+        self._maybe_continue_as_new()
+        if self.step >= self.agent.max_steps:
+            raise Finished(RunStatus.MAX_STEPS,
+                           f"reached max_steps={self.agent.max_steps} without a final answer")
+        exhausted = self.budget.exhausted(workflow.now())
+        if exhausted:
+            raise Finished(RunStatus.BUDGET_EXHAUSTED, exhausted)
+        self.step += 1
+        reply = await self._call_model()
+        if reply.tool_calls:
+            self._describe("calling " + ", ".join(c.name for c in reply.tool_calls))
+            await self._run_tools(reply.tool_calls)
+            return
+        self._describe("answered")
+        self._accept_answer(reply.content or "")
+
+    def _describe(self, doing: str) -> None:
+        """The Temporal UI's "current details" line: where this agent is, in words."""
+        usage = self.budget.usage
+        workflow.set_current_details(
+            f"{self.agent.name} · step {self.step}/{self.agent.max_steps} · {doing} · "
+            f"{usage.total_tokens:,} tokens · ${self.budget.cost_usd:.4f}")
+
+    async def _call_model(self) -> AssistantMessage:
+        prefix, delta = self.conversation.outgoing()
+        request = ChatRequest(
+            workflow_id=workflow.info().workflow_id, run_id=self.run_id, agent=self.agent.name,
+            profile_name=self.profile_name, profile=self.profile, prefix=prefix, delta=delta,
+            tools=self.tool_schemas, output_schema=self.agent.output_schema, step=self.step,
+        )
+        try:
+            response = await _activities.chat(
+                request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
+        except ActivityError as exc:
+            error_type, message = failure_of(exc)
+            fallback = self.profile.fallback
+            # Fail over on an outage (retries or time used up), not on a request the provider
+            # refused outright (401, 400): that is a configuration error and should be loud.
+            if fallback is not None and exc.retry_state is not RetryState.NON_RETRYABLE_FAILURE:
+                self.log.add(FailoverEvent, step=self.step, from_profile=self.profile_name,
+                             to_profile=fallback, reason=f"{error_type}: {message}")
+                self.profile_name = fallback
+                return await self._call_model()
+            raise Finished(RunStatus.FAILED, f"model call failed: {message}",
+                           error_type=error_type) from exc
+        self.conversation.mark_sent(prefix.length + len(delta))
+        reply = response.message.model_copy(update={"agent": self.agent.name})
+        self.conversation.append(reply)
+        cost = self.profile.cost_usd(response.usage.input_tokens, response.usage.output_tokens)
+        self.budget.charge(response.usage, cost)
+        self.log.add(
+            ModelCallEvent, step=self.step, profile=self.profile_name, model=response.model,
+            provider=response.provider, usage=response.usage, cost_usd=cost,
+            latency_ms=response.latency_ms, finish_reason=response.finish_reason,
+            content=reply.content,
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
+                        for c in reply.tool_calls],
+        )
+        if reply.content:
+            self.last_answer = reply.content
+        return reply
+
+    def _accept_answer(self, text: str) -> None:
+        schema = self.agent.output_schema
+        if schema is None:
+            raise Finished(RunStatus.COMPLETED, output=text)
+        problem = self._schema_problem(text, schema)
+        if problem is None:
+            self.structured = json.loads(text)
+            raise Finished(RunStatus.COMPLETED, output=text)
+        self.fix_attempts += 1
+        self.log.add(ValidationEvent, step=self.step, attempt=self.fix_attempts, error=problem)
+        if self.fix_attempts > self.agent.max_output_fix_attempts:
+            raise Finished(
+                RunStatus.OUTPUT_INVALID,
+                f"answer still invalid after {self.agent.max_output_fix_attempts} fix attempts: "
+                f"{problem}", output=text, error_type="output_invalid")
+        self.conversation.append(UserMessage(
+            source="baton",
+            content=(f"Your answer does not match the required JSON schema: {problem}. "
+                     "Reply again with only a JSON value that matches the schema."),
+        ))
+
+    # -- history limits -----------------------------------------------------------------------
+    def _maybe_continue_as_new(self) -> None:
+        if not self.can_continue_as_new:
+            return
+        info = workflow.info()
+        limits = self.team.history
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        if not (info.is_continue_as_new_suggested() or events >= limits.continue_as_new_events
+                or size >= limits.continue_as_new_bytes):
+            return
+        messages, compacted = compact(self.conversation.messages, limits.keep_recent_messages)
+        self.log.add(ContinuedEvent, step=self.step, previous_run=info.run_id,
+                     history_events=events, history_bytes=size, compacted_messages=compacted)
+        raise ContinueAsNew(AgentCarry(
+            messages=messages, step=self.step, fix_attempts=self.fix_attempts,
+            usage=self.budget.usage, cost_usd=self.budget.cost_usd,
+            started_at=self.budget.started_at, profile_name=self.profile_name,
+            log_offset=self.log.offset + len(self.log.events),
+            previous_runs=[*self.previous_runs, info.run_id], last_answer=self.last_answer))
+
+    def _bounded(self, text: str, what: str) -> str:
+        """A message over the configured size is cut for the model, with a note saying so."""
+        limit = self.team.history.max_message_chars
+        if len(text) <= limit:
+            return text
+        return (f"{text[:limit]}\n[{what} was truncated: {limit} of {len(text)} characters "
+                "shown]")
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _schema_problem(text: str, schema: dict[str, Any]) -> str | None:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return f"not valid JSON ({exc.msg} at position {exc.pos})"
+        return schema_error(value, schema)
+
+    def _task_source(self) -> str:
+        return "user" if self.run.parent_run_id is None else "orchestrator"
+
+    def _system_prompt(self) -> str:
+        prompt = f"You are {self.agent.name}: {self.agent.description}\n\n{self.agent.instructions}"
+        if self.agent.output_schema is not None:
+            prompt += ("\n\nAnswer with only a JSON value matching this JSON schema:\n"
+                       + json.dumps(self.agent.output_schema, sort_keys=True))
+        return prompt
+
+    def _approvals_changed(self) -> None:
+        if not self.status.finished:
+            self.status = RunStatus.AWAITING_APPROVAL if self.gate.waiting else RunStatus.RUNNING
+            self._on_status(self.status)
+
+    def _finish(self, done: Finished) -> RunResult:
+        self.status = done.status
+        self.log.add(FinishedEvent, step=self.step, status=done.status, reason=done.reason)
+        output = done.output if done.output is not None else self.last_answer
+        if output is None and done.status is not RunStatus.COMPLETED:
+            output = self._partial_output()
+        return RunResult(
+            run_id=self.run_id, team=self.team.name, agent=self.agent.name, status=done.status,
+            output=output, structured=self.structured, reason=done.reason,
+            error_type=done.error_type, steps=self.step, usage=self.budget.usage,
+            cost_usd=round(self.budget.cost_usd, 6), transfer=done.transfer,
+        )
+
+    def _partial_output(self) -> str | None:
+        """What the agent had learned when it stopped: its latest tool results."""
+        results = [m for m in self.conversation.messages if isinstance(m, ToolResultMessage)]
+        if not results:
+            return None
+        lines = [f"- {m.name}: {m.content[:500]}" for m in results[-3:]]
+        return f"Stopped after {self.step} steps. Latest tool results:\n" + "\n".join(lines)
+
+    def messages(self) -> list[Message]:
+        return self.conversation.messages

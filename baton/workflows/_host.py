@@ -1,0 +1,71 @@
+"""``AgentHost``: the public handlers of a workflow that hosts one agent loop in itself.
+
+``AgentWorkflow`` hosts its agent; a supervisor hosts its router. Each workflow hosts at most
+one loop, so ``messages`` (the llm activity's prefix rebuild) is unambiguous; every other agent
+runs as a child workflow with its own handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from baton import visibility
+    from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
+    from baton.runs import AgentStatus, MessagesPage, PageRequest, RunLogPage, RunStatus
+    from baton.workflows._agent_loop import AgentLoop
+
+__all__ = ["AgentHost", "set_status"]
+
+
+def set_status(status: RunStatus, cost_usd: float | None = None) -> None:
+    updates: list[SearchAttributeUpdate[Any]] = [visibility.STATUS.value_set(status.value)]
+    if cost_usd is not None:
+        updates.append(visibility.COST_USD.value_set(cost_usd))
+    workflow.upsert_search_attributes(updates)
+
+
+class AgentHost:
+    _loop: AgentLoop
+
+    @workflow.query(name="status")
+    def status(self) -> AgentStatus:
+        loop = self._loop
+        last = loop.log.events[-1].kind if loop.log.events else None
+        return AgentStatus(
+            run_id=loop.run_id, team=loop.team.name, agent=loop.agent.name, status=loop.status,
+            step=loop.step, max_steps=loop.agent.max_steps, usage=loop.budget.usage,
+            cost_usd=round(loop.budget.cost_usd, 6), last_event=last,
+            previous_runs=loop.previous_runs,
+        )
+
+    @workflow.query(name="messages")
+    def messages(self, page: PageRequest) -> MessagesPage:
+        conversation = self._loop.conversation
+        return MessagesPage(offset=page.offset, total=len(conversation),
+                            messages=conversation.page(page.offset, page.limit))
+
+    @workflow.query(name="run_log")
+    def run_log(self, page: PageRequest) -> RunLogPage:
+        log = self._loop.log
+        return RunLogPage(offset=page.offset, total=len(log.events),
+                          events=log.page(page.offset, page.limit))
+
+    @workflow.query(name="pending_approvals")
+    def pending_approvals(self) -> list[PendingApproval]:
+        return self._loop.gate.pending()
+
+    @workflow.signal(name="decide")
+    def decide_by_signal(self, decision: ApprovalDecision) -> None:
+        self._loop.gate.on_signal(decision)
+
+    @workflow.update(name="decide")
+    def decide(self, decision: ApprovalDecision) -> DecisionReceipt:
+        return self._loop.gate.apply(decision)
+
+    @decide.validator
+    def _validate_decide(self, decision: ApprovalDecision) -> None:
+        self._loop.gate.validate(decision)

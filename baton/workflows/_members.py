@@ -1,0 +1,113 @@
+"""Running a team's members (agents or sub-teams) as child workflows, with budget slices.
+
+Delegation is a member run that returns a result to the caller; a transfer (handoff) moves
+control and is expressed by the member's result (``RunStatus.TRANSFERRED``). Child workflow ids
+are deterministic (``<parent>.<member>.<n>``), so every idempotency key inside a member is stable
+across replays, retries and restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from baton import visibility
+    from baton.messages import Message
+    from baton.runs import ChildEvent, ChildRecord, RunInput, RunResult, RunStatus
+    from baton.specs import TeamSpec
+    from baton.workflows._budget import BudgetTracker
+    from baton.workflows._runlog import RunLog
+
+__all__ = ["WORKFLOW_TYPES", "Members", "workflow_type"]
+
+WORKFLOW_TYPES = {
+    "single": "AgentWorkflow", "supervisor": "SupervisorWorkflow",
+    "hierarchical": "HierarchicalWorkflow", "pipeline": "PipelineWorkflow",
+    "fanout": "FanoutWorkflow", "debate": "DebateWorkflow", "handoff": "HandoffWorkflow",
+    "blackboard": "BlackboardWorkflow",
+}
+
+
+def workflow_type(team: TeamSpec) -> str:
+    return WORKFLOW_TYPES[team.pattern]
+
+
+class Members:
+    def __init__(self, run: RunInput, run_id: str, log: RunLog, budget: BudgetTracker) -> None:
+        self.input, self.team, self.run_id = run, run.team, run_id
+        self.log, self.budget = log, budget
+        self.records: list[ChildRecord] = []
+        self._started = 0
+
+    def _child(self, member: str, task: str, *, context: Sequence[Message],
+               transfer_targets: Sequence[str], share: float) -> tuple[str, RunInput]:
+        team = self.team
+        now = workflow.now()
+        if team.member_kind(member) == "agent":
+            budget = self.budget.slice(team.budget, share, now=now)
+            return "AgentWorkflow", RunInput(
+                team=team.for_agent(member, budget), input=task, tenant=self.input.tenant,
+                agent=member,
+                parent_run_id=self.run_id, context=list(context),
+                transfer_targets={t: team.agent(t).description for t in transfer_targets},
+                trace_id=self.input.trace_id)
+        sub = team.teams[member]
+        sub = sub.model_copy(update={"budget": self.budget.slice(sub.budget, share, now=now)})
+        return workflow_type(sub), RunInput(team=sub, input=task, tenant=self.input.tenant,
+                                            parent_run_id=self.run_id, trace_id=self.input.trace_id)
+
+    async def run(self, member: str, task: str, *, step: int = 0,
+                  context: Sequence[Message] = (), transfer_targets: Sequence[str] = (),
+                  share: float = 1.0) -> RunResult:
+        """Run ``member`` on ``task`` to its typed result; a crashed child becomes FAILED."""
+        kind = self.team.member_kind(member)
+        self._started += 1
+        child_id = f"{workflow.info().workflow_id}.{member}.{self._started}"
+        exhausted = self.budget.exhausted(workflow.now())
+        if exhausted:
+            return self._record(member, kind, child_id, task, step=step, result=RunResult(
+                run_id=self.run_id, team=self.team.name, agent=member,
+                status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted))
+        workflow_name, child_input = self._child(member, task, context=context,
+                                                 transfer_targets=transfer_targets, share=share)
+        self.log.add(ChildEvent, step=step, action="started", member=member, member_kind=kind,
+                     workflow_id=child_id, task=task[:2_000])
+        self.budget.reserve(child_input.team.budget)
+        try:
+            result = await workflow.execute_child_workflow(
+                workflow_name, child_input, id=child_id, result_type=RunResult,
+                search_attributes=TypedSearchAttributes([
+                    SearchAttributePair(visibility.TEAM, self.team.name),
+                    SearchAttributePair(visibility.TENANT, self.input.tenant),
+                    SearchAttributePair(visibility.AGENT, member),
+                    # Set at start so the child need not upsert it (one visibility write less
+                    # per member, which adds up in a fan-out of fifty).
+                    SearchAttributePair(visibility.STATUS, RunStatus.RUNNING.value),
+                ]),
+                static_summary=f"{kind} {member}: {task[:120]}",
+            )
+        except ChildWorkflowError as exc:
+            cause = exc.cause or exc
+            result = RunResult(run_id=self.run_id, team=self.team.name, agent=member,
+                               status=RunStatus.FAILED, error_type="child_failed",
+                               reason=f"{member} failed: {cause}")
+        self.budget.release(child_input.team.budget)
+        self.budget.charge(result.usage, result.cost_usd)
+        return self._record(member, kind, child_id, task, step=step, result=result)
+
+    def _record(self, member: str, kind: str, child_id: str, task: str, *, step: int,
+                result: RunResult) -> RunResult:
+        record = ChildRecord(
+            member=member, kind="team" if kind == "team" else "agent", workflow_id=child_id,
+            status=result.status, task=task[:2_000], output=result.output, reason=result.reason,
+            steps=result.steps, usage=result.usage, cost_usd=result.cost_usd)
+        self.records.append(record)
+        self.log.add(ChildEvent, step=step, action="finished", member=member,
+                     member_kind=record.kind, workflow_id=child_id, task=record.task,
+                     status=result.status, output=result.output, reason=result.reason,
+                     usage=result.usage, cost_usd=result.cost_usd)
+        return result

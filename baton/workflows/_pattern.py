@@ -1,0 +1,118 @@
+"""Shared state and handlers of pattern workflows that host no agent loop themselves.
+
+A pipeline, a fan-out, a debate … only orchestrates members (each a child workflow), so it has
+no conversation and no approval gate of its own. ``PatternRun`` holds what every such pattern
+owns — the run input, the run id, a ``RunLog``, a ``BudgetTracker`` and the ``Members`` that
+start children — and turns the end of the run into a typed ``RunResult``. ``PatternHost`` gives
+the workflow the same public queries as an agent (``status``, ``run_log``, ``messages``,
+``pending_approvals``) so the CLI and the UI treat every run alike.
+
+Approvals live in the children: find them through the ``BatonStatus`` search attribute
+(``BatonStatus='awaiting_approval' AND WorkflowId STARTS_WITH '<run id>'``) and decide on the
+child workflow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from baton.approvals import PendingApproval
+    from baton.runs import (
+        AgentStatus,
+        FinishedEvent,
+        MessagesPage,
+        PageRequest,
+        RunInput,
+        RunLogPage,
+        RunResult,
+        RunStatus,
+        StartedEvent,
+    )
+    from baton.workflows._budget import BudgetTracker
+    from baton.workflows._host import set_status
+    from baton.workflows._members import Members
+    from baton.workflows._runlog import RunLog
+
+__all__ = ["PatternHost", "PatternRun", "output_of"]
+
+
+def output_of(result: RunResult) -> str:
+    """A member's typed output as text: its structured JSON when it has an output schema (so the
+    next member reads exactly the validated object), else its answer."""
+    if result.structured is not None:
+        return json.dumps(result.structured, ensure_ascii=False)
+    return result.output or ""
+
+
+class PatternRun:
+    """One pattern run's state. ``step`` counts finished units of work (stages, branches,
+    rounds …) against ``max_steps``; ``current`` names the member working right now."""
+
+    def __init__(self, run: RunInput, *, max_steps: int) -> None:
+        info = workflow.info()
+        self.input = run
+        self.team = run.team
+        self.pattern: str = run.team.pattern
+        # A nested pattern belongs to its parent's run (one script, one ledger, one trace).
+        self.run_id = run.parent_run_id or info.workflow_id
+        self.log = RunLog(self.pattern)
+        self.budget = BudgetTracker(run.team.budget, workflow.now())
+        self.members = Members(run, self.run_id, self.log, self.budget)
+        self.status = RunStatus.RUNNING
+        self.step = 0
+        self.max_steps = max_steps
+        self.current: str | None = None
+
+    def start(self) -> None:
+        """Log the start and mark the run RUNNING in visibility."""
+        self.log.add(StartedEvent, step=0, input=self.input.input[:2_000], team=self.team.name,
+                     tenant=self.input.tenant)
+        set_status(RunStatus.RUNNING)
+
+    def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
+               details: dict[str, Any] | None = None, *, error_type: str | None = None,
+               structured: dict[str, Any] | None = None) -> RunResult:
+        """The typed end of the run: logged, visible in the search attributes, returned."""
+        self.status, self.current = status, None
+        self.log.add(FinishedEvent, step=self.step, status=status, reason=reason)
+        set_status(status, cost_usd=round(self.budget.cost_usd, 6))
+        return RunResult(
+            run_id=self.run_id, team=self.team.name, agent=self.pattern, status=status,
+            output=output, structured=structured, reason=reason, error_type=error_type,
+            steps=self.step, usage=self.budget.usage, cost_usd=self.budget.cost_usd,
+            children=list(self.members.records), details=details or {})
+
+
+class PatternHost:
+    """Queries of a pattern workflow; the subclass sets ``self._pattern`` in its ``__init__``
+    (decorated ``@workflow.init``) so a query arriving with the first task finds it."""
+
+    _pattern: PatternRun
+
+    @workflow.query(name="status")
+    def status(self) -> AgentStatus:
+        run = self._pattern
+        last = run.log.events[-1].kind if run.log.events else None
+        return AgentStatus(
+            run_id=run.run_id, team=run.team.name, agent=run.current or run.pattern,
+            status=run.status, step=run.step, max_steps=run.max_steps, usage=run.budget.usage,
+            cost_usd=round(run.budget.cost_usd, 6), last_event=last)
+
+    @workflow.query(name="run_log")
+    def run_log(self, page: PageRequest) -> RunLogPage:
+        log = self._pattern.log
+        return RunLogPage(offset=page.offset, total=len(log.events),
+                          events=log.page(page.offset, page.limit))
+
+    @workflow.query(name="messages")
+    def messages(self, page: PageRequest) -> MessagesPage:
+        # No conversation here: each member keeps its own (query the child workflow).
+        return MessagesPage(offset=page.offset, total=0, messages=[])
+
+    @workflow.query(name="pending_approvals")
+    def pending_approvals(self) -> list[PendingApproval]:
+        return []  # approvals wait in the children (see the module docstring)

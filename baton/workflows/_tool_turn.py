@@ -1,0 +1,135 @@
+"""One turn's tool calls: workflow tools (delegation, transfer) run in the workflow, granted
+tools pass the approval gate and run as ``execute_tool`` activities with their idempotency key,
+anything else is refused with an explanation the model can act on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from baton.calls import ToolInvocation, ToolOutcome, ToolSchema
+from baton.idempotency import idempotency_key
+from baton.messages import ToolCall, ToolResultMessage
+from baton.runs import RunStatus, ToolCallEvent, ToolRefusedEvent
+from baton.schemas import schema_error
+from baton.specs import AgentSpec, TeamSpec
+from baton.workflows import _activities
+from baton.workflows._approval import ApprovalGate
+from baton.workflows._budget import BudgetTracker
+from baton.workflows._history import Conversation
+from baton.workflows._runlog import RunLog
+from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
+
+__all__ = ["ToolTurn", "failure_of"]
+
+
+def failure_of(exc: ActivityError) -> tuple[str, str]:
+    """The innermost cause's type and message: what actually went wrong, for a person."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else (
+        type(cause).__name__)
+    return error_type or "ActivityError", str(cause) or str(exc)
+
+
+class ToolTurn:
+    """The tool-calling half of ``AgentLoop`` (a mixin: it works on the loop's state)."""
+
+    team: TeamSpec
+    agent: AgentSpec
+    run_id: str
+    path: str
+    step: int
+    conversation: Conversation
+    log: RunLog
+    gate: ApprovalGate
+    budget: BudgetTracker
+    workflow_tools: dict[str, WorkflowTool]
+    tool_schemas: tuple[ToolSchema, ...]
+    last_answer: str | None
+
+    async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
+        # Independent calls of one turn run concurrently; results are appended in call order so
+        # the conversation (and its digest) does not depend on which finished first.
+        results = await asyncio.gather(*(self._run_tool(call) for call in calls))
+        finish = None
+        for message, done in results:
+            self.conversation.append(message)
+            finish = finish or done
+        if finish is not None:
+            if finish.transfer is not None:  # hand over the conversation with this turn's results
+                finish.transfer = finish.transfer.model_copy(
+                    update={"messages": self.conversation.messages[1:]})
+            if finish.output:
+                self.last_answer = finish.output
+            raise finish
+
+    async def _run_workflow_tool(self, call: ToolCall, tool: WorkflowTool,
+                                 ) -> tuple[ToolResultMessage, Finished | None]:
+        result: WorkflowToolResult = await tool.run(call, self.step)
+        self.log.add(
+            ToolCallEvent, step=self.step, call_id=call.id, tool=call.name, effect="workflow",
+            arguments=call.arguments, status="error" if result.is_error else "ok",
+            result=result.value, content=result.content, idempotency_key=result.key)
+        return self._tool_message(call, result.content, is_error=result.is_error), result.finish
+
+    async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, Finished | None]:
+        if call.name in self.workflow_tools and call.raw_arguments is None:
+            return await self._run_workflow_tool(call, self.workflow_tools[call.name])
+        spec = self.team.tools.get(call.name)
+        if spec is None or call.name not in self.agent.tools:
+            reason = (f"tool {call.name!r} is not available to agent {self.agent.name!r}; "
+                      f"available tools: {', '.join(s.name for s in self.tool_schemas) or 'none'}")
+            self.log.add(ToolRefusedEvent, step=self.step, call_id=call.id, tool=call.name,
+                         reason=reason)
+            return self._tool_message(call, reason, is_error=True), None
+        step = self.step
+        args = call.arguments
+        policy = self.agent.approvals.get(call.name, spec.approval)
+        # Ill-formed calls go straight to the tool activity, which explains the problem to the
+        # model; a person is only asked about a call that could actually run.
+        well_formed = call.raw_arguments is None and not schema_error(args, spec.parameters)
+        gate_reason = self.gate.reason_for(policy, args) if well_formed else None
+        if gate_reason is not None:
+            resolution = await self.gate.request(call=call, spec=spec, policy=policy, step=step,
+                                                 run_id=self.run_id, reason=gate_reason,
+                                                 deadline=self.budget.deadline)
+            if not resolution.run:
+                why = f": {resolution.reason}" if resolution.reason else ""
+                text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
+                        "It did not run; do not retry it unchanged.")
+                return self._tool_message(call, text, is_error=True), None
+            args = resolution.args
+        key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
+        invocation = ToolInvocation(
+            tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
+            idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
+            agent=self.agent.name, step=step,
+        )
+        try:
+            outcome = await _activities.execute_tool(
+                invocation, summary=f"execute_tool {call.name} #{key[:6]}")
+        except ActivityError as exc:
+            _, failure = failure_of(exc)
+            outcome = ToolOutcome(status="error", error_type="tool_unavailable",
+                                  content=f"tool {call.name} is unavailable: {failure}")
+        self.log.add(
+            ToolCallEvent, step=step, call_id=call.id, tool=call.name, effect=spec.effect,
+            arguments=args, status=outcome.status, result=outcome.value,
+            content=outcome.content, error_type=outcome.error_type, idempotency_key=key,
+            cache_hit=outcome.cache_hit, ledger_hit=outcome.ledger_hit,
+            duration_ms=outcome.duration_ms,
+        )
+        message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
+        if spec.stop and outcome.status == "ok":
+            return message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
+                                     output=outcome.content)
+        return message, None
+
+    @staticmethod
+    def _tool_message(call: ToolCall, content: str, *, is_error: bool) -> ToolResultMessage:
+        return ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
+                                 is_error=is_error)

@@ -1,0 +1,138 @@
+"""``HandoffWorkflow``: one conversation, passed between agents by transfer.
+
+The active agent (``entry`` first) runs as a child ``AgentWorkflow`` with ``transfer_to_<agent>``
+tools for the agents it may hand over to (``HandoffSpec.targets``). A transfer is not a
+delegation: control moves and nothing comes back to the transferring agent. When a child ends
+``TRANSFERRED``, the target starts with the conversation passed per ``history``:
+
+- ``full``: every message of the previous agent (without its system prompt);
+- ``last_message``: only the last user or assistant message that has text;
+- ``summary``: one deterministic text summary built here (no model call);
+- ``none``: nothing.
+
+Its task is the original user request plus ``[Transferred from X: reason]``. More than
+``max_handoffs`` transfers end the run with ``MAX_HANDOFFS`` (ping-pong) and the best partial
+output; any other end of a child ends the run with that child's status. The last agent's answer
+is the run's answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from baton.messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+    from baton.patterns import HandoffSpec
+    from baton.runs import RunInput, RunResult, RunStatus, Transfer
+    from baton.workflows._pattern import PatternHost, PatternRun
+
+__all__ = ["HandoffWorkflow", "handed_over"]
+
+_SUMMARY_MESSAGES = 30  # the most recent messages a summary covers
+_SUMMARY_LINE_CHARS = 300
+
+
+def _line(message: Message) -> str | None:
+    if isinstance(message, UserMessage):
+        return f"{message.source or 'user'}: {message.content}"
+    if isinstance(message, AssistantMessage):
+        calls = ", ".join(f"{c.name}({json.dumps(c.arguments, sort_keys=True)})"
+                          for c in message.tool_calls)
+        parts = [p for p in (message.content, f"called {calls}" if calls else "") if p]
+        return f"{message.agent or 'assistant'}: {'; '.join(parts)}" if parts else None
+    if isinstance(message, ToolResultMessage):
+        return f"  {message.name} → {'error' if message.is_error else 'ok'}: {message.content}"
+    return None
+
+
+def _summary(transfer: Transfer) -> list[Message]:
+    recent = transfer.messages[-_SUMMARY_MESSAGES:]
+    lines = [line[:_SUMMARY_LINE_CHARS] for line in map(_line, recent) if line]
+    skipped = len(transfer.messages) - len(recent)
+    head = f"[Summary of the conversation before {transfer.source} transferred it"
+    head += f"; {skipped} older messages omitted]" if skipped else "]"
+    return [UserMessage(source="baton", content="\n".join([head, *lines]))]
+
+
+def handed_over(transfer: Transfer, history: str) -> list[Message]:
+    """The context the target agent starts with, per ``HandoffSpec.history``."""
+    if history == "full":
+        return list(transfer.messages)  # the turn's tool results are included by the loop
+    if history == "summary":
+        return _summary(transfer)
+    if history == "last_message":
+        for message in reversed(transfer.messages):
+            if isinstance(message, UserMessage):
+                return [message]
+            if isinstance(message, AssistantMessage) and message.content:
+                # Without its tool calls: their results are not passed on.
+                return [AssistantMessage(content=message.content, agent=message.agent)]
+    return []
+
+
+def _last_text(transfer: Transfer) -> str | None:
+    for message in reversed(transfer.messages):
+        if isinstance(message, AssistantMessage) and message.content:
+            return message.content
+    return None
+
+
+class _Handoff:
+    def __init__(self, pattern: PatternRun, spec: HandoffSpec) -> None:
+        self.p, self.spec = pattern, spec
+        self.handoffs: list[dict[str, str]] = []
+
+    async def run(self) -> RunResult:
+        p, spec = self.p, self.spec
+        p.start()
+        team_entry = p.team.entry if p.team.entry in spec.agents else None
+        active = spec.entry or team_entry or spec.agents[0]
+        task = p.input.input
+        context: list[Message] = []
+        while True:
+            p.current = active
+            result = await p.members.run(active, task, step=len(self.handoffs),
+                                         context=context, transfer_targets=spec.targets(active))
+            p.step = len(self.handoffs) + 1
+            transfer = result.transfer
+            if result.status is not RunStatus.TRANSFERRED or transfer is None:
+                break
+            self.handoffs.append({"from": transfer.source, "to": transfer.to,
+                                  "reason": transfer.reason})
+            if len(self.handoffs) > spec.max_handoffs:
+                return self._finish(
+                    RunStatus.MAX_HANDOFFS, result.output or _last_text(transfer),
+                    f"more than max_handoffs={spec.max_handoffs} transfers (last: "
+                    f"{transfer.source} -> {transfer.to}); stopped to prevent ping-pong",
+                    active)
+            active, context = transfer.to, handed_over(transfer, spec.history)
+            task = f"{p.input.input}\n\n[Transferred from {transfer.source}: {transfer.reason}]"
+        if result.status is RunStatus.COMPLETED:
+            return self._finish(RunStatus.COMPLETED, result.output, None, active,
+                                structured=result.structured)
+        return self._finish(result.status, result.output,
+                            f"{active} ended {result.status.value}: {result.reason or ''}",
+                            active, error_type=result.error_type)
+
+    def _finish(self, status: RunStatus, output: str | None, reason: str | None, last: str, *,
+                error_type: str | None = None,
+                structured: dict[str, Any] | None = None) -> RunResult:
+        details = {"handoffs": self.handoffs, "final_agent": last, "history": self.spec.history}
+        return self.p.finish(status, output, reason, details, error_type=error_type,
+                             structured=structured)
+
+
+@workflow.defn(name="HandoffWorkflow")
+class HandoffWorkflow(PatternHost):
+    @workflow.init
+    def __init__(self, run: RunInput) -> None:
+        assert run.team.handoff is not None  # TeamSpec validates the section per pattern
+        self._pattern = PatternRun(run, max_steps=run.team.handoff.max_handoffs + 1)
+
+    @workflow.run
+    async def run(self, run: RunInput) -> RunResult:
+        assert run.team.handoff is not None
+        return await _Handoff(self._pattern, run.team.handoff).run()

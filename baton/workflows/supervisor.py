@@ -1,0 +1,139 @@
+"""``SupervisorWorkflow``: a router agent delegates sub-tasks to workers (agents or teams, each
+a child workflow) and composes the answer from their reports.
+
+The router runs in this workflow; each worker in its own. Delegation is a tool the router calls
+(``delegate_to_<worker>``) that the orchestrator executes: a routing loop (the same worker given
+the same sub-task again) is refused once with an explanation and then ends the run with
+``routing_loop``; more than ``max_rounds`` delegations end it with ``max_rounds``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from baton.calls import ToolSchema
+    from baton.messages import AgentMessage, ToolCall
+    from baton.patterns import SupervisorSpec
+    from baton.runs import RunInput, RunResult, RunStatus
+    from baton.workflows._agent_loop import AgentLoop
+    from baton.workflows._host import AgentHost, set_status
+    from baton.workflows._members import Members
+    from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
+
+__all__ = ["Delegation", "SupervisorWorkflow", "build_router", "run_router"]
+
+
+def _normalise(task: str) -> str:
+    return re.sub(r"\W+", " ", task.lower()).strip()
+
+
+class Delegation:
+    """Routing state behind the router's ``delegate_to_<worker>`` tools."""
+
+    def __init__(self, spec: SupervisorSpec, members: Members, router: str,
+                 share: float = 1.0) -> None:
+        self.spec, self.members, self.router, self.share = spec, members, router, share
+        self.rounds = 0
+        self.seen: Counter[tuple[str, str]] = Counter()
+        self.warned = False
+
+    def tools(self) -> dict[str, WorkflowTool]:
+        team = self.members.team
+        tools = {}
+        for worker in self.spec.workers:
+            about = team.teams[worker].description if worker in team.teams else (
+                team.agent(worker).description)
+            tools[f"delegate_to_{worker}"] = WorkflowTool(
+                schema=ToolSchema(
+                    name=f"delegate_to_{worker}",
+                    description=f"Delegate a sub-task to {worker} ({about}); returns its report.",
+                    parameters={
+                        "type": "object", "additionalProperties": False, "required": ["task"],
+                        "properties": {"task": {"type": "string",
+                                                "description": "the sub-task, self-contained"}},
+                    },
+                ),
+                run=self._runner(worker),
+            )
+        return tools
+
+    def _runner(self, worker: str) -> Callable[[ToolCall, int], Awaitable[WorkflowToolResult]]:
+        async def run(call: ToolCall, step: int) -> WorkflowToolResult:
+            task = str(call.arguments.get("task") or "").strip()
+            if not task:
+                return WorkflowToolResult(content="delegation needs a non-empty task",
+                                          is_error=True)
+            refusal = self._refusal(worker, task)
+            if refusal is not None:
+                return refusal
+            self.seen[(worker, _normalise(task))] += 1
+            self.rounds += 1
+            result = await self.members.run(worker, task, step=step, share=self.share)
+            report = AgentMessage(source=worker, destination=self.router, kind="report",
+                                  payload=result.output or result.reason or "",
+                                  trace_id=self.members.input.trace_id)
+            ok = result.status is RunStatus.COMPLETED
+            text = result.output if ok else f"[{result.status.value}] {result.reason or ''}"
+            return WorkflowToolResult(
+                content=f"{worker} reports ({result.status.value}): {text}", is_error=not ok,
+                value=json.loads(report.model_dump_json()),
+                key=self.members.records[-1].workflow_id)
+        return run
+
+    def _refusal(self, worker: str, task: str) -> WorkflowToolResult | None:
+        repeats = self.seen[(worker, _normalise(task))]
+        if repeats > self.spec.max_repeats:
+            if self.warned:
+                return WorkflowToolResult(content="routing loop", is_error=True, finish=Finished(
+                    RunStatus.ROUTING_LOOP,
+                    f"the router sent the same sub-task to {worker} again after a warning"))
+            self.warned = True
+            return WorkflowToolResult(is_error=True, content=(
+                f"{worker} already handled this sub-task {repeats} time(s); its report is "
+                "above. Use it, delegate something different, or give the final answer."))
+        if self.rounds >= self.spec.max_rounds:
+            return WorkflowToolResult(content="round limit", is_error=True, finish=Finished(
+                RunStatus.MAX_ROUNDS,
+                f"reached max_rounds={self.spec.max_rounds} delegations without an answer"))
+        return None
+
+
+def build_router(run: RunInput, spec: SupervisorSpec, share: float = 1.0,
+                 ) -> tuple[AgentLoop, Delegation]:
+    info = workflow.info()
+    run_id = run.parent_run_id or info.workflow_id
+    loop = AgentLoop(run.model_copy(update={"agent": spec.router}), run_id=run_id,
+                     path=f"{info.workflow_id}/{spec.router}", on_status=set_status,
+                     can_continue_as_new=False)
+    # Members share the router's log and budget, so every delegation is charged to this run.
+    delegation = Delegation(spec, Members(run, run_id, loop.log, loop.budget), spec.router,
+                            share)
+    loop.add_workflow_tools(delegation.tools())
+    return loop, delegation
+
+
+async def run_router(loop: AgentLoop, delegation: Delegation) -> RunResult:
+    set_status(RunStatus.RUNNING)
+    result = await loop.run_to_end()
+    result = result.model_copy(update={
+        "children": delegation.members.records, "details": {"rounds": delegation.rounds}})
+    set_status(result.status, cost_usd=result.cost_usd)
+    return result
+
+
+@workflow.defn(name="SupervisorWorkflow")
+class SupervisorWorkflow(AgentHost):
+    @workflow.init
+    def __init__(self, run: RunInput) -> None:
+        assert run.team.supervisor is not None  # TeamSpec validates the section per pattern
+        self._loop, self._delegation = build_router(run, run.team.supervisor)
+
+    @workflow.run
+    async def run(self, run: RunInput) -> RunResult:
+        return await run_router(self._loop, self._delegation)
