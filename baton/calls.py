@@ -1,4 +1,5 @@
-"""Activity payloads: what the workflow sends to the llm and tool activities and gets back."""
+"""Activity payloads: what the workflow sends to the catalog, llm and tool activities and gets
+back."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.messages import AssistantMessage, ConversationRef, Message, Usage
-from baton.specs import ModelProfile, ToolSpec
+from baton.specs import ServedProfile, ToolSpec
 
 __all__ = [
+    "Catalog",
+    "CatalogRequest",
+    "CatalogResolution",
     "ChatRequest",
     "ChatResponse",
     "ToolInvocation",
@@ -19,7 +23,34 @@ __all__ = [
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown fields are ignored: during a deploy an old worker may decode what a new one sent.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CatalogRequest(_Payload):
+    """The model profiles and tools a run names (see ``TeamSpec.references``)."""
+
+    profiles: tuple[str, ...]
+    tools: tuple[str, ...]
+
+
+class Catalog(_Payload):
+    """The model profiles and tools of one run as the worker serves them: resolved once when the
+    run starts, recorded in its history, handed to its members and carried into continuations.
+    The workflow decides everything from it (timeouts, retries, prices, fallback, schemas)."""
+
+    profiles: dict[str, ServedProfile] = Field(default_factory=dict)
+    tools: dict[str, ToolSpec] = Field(default_factory=dict)
+
+
+class CatalogResolution(_Payload):
+    """The worker's answer: what it serves of the request, and the names it does not serve."""
+
+    catalog: Catalog
+    unknown_profiles: tuple[str, ...] = ()
+    unknown_tools: tuple[str, ...] = ()
+    served_profiles: tuple[str, ...] = ()  # for the refusal message: what could be used instead
+    served_tools: tuple[str, ...] = ()
 
 
 class ToolSchema(_Payload):
@@ -39,7 +70,7 @@ class ChatRequest(_Payload):
     run_id: str  # the team run, for headers and logs
     agent: str
     profile_name: str
-    profile: ModelProfile
+    profile: ServedProfile  # as recorded in the run's catalog; the worker adds the connection
     prefix: ConversationRef
     delta: tuple[Message, ...]
     tools: tuple[ToolSchema, ...] = ()

@@ -4,7 +4,8 @@
 
     BatonError                     anything Baton raises on purpose
     ├── SpecError                  a team YAML or spec is invalid (file, path in document, problem)
-    │   └── UnknownToolError       an agent names a tool no loaded module registers
+    │   ├── UnknownToolError       a tool name no registered tool module provides
+    │   └── RunRefusedError        the worker does not serve a profile or tool the team names
     ├── ToolDefinitionError        a @tool function cannot be turned into a tool
     ├── ProviderError              a model provider call failed (raised inside the llm activity)
     │   ├── ProviderRetryableError     408/409/429/5xx or transport: Temporal retries it
@@ -41,6 +42,7 @@ __all__ = [
     "QueryTimeoutError",
     "RunExistsError",
     "RunNotFoundError",
+    "RunRefusedError",
     "SpecError",
     "StackError",
     "ToolDefinitionError",
@@ -71,6 +73,18 @@ class SpecError(BatonError):
 
 class UnknownToolError(SpecError):
     """An agent lists a tool that no registered tool module provides."""
+
+
+class RunRefusedError(SpecError):
+    """A run was refused at its start: the worker does not serve a model profile or tool the
+    team names. ``run_id`` is the refused run (closed ``failed``); ``problems`` lists every
+    name with its location."""
+
+    def __init__(self, problem: str, *, run_id: str, problems: list[str],
+                 location: str | None = None) -> None:
+        super().__init__(problem, location=location)
+        self.run_id = run_id
+        self.problems = problems
 
 
 class ToolDefinitionError(BatonError):

@@ -3,7 +3,7 @@
 API (used by ``baton lint TEAM.yaml`` and by ``baton run``, which refuses teams with errors)::
 
     from baton.lint import Finding, lint_team, has_errors
-    findings = lint_team(load_team("examples/support_desk.yaml"))
+    findings = lint_team(load_team("baton/examples/support_desk.yaml"))
     for f in findings:
         print(f"{f.level} {f.code} at {f.location}: {f.message} Fix: {f.fix}")
     if has_errors(findings): ...
@@ -21,6 +21,8 @@ Rules (code: level):
   ``output_schema``; otherwise only the default step bound stops it.
 * ``io-undescribed``: warning. A pattern member's description says what it receives and what
   it returns (or it has an ``output_schema``), so the next member knows what to expect.
+* ``tool-not-served``: warning (only when linted against a worker configuration). An agent
+  names a tool the configuration's ``tool_modules`` do not serve: a run would be refused.
 * ``too-many-tools``: error. More than 10 tools per agent (split the work).
 * ``overlapping-agents``: warning. Two agents of one team whose tool sets and description
   words overlap heavily: mean Jaccard of tools and description stems >= 0.6 with description
@@ -41,12 +43,13 @@ Rules (code: level):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
 from baton.patterns import HandoffSpec, SupervisorSpec
-from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, TeamSpec
+from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, TeamSpec, ToolSpec
 
 __all__ = ["Finding", "has_errors", "lint_team"]
 
@@ -91,7 +94,7 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 
 def _agent_rules(team: TeamSpec, agent: AgentSpec, where: str, members: set[str],
-                 out: list[Finding]) -> None:
+                 out: list[Finding], *, tools: Mapping[str, ToolSpec] | None) -> None:
     def add(level: Literal["error", "warning"], code: str, message: str, fix: str) -> None:
         out.append(Finding(level, code, where, message, fix))
 
@@ -101,7 +104,14 @@ def _agent_rules(team: TeamSpec, agent: AgentSpec, where: str, members: set[str]
     if not agent.instructions.strip():
         add("error", "missing-instructions", f"agent {agent.name!r} has no instructions",
             "say how it should work, when to use each tool and when it is done")
-    stop_tool = any(team.tools[t].stop for t in agent.tools if t in team.tools)
+    stop_tool = any(tools[t].stop for t in agent.tools if t in tools) if tools else False
+    for position, name in enumerate(agent.tools):
+        if tools is not None and name not in tools:
+            out.append(Finding(
+                "warning", "tool-not-served", f"{where}.tools[{position}]",
+                f"tool {name!r} is not served by this worker configuration (its tool_modules "
+                f"serve: {', '.join(sorted(tools)) or 'none'})", "add the module that defines "
+                "it to tool_modules in baton.toml, or fix the name; a run naming it is refused"))
     if "max_steps" not in agent.model_fields_set and not stop_tool and not agent.output_schema:
         add("warning", "no-termination",
             f"agent {agent.name!r} has no explicit termination (max_steps, a stop tool or an "
@@ -164,11 +174,12 @@ def _handoff_rules(team: TeamSpec, spec: HandoffSpec, prefix: str, out: list[Fin
                 f"add {name!r} to the routes of an agent that is reached, or remove it"))
 
 
-def _team_rules(team: TeamSpec, prefix: str, out: list[Finding]) -> None:
+def _team_rules(team: TeamSpec, prefix: str, out: list[Finding],
+                tools: Mapping[str, ToolSpec] | None) -> None:
     section = team.section
     members = set(section.members()) if section is not None else set()
     for index, agent in enumerate(team.agents):
-        _agent_rules(team, agent, f"{prefix}agents[{index}]", members, out)
+        _agent_rules(team, agent, f"{prefix}agents[{index}]", members, out, tools=tools)
     _overlaps(team, prefix, out)
     if section is not None:
         for index, agent in enumerate(team.agents):
@@ -188,7 +199,7 @@ def _team_rules(team: TeamSpec, prefix: str, out: list[Finding]) -> None:
     if isinstance(section, HandoffSpec):
         _handoff_rules(team, section, prefix, out)
     for name, sub in team.teams.items():
-        _team_rules(sub, f"{prefix}teams.{name}.", out)
+        _team_rules(sub, f"{prefix}teams.{name}.", out, tools)
 
 
 def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
@@ -212,8 +223,9 @@ def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
                 f"remove {', '.join(shared)} from the router; delegate to {worker!r}"))
 
 
-def lint_team(team: TeamSpec) -> list[Finding]:
-    """Every finding for ``team`` and its sub-teams, sorted by location then code."""
+def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None) -> list[Finding]:
+    """Every finding for ``team`` and its sub-teams, sorted by location then code. ``tools``:
+    the tools a worker configuration serves, when known (stop tools, unknown names)."""
     out: list[Finding] = []
     if team.depth() > MAX_DEPTH:
         out.append(Finding(
@@ -221,5 +233,5 @@ def lint_team(team: TeamSpec) -> list[Finding]:
             f"sub-teams nest {team.depth()} levels deep (more than {MAX_DEPTH}); runs get hard "
             "to follow and budgets thin out", "flatten a level: make the innermost team's "
             "agents members of its parent"))
-    _team_rules(team, "", out)
+    _team_rules(team, "", out, tools)
     return sorted(out, key=lambda f: (f.location, f.code, f.message))

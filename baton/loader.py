@@ -1,7 +1,11 @@
 """Team YAML → ``TeamSpec``, with errors that name the file, the place and the problem.
 
 Sub-teams (``teams:``) are given inline or as ``{include: other.yaml}`` (relative to the file
-that includes them). A sub-team without ``models`` or ``tool_modules`` inherits its parent's.
+that includes them). A sub-team without ``approver_groups`` inherits its parent's.
+
+A team names model profiles and tools; it does not define them. Loading never imports code: the
+worker serves profiles and tools from its own configuration and checks the names when a run
+starts (see ``docs/configuration.md``).
 """
 
 from __future__ import annotations
@@ -12,13 +16,20 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from baton.errors import SpecError, UnknownToolError
-from baton.specs import LocatedError, TeamSpec, ToolSpec
-from baton.tools import ToolRegistry, default_registry
+from baton.errors import SpecError
+from baton.specs import LocatedError, TeamSpec
 
 __all__ = ["load_team", "parse_team"]
 
-_INHERITED = ("models", "tool_modules", "approver_groups")
+_INHERITED = ("approver_groups",)
+# Keys that used to be team settings and are the worker's now: say where they went.
+_WORKER_OWNED = {
+    "models": "model profiles are worker configuration ([profiles.NAME] in baton.toml or "
+              "BATON_PROFILES__NAME__*); agents name a served profile with `model: NAME`",
+    "tool_modules": "tool modules are worker configuration (tool_modules in baton.toml or "
+                    "BATON_TOOL_MODULES); agents name the tools they use under `tools:`",
+    "tools": "tools are served by the worker (its tool_modules); list tool names per agent",
+}
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -51,9 +62,9 @@ def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ..
     """Inline ``include``s and inherited sections, recursively, refusing include cycles."""
     if not isinstance(document, dict):
         raise SpecError("a team must be a mapping with name, pattern and agents", file=file)
-    if "tools" in document:
-        raise SpecError("'tools' is resolved from tool_modules; list tools per agent", file=file,
-                        location="tools")
+    for key, where in _WORKER_OWNED.items():
+        if key in document:
+            raise SpecError(f"unknown key {key!r}: {where}", file=file, location=key)
     teams = document.get("teams")
     if not isinstance(teams, dict):
         return document
@@ -75,34 +86,6 @@ def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ..
     return {**document, "teams": expanded}
 
 
-def _resolve_tools(team: TeamSpec, registry: ToolRegistry, file: str | None,
-                   prefix: str = "") -> TeamSpec:
-    try:
-        registry.load_modules(team.tool_modules)
-    except UnknownToolError as exc:
-        raise UnknownToolError(str(exc), file=file, location=f"{prefix}tool_modules") from exc
-    specs: dict[str, ToolSpec] = {}
-    for index, agent in enumerate(team.agents):
-        for position, name in enumerate(agent.tools):
-            definition = registry.get(name)
-            if definition is None:
-                raise UnknownToolError(
-                    f"unknown tool {name!r}; registered: {', '.join(registry.names()) or 'none'} "
-                    f"(is its module listed in tool_modules?)",
-                    file=file, location=f"{prefix}agents[{index}].tools[{position}]",
-                )
-            specs[name] = definition.spec
-        for override in agent.approvals:
-            if override not in agent.tools:
-                raise SpecError(
-                    f"approval override for {override!r}, which this agent does not have",
-                    file=file, location=f"{prefix}agents[{index}].approvals.{override}",
-                )
-    teams = {name: _resolve_tools(sub, registry, file, f"{prefix}teams.{name}.")
-             for name, sub in team.teams.items()}
-    return team.model_copy(update={"tools": specs, "teams": teams})
-
-
 def _check_depth(team: TeamSpec, file: str | None, prefix: str = "") -> None:
     """A hierarchical team may not nest deeper than its ``max_depth``. Checked at load time, not
     in ``TeamSpec`` itself, so a spec built in code still reaches ``HierarchicalWorkflow`` and
@@ -116,13 +99,8 @@ def _check_depth(team: TeamSpec, file: str | None, prefix: str = "") -> None:
         _check_depth(sub, file, f"{prefix}teams.{name}.")
 
 
-def parse_team(
-    document: Any,
-    *,
-    file: str | None = None,
-    registry: ToolRegistry | None = None,
-) -> TeamSpec:
-    """Validate a parsed YAML document, import its tool modules and resolve every tool."""
+def parse_team(document: Any, *, file: str | None = None) -> TeamSpec:
+    """Validate a parsed YAML document into a ``TeamSpec``."""
     base = Path(file).parent if file else Path.cwd()
     seen = (Path(file).resolve(),) if file else ()
     document = _expand(document, file=file, base=base, seen=seen)
@@ -141,9 +119,9 @@ def parse_team(
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
         raise SpecError(message + more, file=file, location=location) from exc
     _check_depth(team, file)
-    return _resolve_tools(team, registry or default_registry, file)
+    return team
 
 
-def load_team(path: str | Path, *, registry: ToolRegistry | None = None) -> TeamSpec:
+def load_team(path: str | Path) -> TeamSpec:
     path = Path(path)
-    return parse_team(_read_yaml(path), file=str(path), registry=registry)
+    return parse_team(_read_yaml(path), file=str(path))

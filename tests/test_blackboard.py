@@ -40,7 +40,7 @@ FACTS = {"order": "A1001", "damaged": True}
 def board(agents: list[dict[str, Any]] | None = None, teams: dict[str, Any] | None = None,
           **section: Any) -> TeamSpec:
     return parse_team({
-        "name": "board", "pattern": "blackboard", "tool_modules": ["baton.examples.support_tools"],
+        "name": "board", "pattern": "blackboard",
         "agents": agents or [agent("researcher"), agent("writer"), agent("editor"),
                              agent("planner", "decides who acts next")],
         "teams": teams or {},

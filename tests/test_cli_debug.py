@@ -28,11 +28,12 @@ from baton.client import BatonClient, EmbeddedStack, free_port
 from baton.errors import BatonError
 from baton.runs import RunResult, RunStatus
 from baton.settings import BatonSettings
+from baton.specs import ModelProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORT = yaml.safe_load((ROOT / "baton" / "examples" / "support.yaml").read_text())
-PRICED = {"provider": "openai", "model": "baton-scripted",
-          "price_input_per_mtok": 3.0, "price_output_per_mtok": 15.0}
+PRICED: dict[str, Any] = {"provider": "openai", "model": "baton-scripted",
+                          "price_input_per_mtok": 3.0, "price_output_per_mtok": 15.0}
 
 
 async def baton(*args: str, env: dict[str, str], limit_s: float = 60
@@ -54,6 +55,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embed
         home=base / "home",
         temporal_port=free_port(), ui_port=free_port(), model_server_port=free_port(),
         task_queue=f"cli-debug-{uuid.uuid4().hex[:8]}", model_server_url=None,
+        # Priced, so costs show up; the benchmark tool for the long run below.
+        profiles={"default": ModelProfile(**PRICED)}, tool_modules=["bench.tools"],
     )
     with pytest.MonkeyPatch.context() as patch:
         # This module's own shop database: its worker and its replays write refunds there.
@@ -117,7 +120,7 @@ def refund_script(cid: str, order: str, amount: float) -> dict[str, list[Any]]:
 
 async def test_single_run_show_diff_summary_runs_replay(
         stack: EmbeddedStack, env: dict[str, str], client: BatonClient, tmp_path: Path) -> None:
-    support = team_file(tmp_path, {**SUPPORT, "models": {"default": PRICED}})
+    support = team_file(tmp_path, SUPPORT)
     approved, edited = (f"support-dbg-{uuid.uuid4().hex[:6]}" for _ in range(2))
     await script(stack, approved, refund_script("a", "A1003", 50))
     await script(stack, edited, refund_script("e", "A1001", 80))
@@ -213,7 +216,7 @@ async def test_single_run_show_diff_summary_runs_replay(
 
 def desk(tmp_path: Path) -> str:
     return team_file(tmp_path, {
-        "name": "desk", "pattern": "supervisor", "tool_modules": ["baton.examples.support_tools"],
+        "name": "desk", "pattern": "supervisor",
         "agents": [
             {"name": "router", "description": "Routes support requests; receives the request "
              "and returns the specialist's answer.", "instructions": "Delegate, then answer.",
@@ -275,7 +278,7 @@ async def test_continued_as_new_run_shows_every_step(
         stack: EmbeddedStack, env: dict[str, str], client: BatonClient, tmp_path: Path) -> None:
     steps = 30
     team = team_file(tmp_path, {
-        "name": "longrun", "tool_modules": ["bench.tools"],
+        "name": "longrun",
         "history": {"continue_as_new_events": 100, "keep_recent_messages": 6},
         "agents": [{"name": "worker", "description": "Echoes lines; receives lines and "
                     "returns them.", "instructions": "Echo each line.", "tools": ["echo"],

@@ -37,7 +37,7 @@ AGENTS = [
 def panel(debaters: tuple[str, ...] = ("optimist", "skeptic"), agents: list[dict[str, Any]]
           | None = None, teams: dict[str, Any] | None = None, **debate: Any) -> TeamSpec:
     return parse_team({
-        "name": "panel", "pattern": "debate", "tool_modules": ["baton.examples.support_tools"],
+        "name": "panel", "pattern": "debate",
         "agents": agents or AGENTS, "teams": teams or {},
         "debate": {"debaters": list(debaters), "judge": "judge", **debate},
     })

@@ -188,7 +188,7 @@ async def test_approval_and_exactly_once_refund_in_a_branch(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
         tmp_path: Path) -> None:
     team = parse_team({
-        "name": "refunds", "pattern": "fanout", "tool_modules": ["baton.examples.support_tools"],
+        "name": "refunds", "pattern": "fanout",
         "agents": [agent("notes"), refunder()],
         "fanout": {"branches": ["notes", "refunder"], "merge": "concat"},
     })

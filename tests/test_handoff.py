@@ -35,7 +35,7 @@ AGENTS = [agent("triage", "first contact, finds the right desk"),
 
 def desk(agents: list[dict[str, Any]] | None = None, **handoff: Any) -> dict[str, Any]:
     return {"name": "desk", "description": "the support desk", "pattern": "handoff",
-            "tool_modules": ["baton.examples.support_tools"], "agents": agents or AGENTS,
+            "agents": agents or AGENTS,
             "handoff": {"agents": ["triage", "billing", "tech"], **handoff}}
 
 

@@ -36,7 +36,6 @@ BUDGET = {"max_tokens": 100_000, "max_cost_usd": 1.0, "max_wall_clock_s": 600.0}
 
 def supervised(name: str, lead: str, worker: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "description": f"the {name} team", "pattern": "supervisor",
-            "tool_modules": ["baton.examples.support_tools"],
             "agents": [agent(lead, "routes"), worker],
             "supervisor": {"router": lead, "workers": [worker["name"]]}}
 

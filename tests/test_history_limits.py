@@ -22,7 +22,7 @@ STEPS = 300
 
 def echo_team(steps: int, **history: Any) -> Any:
     return parse_team({
-        "name": "longrun", "tool_modules": ["bench.tools"],
+        "name": "longrun",
         "budget": {"max_tokens": 50_000_000, "max_cost_usd": 100, "max_wall_clock_s": 3600},
         "history": history,
         "agents": [{"name": "worker", "description": "long-running agent",

@@ -9,8 +9,6 @@ from baton.lint import Finding, has_errors, lint_team
 from baton.loader import parse_team
 from baton.specs import AgentSpec, TeamSpec
 
-TOOLS = ["baton.examples.support_tools", "baton.examples.desk_tools"]
-
 
 def agent(name: str, description: str | None = None, **fields: Any) -> dict[str, Any]:
     return {"name": name,
@@ -21,7 +19,7 @@ def agent(name: str, description: str | None = None, **fields: Any) -> dict[str,
 
 def team(pattern: str = "single", agents: list[dict[str, Any]] | None = None,
          **extra: Any) -> TeamSpec:
-    return parse_team({"name": "t", "pattern": pattern, "tool_modules": TOOLS,
+    return parse_team({"name": "t", "pattern": pattern,
                        "agents": agents or [agent("solo")], **extra})
 
 

@@ -154,7 +154,7 @@ async def test_approval_and_exactly_once_refund_inside_a_stage(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
         tmp_path: Path) -> None:
     team = parse_team({
-        "name": "refunds", "pattern": "pipeline", "tool_modules": ["baton.examples.support_tools"],
+        "name": "refunds", "pattern": "pipeline",
         "agents": [agent("triage"), refunder()],
         "pipeline": {"stages": ["triage", "refunder"]},
     })

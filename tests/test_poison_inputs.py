@@ -21,12 +21,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from baton.client.api import BatonClient
-from baton.errors import SpecError
-from baton.loader import load_team
+from baton.errors import RunRefusedError, SpecError
+from baton.loader import load_team, parse_team
 from baton.runs import MessagesPage, PageRequest, RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
+from baton.tools import default_registry
 
 MB = 1024 * 1024
 
@@ -178,39 +179,15 @@ agents:
     tools: [take_note]
 """
 
-MISSING_PROFILE = """
+WORKER_OWNED_MODELS = """
 name: broken
-tool_modules: [crash_tools]
 models:
-  default: {model: baton-scripted}
-agents:
-  - name: clerk
-    description: Takes notes.
-    instructions: Take notes.
-    model: fast
-    tools: [take_note]
-"""
-
-SELF_FALLBACK = """
-name: loopy
-tool_modules: [crash_tools]
-models:
-  default: {model: baton-scripted, fallback: default}
+  default: {model: baton-scripted, base_url: "http://attacker.example/v1"}
 """ + AGENT_YAML
 
-UNKNOWN_FALLBACK = """
-name: loopy
-tool_modules: [crash_tools]
-models:
-  default: {model: baton-scripted, fallback: nowhere}
-""" + AGENT_YAML
-
-FALLBACK_CYCLE = """
-name: loopy
-tool_modules: [crash_tools]
-models:
-  default: {model: primary-model, fallback: backup}
-  backup: {model: backup-model, fallback: default}
+WORKER_OWNED_MODULES = """
+name: broken
+tool_modules: [os]
 """ + AGENT_YAML
 
 
@@ -223,40 +200,51 @@ def write(tmp_path: Path, text: str | bytes) -> Path:
     return path
 
 
-def test_missing_model_profile_is_a_spec_error(tmp_path: Path) -> None:
-    path = write(tmp_path, MISSING_PROFILE)
-    with pytest.raises(SpecError) as caught:
-        load_team(path)
-    error = caught.value
-    assert error.file == str(path)
-    assert "'clerk'" in error.problem and "'fast'" in error.problem
-    assert "not defined" in error.problem and "default" in error.problem
-
-
-@pytest.mark.parametrize(("text", "cycle"), [
-    (SELF_FALLBACK, "default -> default"),
-    (FALLBACK_CYCLE, "default -> backup -> default"),
-], ids=["self", "a-b-a"])
-def test_model_profiles_falling_back_in_a_cycle_are_a_spec_error(
-        tmp_path: Path, text: str, cycle: str) -> None:
+@pytest.mark.parametrize(("text", "key"), [
+    (WORKER_OWNED_MODELS, "models"), (WORKER_OWNED_MODULES, "tool_modules"),
+], ids=["models", "tool_modules"])
+def test_team_file_defining_what_the_worker_owns_is_a_located_spec_error(
+        tmp_path: Path, text: str, key: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(SpecError) as caught:
         load_team(path)
     assert caught.value.file == str(path)
-    assert "cycle" in caught.value.problem and cycle in caught.value.problem
+    assert caught.value.location == key
+    assert f"unknown key {key!r}" in caught.value.problem
+    assert "baton.toml" in caught.value.problem  # says where it belongs now
 
 
-@pytest.mark.parametrize(("text", "location"), [
-    (MISSING_PROFILE, "agents[0].model"),
-    (SELF_FALLBACK, "models.default.fallback"),
-    (FALLBACK_CYCLE, "models.default.fallback"),
-    (UNKNOWN_FALLBACK, "models.default.fallback"),
-], ids=["missing-profile", "self-fallback", "fallback-cycle", "unknown-fallback"])
-def test_cross_reference_spec_errors_name_the_place_in_the_file(
-        tmp_path: Path, text: str, location: str) -> None:
-    with pytest.raises(SpecError) as caught:
-        load_team(write(tmp_path, text))
-    assert caught.value.location == location
+@pytest.mark.parametrize(("profiles", "problem"), [
+    ({"default": {"fallback": "default"}}, "cycle: default -> default"),
+    ({"default": {"fallback": "backup"}, "backup": {"fallback": "default"}},
+     "cycle: default -> backup -> default"),
+    ({"default": {"fallback": "nowhere"}}, "falls back to 'nowhere', which is not configured"),
+], ids=["self", "a-b-a", "unknown"])
+def test_worker_profiles_that_fall_back_in_a_cycle_or_nowhere_are_refused(
+        profiles: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        BatonSettings(profiles=profiles)
+
+
+async def test_run_naming_an_unserved_profile_or_tool_is_refused_at_start(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    team = parse_team({"name": "unserved", "agents": [{
+        "name": "clerk", "description": "Takes notes.", "instructions": "Take notes.",
+        "model": "gpt-9", "tools": ["take_note", "wire_money"]}]})
+    run_id = f"poison-unserved-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RunRefusedError) as caught:
+        await BatonClient(client, settings).start(team, "note this", run_id=run_id)
+    error = caught.value
+    assert error.run_id == run_id and error.location == "agents[0].model"
+    assert error.problems == [
+        "agents[0].model: model profile 'gpt-9' is not served by the worker (served: default)",
+        f"agents[0].tools[1]: tool 'wire_money' is not served by the worker (served: "
+        f"{', '.join(default_registry.serving(settings.tool_modules).names())})"]
+    # The refused run is closed, typed, and nothing was asked of a model.
+    result = await client.get_workflow_handle(run_id, result_type=RunResult).result()
+    assert result.status is RunStatus.FAILED and result.error_type == "not_served"
+    assert "wire_money" in (result.reason or "") and scripted.calls(run_id) == []
+    await still_serving(client, settings, scripted)
 
 
 def test_team_file_that_is_not_utf8_is_a_spec_error(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import crash_tools  # noqa: F401  (registers the test tools this module's teams use)
+import pytest
 from procs import run_log
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
@@ -22,17 +23,30 @@ from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
-from baton.specs import TeamSpec
+from baton.specs import ModelProfile, TeamSpec
 
 AGENT = "assistant"
 
 
-def team(models: dict[str, Any] | None = None, *, agent_model: str = "default",
-         max_steps: int = 4, tools: tuple[str, ...] = ("take_note",)) -> TeamSpec:
+# The profiles this file's worker serves: a short provider timeout (a hang is noticed in 1 s), and
+# a primary that fails over to a backup.
+PROFILES = {
+    "default": ModelProfile(model="baton-scripted", timeout_s=1.0),
+    "primary": ModelProfile(model="primary-model", timeout_s=1.0, max_attempts=2,
+                            fallback="backup"),
+    "backup": ModelProfile(model="backup-model", timeout_s=1.0),
+}
+
+
+@pytest.fixture
+def settings(settings: BatonSettings) -> BatonSettings:
+    return settings.model_copy(update={"profiles": PROFILES})
+
+
+def team(*, agent_model: str = "default", max_steps: int = 4,
+         tools: tuple[str, ...] = ("take_note",)) -> TeamSpec:
     return parse_team({
         "name": "faulty",
-        "tool_modules": ["crash_tools"],
-        "models": models or {"default": {"model": "baton-scripted", "timeout_s": 1.0}},
         "agents": [{
             "name": AGENT, "description": "Takes notes.", "instructions": "Take notes.",
             "tools": list(tools), "model": agent_model, "max_steps": max_steps,
@@ -162,15 +176,10 @@ async def test_model_that_keeps_sending_invalid_tool_arguments_hits_max_steps(
 
 async def test_fallback_profile_takes_over_when_primary_attempts_are_used_up(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
-    models = {
-        "primary": {"model": "primary-model", "timeout_s": 1.0, "max_attempts": 2,
-                    "fallback": "backup"},
-        "backup": {"model": "backup-model", "timeout_s": 1.0},
-    }
     # Fault queues target an agent, not a model: the primary's two attempts take the two 500s
     # (Retry-After keeps it fast), every later call is the backup's.
     result, handle, _ = await run(
-        client, settings, scripted, team(models, agent_model="primary"), NOTE_THEN_ANSWER,
+        client, settings, scripted, team(agent_model="primary"), NOTE_THEN_ANSWER,
         faults=[{"fault": "500", "retry_after": 0.05}] * 2)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert result.output == "Noted."

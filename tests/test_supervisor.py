@@ -27,7 +27,7 @@ from baton.specs import TeamSpec
 
 def desk(**supervisor: Any) -> TeamSpec:
     return parse_team({
-        "name": "desk", "pattern": "supervisor", "tool_modules": ["baton.examples.support_tools"],
+        "name": "desk", "pattern": "supervisor",
         "agents": [
             {"name": "router", "description": "routes support requests",
              "instructions": "Delegate to the right specialist, then answer."},
@@ -117,7 +117,7 @@ async def test_approval_and_exactly_once_refund_inside_a_worker(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
         tmp_path: Path) -> None:
     team = parse_team({
-        "name": "desk", "pattern": "supervisor", "tool_modules": ["baton.examples.support_tools"],
+        "name": "desk", "pattern": "supervisor",
         "agents": [agent("router", "routes requests"), refunder()],
         "supervisor": {"router": "router", "workers": ["refunder"]},
     })

@@ -29,7 +29,7 @@ from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
-from baton.specs import TeamSpec
+from baton.specs import ModelProfile
 from baton.telemetry import Tracing, client_interceptor
 from baton.telemetry.metrics import temporal_runtime
 from baton.worker import worker_resources
@@ -42,12 +42,11 @@ REFUND = {"name": "issue_refund",
 SCRIPT = [{"tool_calls": [LOOKUP]}, {"tool_calls": [REFUND]}, {"content": "Refunded 10.00."}]
 
 
-def priced_team() -> TeamSpec:
-    """The support team (issue_refund needs a support lead's approval), with prices."""
-    team = support_team()
-    model = team.models["default"].model_copy(
-        update={"price_input_per_mtok": 3.0, "price_output_per_mtok": 15.0})
-    return team.model_copy(update={"models": {**team.models, "default": model}})
+@pytest.fixture
+def settings(settings: BatonSettings) -> BatonSettings:
+    """This file's workers serve a priced default profile, so spans and metrics carry cost."""
+    priced = ModelProfile(price_input_per_mtok=3.0, price_output_per_mtok=15.0)
+    return settings.model_copy(update={"profiles": {"default": priced}})
 
 
 def traced_client(client: Client) -> Client:
@@ -58,7 +57,7 @@ def traced_client(client: Client) -> Client:
 async def run_with_approval(client: Client, settings: BatonSettings, scripted: ScriptedServer,
                             tracing: Tracing, tenant: str = "default",
                             **worker: Any) -> tuple[RunResult, list[Any], str]:
-    team = priced_team()
+    team = support_team()  # issue_refund needs a support lead's approval
     run_id = new_run_id(team)
     scripted.set_script(run_id, {AGENT: SCRIPT})
     traced = traced_client(client)

@@ -42,13 +42,13 @@ async def replay_tool(client: BatonClient, run_id: str, call_id: str, *,
     if event.effect == "workflow":
         raise BatonError(f"{event.tool} ({call_id}) is a delegation or transfer handled by the "
                          "workflow, not a tool: it cannot run outside the run")
-    first = node.previous_runs[0] if node.previous_runs else None
-    team = (await client.workflow_input(node.run_id, temporal_run_id=first)).team
-    spec = team.tools.get(event.tool)
-    if spec is None:
-        raise BatonError(f"tool {event.tool!r} is not in the team {team.name!r} of "
-                         f"{node.run_id!r} any more")
-    definition = default_registry.resolve(spec.name, module=spec.module)
+    # The tool as this machine's worker configuration serves it now (its tool_modules).
+    registry = default_registry.serving(client.settings.tool_modules)
+    definition = registry.get(event.tool)
+    if definition is None:
+        raise BatonError(f"tool {event.tool!r} is not served by this configuration's "
+                         f"tool_modules ({', '.join(client.settings.tool_modules) or 'none'})")
+    spec = definition.spec
     args = dict(event.arguments if arguments is None else arguments)
     try:
         definition.arguments_model.model_validate(args)
@@ -56,7 +56,7 @@ async def replay_tool(client: BatonClient, run_id: str, call_id: str, *,
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(arguments)'}: {e['msg']}"
                              for e in exc.errors())
         raise BatonError(f"invalid arguments for {spec.name}: {problems}") from None
-    is_write = "write" in (spec.effect, definition.spec.effect)
+    is_write = "write" in (event.effect, spec.effect)
     if is_write and not force and not dry_run:
         raise BatonError(f"{spec.name} is a write tool: replaying it repeats its side effect. "
                          "Add --force to run it with a fresh idempotency key (or --dry-run)")
@@ -75,7 +75,7 @@ async def replay_tool(client: BatonClient, run_id: str, call_id: str, *,
 
     settings = client.settings
     settings.resolved_ledger_path.parent.mkdir(parents=True, exist_ok=True)
-    activities = ToolActivities(default_registry, Ledger(settings.resolved_ledger_path),
+    activities = ToolActivities(registry, Ledger(settings.resolved_ledger_path),
                                 max_result_chars=settings.max_tool_result_chars)
     invocation = ToolInvocation(
         tool=spec.model_copy(update={"cacheable": False}), call_id=f"replay-{call_id}",

@@ -10,6 +10,7 @@ searches in :mod:`baton.client._search`; the methods here are the typed entry po
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -37,11 +38,13 @@ from baton.errors import (
     QueryTimeoutError,
     RunExistsError,
     RunNotFoundError,
+    RunRefusedError,
     StackError,
 )
 from baton.loader import load_team
 from baton.messages import Message
 from baton.runs import (
+    Admission,
     AgentStatus,
     MessagesPage,
     PageRequest,
@@ -66,6 +69,7 @@ __all__ = [
 
 WORKFLOW_TYPE = "AgentWorkflow"  # pattern "single"; other patterns: workflows.workflow_type
 POLL_INTERVAL_S = 0.25
+ADMISSION_TIMEOUT_S = 30.0
 _QUERY_TIMEOUT = timedelta(seconds=15)  # a query waits for a worker; never hang the CLI forever
 _PAGE = 500
 _TIMED_OUT = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
@@ -118,8 +122,14 @@ class BatonClient:
         return await self.start_input(RunInput(team=spec, input=input, tenant=tenant),
                                       run_id=run_id)
 
-    async def start_input(self, run: RunInput, *, run_id: str | None = None) -> str:
-        """Start a run from a complete ``RunInput`` (``baton resume`` sets ``resume`` on it)."""
+    async def start_input(self, run: RunInput, *, run_id: str | None = None,
+                          admission_timeout_s: float | None = ADMISSION_TIMEOUT_S) -> str:
+        """Start a run from a complete ``RunInput`` (``baton resume`` sets ``resume`` on it).
+
+        Waits until a worker has admitted the run (resolved the model profiles and tools the
+        team names) and raises ``RunRefusedError`` when it does not serve one of them. Without a
+        worker within ``admission_timeout_s`` the run id is returned anyway: the run starts as
+        soon as a worker polls its task queue. ``None`` does not wait at all."""
         spec = run.team
         run_id = run_id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
         attributes = TypedSearchAttributes([
@@ -142,7 +152,22 @@ class BatonClient:
         except WorkflowAlreadyStartedError as exc:
             raise RunExistsError(f"run {run_id!r} already exists; choose another --run-id") \
                 from exc
+        if admission_timeout_s is not None:
+            await self._admitted(run_id, admission_timeout_s)
         return run_id
+
+    async def _admitted(self, run_id: str, timeout_s: float) -> None:
+        try:
+            admission = await asyncio.wait_for(self._handle(run_id).execute_update(
+                "admission", result_type=Admission), timeout_s)
+        except TimeoutError:
+            return  # no worker yet; `baton run` says so while it waits
+        if not admission.accepted:
+            raise RunRefusedError(
+                f"run {run_id} refused: the worker does not serve what the team names: "
+                f"{admission.reason}", run_id=run_id,
+                problems=[f"{p.location}: {p.message}" for p in admission.problems],
+                location=admission.problems[0].location if admission.problems else None)
 
     # -- reading -----------------------------------------------------------------------------
     def _handle(self, run_id: str, temporal_run_id: str | None = None

@@ -43,7 +43,7 @@ from baton.errors import BatonError, SpecError, StackError
 from baton.lint import has_errors, lint_team
 from baton.loader import load_team
 from baton.settings import BatonSettings
-from baton.specs import TeamSpec
+from baton.specs import ModelProfile, TeamSpec
 
 __all__ = ["app", "main"]
 
@@ -209,10 +209,10 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
     team_file = resources.files("baton.examples") / "support.yaml"
     with resources.as_file(team_file) as path:
         spec = load_team(path)
-    # The worker imports the example's tools by module name, like a deployed worker would; the
-    # model is always the embedded scripted one, so the demo stays offline whatever BATON_* says.
-    modules = list(dict.fromkeys([*settings.tool_modules, *spec.tool_modules]))
-    settings = settings.model_copy(update={"tool_modules": modules, "model_server_url": None})
+    # The embedded stack serves the example tools; the model is always the embedded scripted
+    # one, so the demo stays offline whatever baton.toml or BATON_* say.
+    settings = settings.model_copy(update={"profiles": {"default": ModelProfile()},
+                                           "model_server_url": None})
 
     async def go() -> None:
         stack = EmbeddedStack(settings)

@@ -37,6 +37,7 @@ from temporalio.client import Client
 
 from baton.client._procs import ManagedProcess, check_port_free, free_port
 from baton.errors import StackError
+from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES, dev_server_flags
 
@@ -79,7 +80,8 @@ class EmbeddedStack:
     """Start (in order) the dev server, the scripted model server and one worker; stop in reverse.
 
     ``settings.temporal_port``, ``ui_port`` and ``model_server_port`` choose the ports; the
-    effective settings for clients and workers of this stack are ``stack.settings``.
+    effective settings for clients and workers of this stack are ``stack.settings``. With
+    ``serve_examples`` the worker serves the example tools too, so every example team runs.
     """
 
     def __init__(
@@ -88,14 +90,17 @@ class EmbeddedStack:
         *,
         model_server: bool = True,
         worker: bool = True,
+        serve_examples: bool = True,
         startup_timeout_s: float = 60.0,
     ) -> None:
         self.home = settings.home.expanduser().resolve()
         self.logs_dir = self.home / "logs"
+        modules = [*settings.tool_modules, *(EXAMPLE_TOOL_MODULES if serve_examples else ())]
         self.settings = settings.model_copy(update={
             "home": self.home,
             "temporal_address": f"{LOOPBACK}:{settings.temporal_port}",
             "model_server_host": LOOPBACK,
+            "tool_modules": list(dict.fromkeys(modules)),
         })
         self._want_model_server = model_server
         self._want_worker = worker

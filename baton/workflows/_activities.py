@@ -1,6 +1,7 @@
-"""The only door from workflow code to activities (DESIGN.md layout rule).
+"""The only door from workflow code to activities.
 
-Activity classes are imported through the sandbox pass-through, and every call gets explicit
+Activity classes are imported through the sandbox pass-through (they are never instantiated
+here: the worker registers bound methods of its own instances), and every call gets explicit
 timeouts, retry policies and a summary that makes the Temporal UI history read like a story.
 """
 
@@ -12,12 +13,34 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from baton.calls import (
+    CatalogRequest,
+    CatalogResolution,
+    ChatRequest,
+    ChatResponse,
+    ToolInvocation,
+    ToolOutcome,
+)
+
 with workflow.unsafe.imports_passed_through():
+    from baton.activities.catalog import CatalogActivities
     from baton.activities.llm.activity import LlmActivities
     from baton.activities.tools import ToolActivities
-    from baton.calls import ChatRequest, ChatResponse, ToolInvocation, ToolOutcome
 
-__all__ = ["chat", "execute_tool"]
+__all__ = ["chat", "execute_tool", "resolve_catalog"]
+
+
+async def resolve_catalog(request: CatalogRequest) -> CatalogResolution:
+    # A local activity: it reads the worker's configuration only, so it needs no task queue
+    # round trip; its result is still recorded in history (a marker) and never re-run on replay.
+    return await workflow.execute_local_activity_method(
+        CatalogActivities.resolve_catalog,
+        request,
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+        summary="resolve_catalog: model profiles and tools of this run",
+    )
+
 
 # Non-retryable provider failures are marked non_retryable on the ApplicationError itself; the
 # policy here bounds the retryable ones (429/5xx/transport/timeouts).

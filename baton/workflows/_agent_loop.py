@@ -1,7 +1,8 @@
 """One agent's loop: model → tools → model … until an answer, a stop tool or a limit.
 
-Every way out is a typed ``RunResult`` (DESIGN.md data flow); only bugs raise. Side-effecting
-work happens in activities reached through ``baton.workflows._activities``.
+Every way out is a typed ``RunResult``; only bugs raise. Side-effecting work happens in
+activities reached through ``baton.workflows._activities``. The loop plans with the run's
+``Catalog`` (profiles and tools as the worker serves them), bound before its first step.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, RetryState
 
-from baton.calls import ChatRequest, ToolSchema
+from baton.calls import Catalog, ChatRequest
 from baton.messages import (
     AssistantMessage,
     Message,
@@ -23,6 +24,7 @@ from baton.messages import (
     UserMessage,
 )
 from baton.runs import (
+    Admission,
     AgentCarry,
     ContinuedEvent,
     FailoverEvent,
@@ -35,7 +37,7 @@ from baton.runs import (
     ValidationEvent,
 )
 from baton.schemas import schema_error
-from baton.specs import AgentSpec, ModelProfile, TeamSpec
+from baton.specs import AgentSpec, ServedProfile, TeamSpec
 from baton.workflows import _activities
 from baton.workflows._approval import ApprovalGate
 from baton.workflows._budget import BudgetTracker
@@ -65,6 +67,8 @@ class AgentLoop(ToolTurn):
         self.agent: AgentSpec = run.team.agent(run.agent)
         self.run_id = run_id
         self.path = path  # agent path inside the run, part of every idempotency key
+        self.catalog: Catalog = run.catalog or Catalog()  # bound at admission for a new run
+        self.admission: Admission | None = None
         carry = run.carry
         self.profile_name = carry.profile_name if carry else self.agent.model
         self.conversation = Conversation(carry.messages if carry else None)
@@ -86,20 +90,25 @@ class AgentLoop(ToolTurn):
         for target, description in run.transfer_targets.items():
             tool = transfer_tool(self.agent.name, target, description)
             self.workflow_tools[tool.schema.name] = tool
-        self.tool_schemas = tuple(
-            ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
-            for t in (self.team.tools[n] for n in self.agent.tools if n in self.team.tools)
-        ) + tuple(tool.schema for tool in self.workflow_tools.values())
 
     # -- public -------------------------------------------------------------------------------
     def add_workflow_tools(self, tools: Mapping[str, WorkflowTool]) -> None:
         """Tools the orchestrator executes (delegation, blackboard writes), shown to the model."""
         self.workflow_tools.update(tools)
-        self.tool_schemas += tuple(tool.schema for tool in tools.values())
+
+    def bind(self, catalog: Catalog, admission: Admission) -> None:
+        """Plan with ``catalog`` from now on (the admission of a new run resolves it)."""
+        self.catalog, self.admission = catalog, admission
 
     @property
-    def profile(self) -> ModelProfile:
-        return self.team.models[self.profile_name]
+    def profile(self) -> ServedProfile:
+        return self.catalog.profiles[self.profile_name]
+
+    def refuse(self, admission: Admission) -> RunResult:
+        """End a run the worker cannot serve, before any step: typed, with every problem."""
+        return self._finish(Finished(
+            RunStatus.FAILED, f"the worker does not serve what the team names: "
+            f"{admission.reason}", error_type="not_served"))
 
     async def run_to_end(self) -> RunResult:
         """Loop until a typed result; raises ContinueAsNew when the history should be cut."""

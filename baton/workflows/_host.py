@@ -12,11 +12,20 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
-with workflow.unsafe.imports_passed_through():
-    from baton import visibility
-    from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
-    from baton.runs import AgentStatus, MessagesPage, PageRequest, RunLogPage, RunStatus
-    from baton.workflows._agent_loop import AgentLoop
+from baton import visibility
+from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
+from baton.runs import (
+    Admission,
+    AgentStatus,
+    MessagesPage,
+    PageRequest,
+    RunInput,
+    RunLogPage,
+    RunResult,
+    RunStatus,
+)
+from baton.workflows._admission import AdmissionHost, admit
+from baton.workflows._agent_loop import AgentLoop
 
 __all__ = ["AgentHost", "set_status"]
 
@@ -28,8 +37,22 @@ def set_status(status: RunStatus, cost_usd: float | None = None) -> None:
     workflow.upsert_search_attributes(updates)
 
 
-class AgentHost:
+class AgentHost(AdmissionHost):
     _loop: AgentLoop
+
+    def _admitted(self) -> Admission | None:
+        return self._loop.admission
+
+    async def _admit(self, run: RunInput) -> RunResult | None:
+        """Resolve the run's catalog and bind the loop to it; the typed refusal when the worker
+        does not serve what the team names (the run then ends with it)."""
+        catalog, admission = await admit(run)
+        self._loop.bind(catalog, admission)
+        if not admission.accepted:
+            result = self._loop.refuse(admission)
+            set_status(result.status, cost_usd=0.0)
+            return result
+        return None
 
     @workflow.query(name="status")
     def status(self) -> AgentStatus:

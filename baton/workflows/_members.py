@@ -14,13 +14,12 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ChildWorkflowError
 
-with workflow.unsafe.imports_passed_through():
-    from baton import visibility
-    from baton.messages import Message
-    from baton.runs import ChildEvent, ChildRecord, RunInput, RunResult, RunStatus
-    from baton.specs import TeamSpec
-    from baton.workflows._budget import BudgetTracker
-    from baton.workflows._runlog import RunLog
+from baton import visibility
+from baton.messages import Message
+from baton.runs import ChildEvent, ChildRecord, RunInput, RunResult, RunStatus
+from baton.specs import TeamSpec
+from baton.workflows._budget import BudgetTracker
+from baton.workflows._runlog import RunLog
 
 __all__ = ["WORKFLOW_TYPES", "Members", "workflow_type"]
 
@@ -40,6 +39,8 @@ class Members:
     def __init__(self, run: RunInput, run_id: str, log: RunLog, budget: BudgetTracker) -> None:
         self.input, self.team, self.run_id = run, run.team, run_id
         self.log, self.budget = log, budget
+        # What members plan with: the catalog the run was admitted with (set at admission).
+        self.catalog = run.catalog
         self.records: list[ChildRecord] = []
         self._started = 0
 
@@ -54,11 +55,12 @@ class Members:
                 agent=member,
                 parent_run_id=self.run_id, context=list(context),
                 transfer_targets={t: team.agent(t).description for t in transfer_targets},
-                trace_id=self.input.trace_id)
+                trace_id=self.input.trace_id, catalog=self.catalog)
         sub = team.teams[member]
         sub = sub.model_copy(update={"budget": self.budget.slice(sub.budget, share, now=now)})
         return workflow_type(sub), RunInput(team=sub, input=task, tenant=self.input.tenant,
-                                            parent_run_id=self.run_id, trace_id=self.input.trace_id)
+                                            parent_run_id=self.run_id, trace_id=self.input.trace_id,
+                                            catalog=self.catalog)
 
     async def run(self, member: str, task: str, *, step: int = 0,
                   context: Sequence[Message] = (), transfer_targets: Sequence[str] = (),

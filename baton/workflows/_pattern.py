@@ -19,23 +19,24 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.approvals import PendingApproval
-    from baton.runs import (
-        AgentStatus,
-        FinishedEvent,
-        MessagesPage,
-        PageRequest,
-        RunInput,
-        RunLogPage,
-        RunResult,
-        RunStatus,
-        StartedEvent,
-    )
-    from baton.workflows._budget import BudgetTracker
-    from baton.workflows._host import set_status
-    from baton.workflows._members import Members
-    from baton.workflows._runlog import RunLog
+from baton.approvals import PendingApproval
+from baton.runs import (
+    Admission,
+    AgentStatus,
+    FinishedEvent,
+    MessagesPage,
+    PageRequest,
+    RunInput,
+    RunLogPage,
+    RunResult,
+    RunStatus,
+    StartedEvent,
+)
+from baton.workflows._admission import AdmissionHost, admit
+from baton.workflows._budget import BudgetTracker
+from baton.workflows._host import set_status
+from baton.workflows._members import Members
+from baton.workflows._runlog import RunLog
 
 __all__ = ["PatternHost", "PatternRun", "output_of"]
 
@@ -66,12 +67,20 @@ class PatternRun:
         self.step = 0
         self.max_steps = max_steps
         self.current: str | None = None
+        self.admission: Admission | None = None
 
-    def start(self) -> None:
-        """Log the start and mark the run RUNNING in visibility."""
+    async def start(self) -> RunResult | None:
+        """Admit the run, log its start and mark it RUNNING in visibility; the typed refusal
+        when the worker does not serve what the team names (the run ends with it)."""
+        catalog, self.admission = await admit(self.input)
+        if not self.admission.accepted:
+            return self.finish(RunStatus.FAILED, reason="the worker does not serve what the "
+                               f"team names: {self.admission.reason}", error_type="not_served")
+        self.members.catalog = catalog
         self.log.add(StartedEvent, step=0, input=self.input.input[:2_000], team=self.team.name,
                      tenant=self.input.tenant)
         set_status(RunStatus.RUNNING)
+        return None
 
     def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
                details: dict[str, Any] | None = None, *, error_type: str | None = None,
@@ -87,11 +96,14 @@ class PatternRun:
             children=list(self.members.records), details=details or {})
 
 
-class PatternHost:
+class PatternHost(AdmissionHost):
     """Queries of a pattern workflow; the subclass sets ``self._pattern`` in its ``__init__``
     (decorated ``@workflow.init``) so a query arriving with the first task finds it."""
 
     _pattern: PatternRun
+
+    def _admitted(self) -> Admission | None:
+        return self._pattern.admission
 
     @workflow.query(name="status")
     def status(self) -> AgentStatus:

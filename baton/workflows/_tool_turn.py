@@ -9,7 +9,7 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from baton.calls import ToolInvocation, ToolOutcome, ToolSchema
+from baton.calls import Catalog, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
 from baton.messages import ToolCall, ToolResultMessage
 from baton.runs import RunStatus, ToolCallEvent, ToolRefusedEvent
@@ -39,6 +39,7 @@ class ToolTurn:
     """The tool-calling half of ``AgentLoop`` (a mixin: it works on the loop's state)."""
 
     team: TeamSpec
+    catalog: Catalog
     agent: AgentSpec
     run_id: str
     path: str
@@ -48,8 +49,15 @@ class ToolTurn:
     gate: ApprovalGate
     budget: BudgetTracker
     workflow_tools: dict[str, WorkflowTool]
-    tool_schemas: tuple[ToolSchema, ...]
     last_answer: str | None
+
+    @property
+    def tool_schemas(self) -> tuple[ToolSchema, ...]:
+        """What the model is shown: the agent's served tools, then the workflow tools."""
+        served = (self.catalog.tools[n] for n in self.agent.tools if n in self.catalog.tools)
+        return tuple(
+            ToolSchema(name=t.name, description=t.description, parameters=t.parameters)
+            for t in served) + tuple(tool.schema for tool in self.workflow_tools.values())
 
     async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
         # Independent calls of one turn run concurrently; results are appended in call order so
@@ -79,7 +87,7 @@ class ToolTurn:
     async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, Finished | None]:
         if call.name in self.workflow_tools and call.raw_arguments is None:
             return await self._run_workflow_tool(call, self.workflow_tools[call.name])
-        spec = self.team.tools.get(call.name)
+        spec = self.catalog.tools.get(call.name)
         if spec is None or call.name not in self.agent.tools:
             reason = (f"tool {call.name!r} is not available to agent {self.agent.name!r}; "
                       f"available tools: {', '.join(s.name for s in self.tool_schemas) or 'none'}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.runs import RunInput, RunResult, RunStatus
-    from baton.workflows._agent_loop import AgentLoop, ContinueAsNew
-    from baton.workflows._host import AgentHost, set_status
+from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._agent_loop import AgentLoop, ContinueAsNew
+from baton.workflows._host import AgentHost, set_status
 
 __all__ = ["AgentWorkflow"]
 
@@ -32,6 +31,9 @@ class AgentWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        refused = await self._admit(run)
+        if refused is not None:
+            return refused
         if run.carry is None and run.parent_run_id is None:  # members get it at start
             set_status(RunStatus.RUNNING)
         try:
@@ -39,6 +41,7 @@ class AgentWorkflow(AgentHost):
         except ContinueAsNew as cut:
             # Let in-flight update handlers (decide) finish before the run is replaced.
             await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(run.model_copy(update={"carry": cut.carry}))
+            workflow.continue_as_new(run.model_copy(update={
+                "carry": cut.carry, "catalog": self._loop.catalog}))
         set_status(result.status, cost_usd=result.cost_usd)
         return result

@@ -24,11 +24,10 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.patterns import BlackboardSpec
-    from baton.runs import RunInput, RunResult, RunStatus
-    from baton.schemas import schema_error
-    from baton.workflows._pattern import PatternHost, PatternRun
+from baton.patterns import BlackboardSpec
+from baton.runs import RunInput, RunResult, RunStatus
+from baton.schemas import schema_error
+from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["BlackboardWorkflow", "write_schema"]
 
@@ -161,7 +160,9 @@ class _Blackboard:
 
     # -- the run ------------------------------------------------------------------------------
     async def run(self) -> RunResult:
-        self.p.start()
+        refused = await self.p.start()
+        if refused is not None:
+            return refused
         spec = self.spec
         try:
             while spec.goal not in self.board:

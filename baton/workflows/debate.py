@@ -27,11 +27,10 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.messages import AgentMessage
-    from baton.patterns import DebateSpec
-    from baton.runs import RunInput, RunResult, RunStatus
-    from baton.workflows._pattern import PatternHost, PatternRun
+from baton.messages import AgentMessage
+from baton.patterns import DebateSpec
+from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["DebateWorkflow", "consensus", "normalise", "stance_of"]
 
@@ -134,7 +133,9 @@ class _Debate:
                          for d, (_, text) in self.latest.items())
 
     async def run(self) -> RunResult:
-        self.p.start()
+        refused = await self.p.start()
+        if refused is not None:
+            return refused
         agreed: str | None = None
         stop = f"no consensus after max_rounds={self.spec.max_rounds}"
         for round_no in range(1, self.spec.max_rounds + 1):

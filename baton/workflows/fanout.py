@@ -30,10 +30,9 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.patterns import FanoutSpec
-    from baton.runs import RunInput, RunResult, RunStatus
-    from baton.workflows._pattern import PatternHost, PatternRun, output_of
+from baton.patterns import FanoutSpec
+from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["FanoutWorkflow", "split_task"]
 
@@ -90,7 +89,9 @@ class FanoutWorkflow(PatternHost):
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
         pattern = self._pattern
-        pattern.start()
+        refused = await pattern.start()
+        if refused is not None:
+            return refused
         gate = asyncio.Semaphore(self._slots)
         try:
             await asyncio.gather(*(self._branch(job, gate) for job in self._jobs))

@@ -23,11 +23,10 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.messages import AssistantMessage, Message, ToolResultMessage, UserMessage
-    from baton.patterns import HandoffSpec
-    from baton.runs import RunInput, RunResult, RunStatus, Transfer
-    from baton.workflows._pattern import PatternHost, PatternRun
+from baton.messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from baton.patterns import HandoffSpec
+from baton.runs import RunInput, RunResult, RunStatus, Transfer
+from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["HandoffWorkflow", "handed_over"]
 
@@ -87,7 +86,9 @@ class _Handoff:
 
     async def run(self) -> RunResult:
         p, spec = self.p, self.spec
-        p.start()
+        refused = await p.start()
+        if refused is not None:
+            return refused
         team_entry = p.team.entry if p.team.entry in spec.agents else None
         active = spec.entry or team_entry or spec.agents[0]
         task = p.input.input

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.runs import FinishedEvent, RunInput, RunResult, RunStatus
-    from baton.workflows._host import AgentHost, set_status
-    from baton.workflows.supervisor import build_router, run_router
+from baton.runs import FinishedEvent, RunInput, RunResult, RunStatus
+from baton.workflows._host import AgentHost, set_status
+from baton.workflows.supervisor import build_router, run_router
 
 __all__ = ["HierarchicalWorkflow"]
 
@@ -48,6 +47,9 @@ class HierarchicalWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        refused = await self._admit(run)
+        if refused is not None:
+            return refused
         problem = _problem(run)
         if problem is not None:
             # Ends before the router's first model call: nothing was spent, nothing delegated.

@@ -19,10 +19,9 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.patterns import PipelineSpec
-    from baton.runs import RunInput, RunResult, RunStatus
-    from baton.workflows._pattern import PatternHost, PatternRun, output_of
+from baton.patterns import PipelineSpec
+from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["PipelineWorkflow", "resume_input"]
 
@@ -79,7 +78,9 @@ class PipelineWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
-        self._pattern.start()
+        refused = await self._pattern.start()
+        if refused is not None:
+            return refused
         resume = _Resume(self._spec, run.resume)
         if resume.error:
             return self._pattern.finish(RunStatus.FAILED, reason=resume.error,

@@ -16,15 +16,14 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from baton.calls import ToolSchema
-    from baton.messages import AgentMessage, ToolCall
-    from baton.patterns import SupervisorSpec
-    from baton.runs import RunInput, RunResult, RunStatus
-    from baton.workflows._agent_loop import AgentLoop
-    from baton.workflows._host import AgentHost, set_status
-    from baton.workflows._members import Members
-    from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
+from baton.calls import ToolSchema
+from baton.messages import AgentMessage, ToolCall
+from baton.patterns import SupervisorSpec
+from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._agent_loop import AgentLoop
+from baton.workflows._host import AgentHost, set_status
+from baton.workflows._members import Members
+from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
 
 __all__ = ["Delegation", "SupervisorWorkflow", "build_router", "run_router"]
 
@@ -119,6 +118,7 @@ def build_router(run: RunInput, spec: SupervisorSpec, share: float = 1.0,
 
 
 async def run_router(loop: AgentLoop, delegation: Delegation) -> RunResult:
+    delegation.members.catalog = loop.catalog  # admitted: members plan with the same catalog
     set_status(RunStatus.RUNNING)
     result = await loop.run_to_end()
     result = result.model_copy(update={
@@ -136,4 +136,4 @@ class SupervisorWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
-        return await run_router(self._loop, self._delegation)
+        return await self._admit(run) or await run_router(self._loop, self._delegation)

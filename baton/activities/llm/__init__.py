@@ -4,7 +4,7 @@ The scripted model server lives in :mod:`baton.scripted`; it is an HTTP server, 
 adapters here are the only code that talks to any model (DESIGN.md decision 2).
 """
 
-from baton.activities.llm.activity import LlmActivities, effective_profile
+from baton.activities.llm.activity import LlmActivities
 from baton.activities.llm.conversations import CacheStats, ConversationCache
 from baton.activities.llm.errors import (
     classify_status,
@@ -19,7 +19,6 @@ __all__ = [
     "LlmActivities",
     "classify_status",
     "classify_transport",
-    "effective_profile",
     "parse_retry_after",
     "to_application_error",
 ]

@@ -1,9 +1,12 @@
 """The ``chat`` activity: one model call, with the conversation rebuilt from the prefix cache.
 
-Everything that must not be in a workflow lives here: the HTTP client, the API key (read from the
-worker's environment on every call, so rotating a key needs no redeploy and the key never enters
-workflow history), the worker's profile overrides and the conversation cache. Failures leave as
-``ApplicationError``s classified by :mod:`baton.activities.llm.errors`; Temporal retries them.
+Everything that must not be in a workflow lives here: the HTTP client, where each model profile
+connects (the worker's own configuration, looked up by the profile's name), the API key (read
+from the worker's environment on every call, so rotating a key needs no redeploy and the key
+never enters workflow history) and the conversation cache. The request body follows the profile
+the run recorded at admission (model, max tokens, temperature), so one run stays consistent with
+what it was priced at. Failures leave as ``ApplicationError``s classified by
+:mod:`baton.activities.llm.errors`; Temporal retries them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import httpx
-from pydantic import ValidationError
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -24,14 +26,14 @@ from baton.activities.llm import anthropic, openai
 from baton.activities.llm.conversations import ConversationCache
 from baton.activities.llm.errors import to_application_error
 from baton.calls import ChatRequest, ChatResponse
-from baton.errors import BatonError, ProviderAuthError, SpecError
+from baton.errors import BatonError, ProviderAuthError, ProviderRequestError
 from baton.messages import Message
 from baton.settings import BatonSettings
 from baton.specs import ModelProfile
 from baton.telemetry.logs import register_secret
 from baton.telemetry.spans import observe_chat
 
-__all__ = ["LlmActivities", "bounded_reply", "effective_profile"]
+__all__ = ["LlmActivities", "bounded_reply"]
 
 _Call = Callable[..., Awaitable[ChatResponse]]
 _ADAPTERS: Mapping[str, _Call] = {"openai": openai.call, "anthropic": anthropic.call}
@@ -47,32 +49,19 @@ def _version() -> str:
 _USER_AGENT = f"baton/{_version()}"
 
 
-def effective_profile(
-    profile: ModelProfile, name: str, overrides: Mapping[str, Mapping[str, object]]
-) -> ModelProfile:
-    """The request's profile with the worker's ``BATON_PROFILES__<name>__*`` fields on top, so a
-    team is pointed at a real provider by configuration only (the team YAML stays unchanged)."""
-    override = overrides.get(name)
-    if not override:
-        return profile
-    try:
-        return ModelProfile.model_validate({**profile.model_dump(), **override})
-    except ValidationError as exc:
-        raise SpecError(
-            f"worker setting overrides model profile {name!r} with invalid values: {exc}",
-            location=f"BATON_PROFILES__{name}",
-        ) from exc
-
-
 class LlmActivities:
-    """Holds the worker's long-lived pieces; register ``LlmActivities(...).chat`` on the worker."""
+    """Holds the worker's long-lived pieces; register ``LlmActivities(...).chat`` on the worker.
+
+    ``http`` and ``temporal_client`` may be attached after construction: ``BatonPlugin`` opens
+    the HTTP client with the worker and hands over the worker's Temporal client."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, settings: BatonSettings, temporal_client: Client | None
+        self, *, settings: BatonSettings, http: httpx.AsyncClient | None = None,
+        temporal_client: Client | None = None,
     ) -> None:
-        self._http = http
+        self.http = http
+        self.temporal_client = temporal_client
         self._settings = settings
-        self._client = temporal_client
         self.cache = ConversationCache(max_size=settings.prefix_cache_size)
 
     @activity.defn(name="chat")
@@ -81,18 +70,16 @@ class LlmActivities:
         # The ``chat {model}`` span, token/cost/latency metrics (baton.telemetry.spans).
         with observe_chat(request) as observed:
             try:
-                profile = effective_profile(
-                    request.profile, request.profile_name, self._settings.profiles
-                )
-                api_key = _api_key(profile)
+                connection = self._connection(request.profile_name)
+                api_key = _api_key(connection)
                 register_secret(api_key)  # never in a log line, whatever a provider echoes
                 messages = await self.cache.resolve(
                     workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
-                    delta=request.delta, client=self._client,
+                    delta=request.delta, client=self.temporal_client,
                 )
                 observed.input(messages)
                 response = await _heartbeating(self._send(
-                    request.model_copy(update={"profile": profile}), messages, api_key))
+                    request, messages, connection, api_key))
                 observed.response(response)
                 return response
             except BatonError as exc:
@@ -101,6 +88,17 @@ class LlmActivities:
                 # ``from None``: the ApplicationError already carries type, message and details;
                 # the Python cause would only add a second, unclassified failure to the chain.
                 raise error from None
+
+    def _connection(self, name: str) -> ModelProfile:
+        """Where this worker connects for profile ``name`` (its own configuration)."""
+        profile = self._settings.profiles.get(name)
+        if profile is None:
+            # Served when the run was admitted, gone since (a redeploy dropped it): not
+            # something a retry or the model can fix.
+            raise ProviderRequestError(
+                f"model profile {name!r} is no longer served by this worker (served: "
+                f"{', '.join(sorted(self._settings.profiles))})", provider="baton")
+        return profile
 
     @staticmethod
     def _failure(request: ChatRequest, exc: BatonError, api_key: str | None) -> ApplicationError:
@@ -114,9 +112,9 @@ class LlmActivities:
         return error
 
     async def _send(
-        self, request: ChatRequest, messages: Sequence[Message], api_key: str | None
+        self, request: ChatRequest, messages: Sequence[Message], connection: ModelProfile,
+        api_key: str | None,
     ) -> ChatResponse:
-        profile = request.profile
         info = activity.info()
         headers = {
             # The scripted model server attributes calls (scripts, faults) by these headers; real
@@ -128,9 +126,11 @@ class LlmActivities:
             "X-Baton-Attempt": str(info.attempt),
             "User-Agent": _USER_AGENT,
         }
-        base_url = profile.base_url or self._settings.resolved_model_server_url
-        response = await _ADAPTERS[profile.provider](
-            self._http, request, messages, base_url=base_url, api_key=api_key, headers=headers
+        base_url = connection.base_url or self._settings.resolved_model_server_url
+        if self.http is None:
+            raise RuntimeError("LlmActivities has no HTTP client: run it inside its worker")
+        response = await _ADAPTERS[request.profile.provider](
+            self.http, request, messages, base_url=base_url, api_key=api_key, headers=headers
         )
         return bounded_reply(response, self._settings.max_model_output_chars)
 

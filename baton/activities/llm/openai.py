@@ -26,7 +26,7 @@ from baton.messages import (
     Usage,
     UserMessage,
 )
-from baton.specs import ModelProfile
+from baton.specs import ServedProfile
 
 __all__ = ["PROVIDER", "ParsedChat", "build_request", "call", "parse_arguments", "parse_response"]
 
@@ -68,7 +68,7 @@ def build_request(
     messages: Sequence[Message],
     tools: Sequence[ToolSchema],
     *,
-    profile: ModelProfile,
+    profile: ServedProfile,
     tool_choice: ToolChoice = "auto",
     output_schema: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:

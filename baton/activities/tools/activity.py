@@ -111,7 +111,7 @@ class ToolActivities:
     async def _execute(self, inv: ToolInvocation) -> ToolOutcome:
         limit = self.max_result_chars
         try:
-            definition = self.registry.resolve(inv.tool.name, module=inv.tool.module)
+            definition = self.registry.resolve(inv.tool.name)
         except UnknownToolError as exc:
             return error_outcome(
                 "unknown_tool", f"{exc}. Call only the tools you were given.", max_chars=limit
