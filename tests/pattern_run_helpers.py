@@ -4,25 +4,21 @@ pattern run, the child-workflow tree, child approvals, the refund outbox and his
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from helpers import new_run_id
+from replaying import assert_replays, record
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.runs import ChildEvent, PageRequest, RunInput, RunLogPage, RunResult
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
-from baton.worker import WORKFLOW_RUNNER
-from baton.workflows import ALL_WORKFLOWS, workflow_type
+from baton.workflows import workflow_type
 
-HISTORIES = Path(__file__).parent / "histories"
 REFUND = {"name": "issue_refund",
           "arguments": {"order_id": "A1001", "amount": 10.0, "reason": "arrived broken"}}
 
@@ -101,12 +97,8 @@ def outbox(tmp_path: Path) -> list[tuple[Any, ...]]:
 
 
 async def record_and_replay(client: Client, run_id: str, name: str) -> None:
-    """Replay the run's history on today's code; with BATON_RECORD_HISTORIES=1 also refresh the
-    committed fixture tests/histories/<name>.json (replayed by test_replay.py)."""
+    """Replay the run's history on today's code; with BATON_RECORD_HISTORIES set also keep it as
+    this release's ``name`` (see ``replaying``; replayed by test_replay.py)."""
     history = await client.get_workflow_handle(run_id).fetch_history()
-    if os.environ.get("BATON_RECORD_HISTORIES"):
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter,
-                        workflow_runner=WORKFLOW_RUNNER)
-    result = await replayer.replay_workflow(history)
-    assert result.replay_failure is None, result.replay_failure
+    record(history, name)
+    await assert_replays(history)
