@@ -1,4 +1,4 @@
-"""Approvals (DESIGN.md decision 6): a tool's ``ApprovalPolicy``, the public ``decide``
+"""Approvals (docs/architecture.md#approvals): a tool's ``ApprovalPolicy``, the public ``decide``
 signal/update input and the ``pending_approvals`` query output. These names are typed by people
 in the Temporal UI and CLI:
 
@@ -19,7 +19,7 @@ __all__ = ["ApprovalDecision", "ApprovalPolicy", "DecisionReceipt", "PendingAppr
 
 
 class ApprovalPolicy(BaseModel):
-    """When a tool call must wait for a person (DESIGN.md decision 6).
+    """When a tool call must wait for a person (docs/architecture.md#approvals).
 
     ``mode``: ``never``, ``always`` or ``when`` (then ``condition`` is a small safe expression on
     the arguments, e.g. ``amount > 100``). ``approvers`` names people or groups allowed to decide

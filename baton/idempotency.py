@@ -1,4 +1,5 @@
-"""Idempotency keys for side-effecting tool calls (DESIGN.md decision 5).
+"""Idempotency keys for side-effecting tool calls
+(docs/architecture.md#idempotency-keys-and-the-ledger).
 
 Pure and deterministic (no I/O, no clock, no randomness) so the workflow can compute the key
 itself: the same call gets the same key on every activity retry, worker crash, replay and

@@ -2,7 +2,8 @@
 
 A conversation is an append-only list of ``Message``. The workflow never sends the whole list to
 the llm activity: it sends a ``ConversationRef`` (length + digest of the prefix the worker should
-already have) and the messages added since (DESIGN.md decision 4). ``chain_digest`` is the one
+already have) and the messages added since (docs/architecture.md#linear-history). ``chain_digest``
+is the one
 function both sides use, so the digest the workflow computes is the digest the worker verifies.
 """
 

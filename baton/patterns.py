@@ -2,7 +2,8 @@
 
 Members are referenced by name: an agent of the team or a sub-team under ``teams:`` (so a
 pipeline stage, a fan-out branch, a supervisor's worker or a debater may itself be a team,
-DESIGN.md decision 8). Each section validates its own references; ``TeamSpec`` calls
+docs/architecture.md#composable-patterns). Each section validates its own references; ``TeamSpec``
+calls
 ``check(members)`` for the section that matches its ``pattern``.
 """
 

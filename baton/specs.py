@@ -170,7 +170,8 @@ class AgentSpec(_Spec):
 
 
 class HistorySpec(_Spec):
-    """Keeps a run inside Temporal's limits however long it goes (DESIGN.md decision 4).
+    """Keeps a run inside Temporal's limits however long it goes
+    (docs/architecture.md#linear-history).
 
     A run continues as new when Temporal suggests it or when this run's history passes
     ``continue_as_new_events`` events or ``continue_as_new_bytes`` bytes, carrying a compacted

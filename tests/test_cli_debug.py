@@ -1,4 +1,4 @@
-"""The run log as the debugging surface (issue 5), run as a user runs it: ``baton show`` (tree,
+"""The run log as the debugging surface, run as a user runs it: ``baton show`` (tree,
 ``--json``, ``--step N --diff``), ``replay-tool``, ``summary``, ``runs``, approvals across runs,
 ``edit``, ``lint``, ``examples`` and ``resume``; real subprocesses against one embedded stack.
 

@@ -1,4 +1,4 @@
-"""Exactly-once side effects when a worker *process* dies (issue 3, section 2).
+"""Exactly-once side effects when a worker *process* dies.
 
 Every test runs real worker subprocesses (``run_worker(BatonSettings())`` configured only by
 ``BATON_*`` variables) against the session's dev server, kills one with SIGKILL at a precise

@@ -1,4 +1,4 @@
-"""History grows linearly (DESIGN.md decision 4): each message enters history once, long runs
+"""History grows linearly (docs/architecture.md#linear-history): each message enters history once, long runs
 continue as new with a compacted conversation, and one workflow id shows the whole run."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Poison inputs (issue 3, section 5): tools that raise, hang, return nonsense or far too much, a
+"""Poison inputs: tools that raise, hang, return nonsense or far too much, a
 model that sends a huge argument, team files that are wrong in ways people get wrong, run inputs
 that are not text or far too long.
 

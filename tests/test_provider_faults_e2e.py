@@ -1,6 +1,6 @@
-"""Provider faults end to end (issue 3, section 4): whole ``AgentWorkflow`` runs on a real dev
+"""Provider faults end to end: whole ``AgentWorkflow`` runs on a real dev
 server and an in-process worker, with the scripted model server failing on purpose through
-per-run fault queues. Retries are Temporal's (DESIGN.md decision 2); these tests check that a
+per-run fault queues. Retries are Temporal's (docs/architecture.md#one-model-code-path); these tests check that a
 run rides them out, honours ``Retry-After``, fails typed when retrying is pointless, and fails
 over to a fallback model profile once the primary's attempts are used up.
 """

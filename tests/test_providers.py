@@ -303,7 +303,7 @@ async def test_hanging_call_times_out_and_is_retried(
     assert await attempts(handle) == [(2, "timeout")]
 
 
-# --- the conversation prefix cache (DESIGN.md decision 4) ----------------------------------------
+# --- the conversation prefix cache (docs/architecture.md#linear-history) ----------------------------------------
 
 
 async def test_second_call_hits_the_cache(

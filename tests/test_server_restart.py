@@ -1,4 +1,4 @@
-"""Runs survive a Temporal server restart (issue 3, section 3).
+"""Runs survive a Temporal server restart.
 
 Each test owns a dev server (``temporal server start-dev`` on its own SQLite file, WAL, free
 loopback ports) and one worker subprocess. With runs in flight (write tools blocked mid-call,

@@ -10,13 +10,15 @@ searches in :mod:`baton.client._search`; the methods here are the typed entry po
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -24,6 +26,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -157,17 +160,29 @@ class BatonClient:
         return run_id
 
     async def _admitted(self, run_id: str, timeout_s: float) -> None:
+        if not await self._workers_polling():
+            return  # nobody to admit it yet: the run starts when a worker polls its queue
         try:
-            admission = await asyncio.wait_for(self._handle(run_id).execute_update(
-                "admission", result_type=Admission), timeout_s)
-        except TimeoutError:
-            return  # no worker yet; `baton run` says so while it waits
+            admission = await self._handle(run_id).execute_update(
+                "admission", result_type=Admission, rpc_timeout=timedelta(seconds=timeout_s))
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            return  # the workers are busy or gone; `baton run` says so while it waits
         if not admission.accepted:
             raise RunRefusedError(
                 f"run {run_id} refused: the worker does not serve what the team names: "
                 f"{admission.reason}", run_id=run_id,
                 problems=[f"{p.location}: {p.message}" for p in admission.problems],
                 location=admission.problems[0].location if admission.problems else None)
+
+    async def _workers_polling(self) -> bool:
+        """Whether any worker polled the run's task queue recently (Temporal lists pollers of
+        the last few minutes)."""
+        response = await self.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=self.settings.namespace,
+                task_queue=TaskQueue(name=self.settings.task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+        return bool(response.pollers)
 
     # -- reading -----------------------------------------------------------------------------
     def _handle(self, run_id: str, temporal_run_id: str | None = None

@@ -137,7 +137,8 @@ def _check_refundable(conn: sqlite3.Connection, order_id: str, amount: float) ->
         )
 
 
-# Approval (DESIGN.md decision 6) is a decorator option, e.g. approval=ApprovalPolicy(mode="when",
+# Approval (docs/architecture.md#approvals) is a decorator option, e.g.
+# approval=ApprovalPolicy(mode="when",
 # condition="amount > 100"); it stays at the default "never" until approvals are wired up.
 @tool(effect="write", timeout_s=15.0)
 def issue_refund(order_id: str, amount: float, reason: str, ctx: ToolContext) -> dict[str, Any]:

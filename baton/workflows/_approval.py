@@ -1,4 +1,5 @@
-"""``ApprovalGate``: the orchestrator's checkpoint for risky tool calls (DESIGN.md decision 6).
+"""``ApprovalGate``: the orchestrator's checkpoint for risky tool calls
+(docs/architecture.md#approvals).
 
 The model cannot skip it: the workflow decides from the tool's policy, records the request,
 and waits on a durable condition released by the ``decide`` signal or update, with a durable

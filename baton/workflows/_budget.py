@@ -1,4 +1,5 @@
-"""Per-run budget accounting, deterministic and kept in workflow state (DESIGN.md decision 7)."""
+"""Per-run budget accounting, deterministic and kept in workflow state
+(docs/architecture.md#budgets)."""
 
 from __future__ import annotations
 

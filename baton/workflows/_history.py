@@ -1,6 +1,7 @@
 """The agent's conversation inside the workflow: append-only, with a digest per prefix.
 
-Each message enters workflow history once (DESIGN.md decision 4): a model call carries the
+Each message enters workflow history once (docs/architecture.md#linear-history): a model call
+carries the
 ``ConversationRef`` of what the worker already received plus the messages added since.
 """
 

@@ -1,7 +1,7 @@
 """Model calls: the ``chat`` activity and its provider adapters (OpenAI-compatible, Anthropic).
 
 The scripted model server lives in :mod:`baton.scripted`; it is an HTTP server, so the
-adapters here are the only code that talks to any model (DESIGN.md decision 2).
+adapters here are the only code that talks to any model (docs/architecture.md#one-model-code-path).
 """
 
 from baton.activities.llm.activity import LlmActivities

@@ -1,4 +1,4 @@
-"""The worker's cache of conversation prefixes (DESIGN.md decision 4).
+"""The worker's cache of conversation prefixes (docs/architecture.md#linear-history).
 
 The workflow sends each message to the llm activity once: a ``ChatRequest`` carries a reference
 to the prefix the worker should already hold (length + digest) and only the messages added since.

@@ -2,7 +2,8 @@
 
 Both adapters (OpenAI-compatible and Anthropic) send through :func:`post_json`, so a 429 from
 OpenAI, from vLLM and from Anthropic is classified the same way. There is no retry loop here on
-purpose (DESIGN.md decision 2): Temporal owns retries, and :func:`to_application_error` hands it
+purpose (docs/architecture.md#one-model-code-path): Temporal owns retries, and
+:func:`to_application_error` hands it
 the classification (``non_retryable``) and the server's wish (``next_retry_delay`` from
 ``Retry-After``).
 """

@@ -1,7 +1,8 @@
 """OpenAI Chat Completions adapter: pure converters plus one ``call`` over plain httpx.
 
 This is the one code path for OpenAI, vLLM, Ollama, llama.cpp, LiteLLM and Baton's own scripted
-model server (DESIGN.md decision 2), so it sticks to the widely implemented subset of the API.
+model server (docs/architecture.md#one-model-code-path), so it sticks to the widely implemented
+subset of the API.
 ``build_request`` and ``parse_response`` do no I/O and are unit-tested on their own.
 """
 

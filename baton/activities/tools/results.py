@@ -4,7 +4,7 @@ Two audiences, two sizes. ``content`` is what the model reads: the string a tool
 the JSON text of anything else, cut at ``max_chars`` with a note saying so (a model that does
 not know it saw a prefix draws wrong conclusions). ``value`` is the full JSON value for the run
 log; it travels through workflow history, so it is kept only when small and otherwise replaced
-by a marker in ``extra`` to keep history bounded (DESIGN.md decision 4).
+by a marker in ``extra`` to keep history bounded (docs/architecture.md#linear-history).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Which tool exceptions Temporal retries, and which the model reads.
 
-The rule (DESIGN.md decision 9: tool outcomes are data, only infrastructure failures raise):
+The rule (docs/architecture.md#typed-payloads-untrusted-input: tool outcomes are data, only
+infrastructure failures raise):
 
 1. ``temporalio.exceptions.ApplicationError`` raised by a tool passes through unchanged: the tool
    asked for Temporal semantics (its own ``non_retryable``, ``next_retry_delay``, ``type``).

@@ -1,0 +1,78 @@
+"""The built wheel alone: installed into a fresh virtualenv (not editable, no source tree on the
+path), it puts only ``baton`` into site-packages and runs an example end to end — the embedded
+stack from the wheel's own ``baton up``, then ``baton run`` on the research example, whose tools
+read the corpus shipped as package data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from baton.client._procs import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+QUESTION = "How do durable workflow engines avoid duplicate side effects when workers crash?"
+
+
+def run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, f"{argv}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_wheel_installs_only_baton_and_runs_an_example(tmp_path: Path) -> None:
+    # cwd is a scratch directory everywhere below: `python -m` puts the cwd on sys.path, and the
+    # repository's own baton/ must not be what runs.
+    dist = tmp_path / "dist"
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO, cwd=tmp_path)
+    [wheel] = dist.glob("baton-*.whl")
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    python = venv / "bin" / "python"
+    run(python, "-m", "pip", "install", "-q", wheel, cwd=tmp_path, timeout=600)
+
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))",
+                    cwd=tmp_path).stdout.strip())
+    [info] = site.glob("baton-*.dist-info")
+    # Every file the wheel installed, by top-level name (the console script lives in ../bin).
+    tops = {line.split(",")[0].split("/")[0] for line in (info / "RECORD").read_text().split()}
+    assert tops - {".."} == {"baton", info.name}, tops
+    for name in ("client", "workflows", "activities", "examples", "worker.py", "scripted"):
+        assert not (site / name).exists(), f"site-packages has a top-level {name}"
+    package = site / "baton"
+    assert (package / "examples" / "corpus" / "guides" / "idempotency-keys.md").is_file()
+    assert (package / "examples" / "research_report.yaml").is_file()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "PYTHON"))}
+    env |= {"BATON_HOME": str(tmp_path / "home"), "BATON_TEMPORAL_PORT": str(free_port()),
+            "BATON_UI_PORT": str(free_port()), "BATON_MODEL_SERVER_PORT": str(free_port()),
+            "BATON_TASK_QUEUE": "wheel"}
+    env["BATON_TEMPORAL_ADDRESS"] = f"127.0.0.1:{env['BATON_TEMPORAL_PORT']}"
+    log = (tmp_path / "up.log").open("w")
+    up = subprocess.Popen([venv / "bin" / "baton", "up"], cwd=tmp_path, env=env, stdout=log,
+                          stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "baton is up" not in (tmp_path / "up.log").read_text():
+            assert up.poll() is None, (tmp_path / "up.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            time.sleep(0.5)
+        done = run(venv / "bin" / "baton", "run", package / "examples" / "research_report.yaml",
+                   "--input", QUESTION, cwd=tmp_path, env={**env, "COLUMNS": "200"})
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(60)
+        log.close()
+    assert "completed" in done.stdout
+    # The researchers' tools read the corpus from the installed package.
+    assert "idempotency" in done.stdout.lower()
