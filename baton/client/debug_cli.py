@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from baton.client import _diff, _replay, render_debug
+from baton.client import render_debug
 from baton.client._cli_common import (
     Address,
     Namespace,
@@ -60,7 +60,7 @@ def show(run_id: str, *, json_: Json = False,
         client = await BatonClient.connect(settings)
         view = await client.tree(run_id)
         if step is not None and diff:
-            changed = await _diff.step_diff(client, view, step, agent)
+            changed = await client.runs.step_diff(view, step, agent)
             if json_:
                 typer.echo(changed.model_dump_json(indent=2))
             else:
@@ -101,8 +101,8 @@ def replay_tool(
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
-        report = await _replay.replay_tool(client, run_id, call_id, arguments=arguments,
-                                           dry_run=dry_run, force=force)
+        report = await client.replay_tool(run_id, call_id, arguments=arguments,
+                                          dry_run=dry_run, force=force)
         if json_:
             typer.echo(report.model_dump_json(indent=2))
         else:
