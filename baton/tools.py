@@ -181,6 +181,9 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return sorted(self._tools)
 
+    def specs(self) -> dict[str, ToolSpec]:
+        return {name: self._tools[name].spec for name in self.names()}
+
     def serving(self, modules: list[str] | tuple[str, ...]) -> ToolRegistry:
         """Import ``modules`` and return a registry of exactly their tools: what a worker
         configured with these modules serves (never a tool some other import registered)."""

@@ -70,7 +70,9 @@ def env(stack: EmbeddedStack) -> dict[str, str]:
     s = stack.settings
     return {"BATON_TASK_QUEUE": s.task_queue, "BATON_UI_PORT": str(s.ui_port),
             "BATON_HOME": str(s.home), "BATON_TEMPORAL_ADDRESS": stack.temporal_address,
-            "BATON_SUPPORT_DB": str(s.home.parent / "support.sqlite")}  # the worker's
+            "BATON_SUPPORT_DB": str(s.home.parent / "support.sqlite"),  # the worker's
+            # The CLI shares the worker's configuration (replay-tool runs its tools).
+            "BATON_TOOL_MODULES": json.dumps(s.tool_modules)}
 
 
 @pytest.fixture(scope="module")

@@ -37,13 +37,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from baton.runs import MessagesPage, PageRequest
     from baton.settings import BatonSettings
-    from baton.specs import ModelProfile
+    from baton.specs import ModelProfile, ServedProfile
 
 
 class ChatJob(BaseModel):
     run_id: str
     agent: str = "a1"
-    profile: ModelProfile = ModelProfile()
+    profile_name: str = "default"
+    profile: ServedProfile = ServedProfile()
     history: list[Message] = Field(default_factory=list)  # held before the first call
     turns: list[list[Message]]  # messages the workflow appends before each call
     tools: list[ToolSchema] = Field(default_factory=list)
@@ -77,7 +78,7 @@ class ChatTestWorkflow:
             digest = "0" * 64 if job.wrong_digest else digests[sent]
             request = ChatRequest(
                 workflow_id=workflow.info().workflow_id, run_id=job.run_id, agent=job.agent,
-                profile_name="default", profile=job.profile,
+                profile_name=job.profile_name, profile=job.profile,
                 prefix=ConversationRef(length=sent, digest=digest),
                 delta=tuple(self._messages[sent:]), tools=tuple(job.tools), step=step,
             )
@@ -126,7 +127,7 @@ async def running(
     client: Client, settings: BatonSettings, activities: LlmActivities | None = None
 ) -> AsyncIterator[LlmActivities]:
     async with httpx.AsyncClient(trust_env=False) as http:
-        acts = activities or LlmActivities(http=http, settings=settings, temporal_client=client)
+        acts = activities or LlmActivities(settings=settings, http=http, temporal_client=client)
         async with Worker(
             client, task_queue=settings.task_queue, workflows=[ChatTestWorkflow],
             activities=[acts.chat],
@@ -185,7 +186,7 @@ async def test_round_trip_with_tool_calls(
          "expect": {"last_message_contains": "Oslo: -3C"}},
         {"content": "It is cold.", "expect": {"last_message_contains": "invalid arguments"}},
     ]})
-    profile = ModelProfile.model_validate({"provider": provider})
+    profile = ServedProfile.model_validate({"provider": provider})
     async with running(client, settings):
         handle = await start(client, settings, ChatJob(
             run_id=run_id, profile=profile, turns=[HELLO], tools=[WEATHER],
@@ -210,25 +211,35 @@ async def test_round_trip_with_tool_calls(
     ]
 
 
-async def test_worker_profile_override_and_missing_key(
+async def test_connection_comes_from_the_workers_profile_of_that_name(
     client: Client, scripted: Any, settings: BatonSettings
 ) -> None:
+    # The worker's fallback URL leads nowhere: only the worker's own `default` profile knows where
+    # the model is. The request names the profile; it never carries a URL or a key variable.
     run_id = new_run()
     scripted.set_script(run_id, {"a1": [{"content": "hi"}]})
-    overridden = settings.model_copy(update={"profiles": {"default": {"model": "from-settings"}}})
-    async with running(client, overridden):
-        responses = await (await start(client, overridden, ChatJob(
-            run_id=run_id, turns=[HELLO],
-        ))).result()
-    assert responses[0].model == "from-settings"  # the server echoes the model it was asked for
+    configured = settings.model_copy(update={
+        "model_server_url": "http://127.0.0.1:9/v1",
+        "profiles": {"default": ModelProfile(base_url=scripted.base_url)}})
+    async with running(client, configured):
+        [response] = await (await start(client, configured, ChatJob(
+            run_id=run_id, turns=[HELLO]))).result()
+    assert response.message.content == "hi"
 
-    keyed = ModelProfile(api_key_env=f"BATON_TEST_MISSING_{uuid.uuid4().hex[:6].upper()}")
-    async with running(client, settings):
-        handle = await start(client, settings, ChatJob(run_id=new_run(), profile=keyed,
-                                                       turns=[HELLO]))
+    missing = f"BATON_TEST_MISSING_{uuid.uuid4().hex[:6].upper()}"
+    keyed = settings.model_copy(update={"profiles": {"default": ModelProfile(api_key_env=missing)}})
+    async with running(client, keyed):
+        handle = await start(client, keyed, ChatJob(run_id=new_run(), turns=[HELLO]))
         error = await expect_failure(handle)
-    assert error.type == "ProviderAuthError"
-    assert keyed.api_key_env is not None and keyed.api_key_env in error.message
+    assert error.type == "ProviderAuthError" and missing in error.message
+    assert await attempts(handle) == [(1, "")]
+
+    # A profile the run recorded but the worker no longer serves: a configuration error, loud.
+    async with running(client, settings):
+        handle = await start(client, settings, ChatJob(run_id=new_run(), turns=[HELLO],
+                                                       profile_name="retired"))
+        error = await expect_failure(handle)
+    assert error.type == "ProviderRequestError" and "'retired' is no longer served" in error.message
     assert await attempts(handle) == [(1, "")]
 
 

@@ -153,7 +153,7 @@ def invocation(
     raw: str | None = None,
     spec: ToolSpec | None = None,
 ) -> ToolInvocation:
-    spec = spec or registry.resolve(name, module="baton.examples.support_tools").spec
+    spec = spec or registry.resolve(name).spec
     call_id, workflow_id = f"call-{uuid.uuid4().hex[:8]}", f"team-{uuid.uuid4().hex[:8]}"
     return ToolInvocation(
         tool=spec, call_id=call_id, arguments=arguments or {}, raw_arguments=raw,
@@ -214,8 +214,10 @@ def test_idempotency_key_is_stable_and_separator_safe() -> None:
 
 async def test_ok_result_from_a_module_tool(client: Client, tmp_path: Path,
                                             acts: ToolActivities) -> None:
-    module_acts = ToolActivities(default_registry, acts.ledger)
-    inv = invocation("lookup_order", {"order_id": "A1002"}, registry=default_registry)
+    # What a worker configured with the example's module serves.
+    served = default_registry.serving(["baton.examples.support_tools"])
+    module_acts = ToolActivities(served, acts.ledger)
+    inv = invocation("lookup_order", {"order_id": "A1002"}, registry=served)
     outcome, attempt = await run_tool(client, module_acts, inv)
     assert outcome.status == "ok", outcome.content
     assert outcome.value["item"] == "Espresso machine"

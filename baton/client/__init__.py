@@ -1,10 +1,12 @@
-"""Baton's client side: the typed async API, the embedded stack and the ``baton`` CLI.
+"""Baton's client side: the typed async API, reading runs, the embedded stack and the CLI.
 
-``from client import BatonClient, EmbeddedStack`` is the programmatic entry point; the CLI lives
-in :mod:`baton.client.cli` and only orchestrates these two.
+``from baton.client import BatonClient, EmbeddedStack`` is the programmatic entry point;
+``BatonClient.runs`` is a :class:`RunReader`, which reads runs with nothing but a Temporal
+client. The ``baton`` CLI lives in :mod:`baton.client.cli` and only orchestrates these.
 """
 
 from baton.client.api import WORKFLOW_TYPE, BatonClient, QueryTimeoutError, RunExistsError, RunView
+from baton.client.reader import RunReader
 from baton.client.stack import EmbeddedStack, find_temporal_binary, free_port
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "EmbeddedStack",
     "QueryTimeoutError",
     "RunExistsError",
+    "RunReader",
     "RunView",
     "find_temporal_binary",
     "free_port",

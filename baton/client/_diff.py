@@ -11,18 +11,16 @@ keys the step's turn wrote, before and after.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from baton.client._workflow import WorkflowReader
 from baton.client.views import RunView, StepDiff
 from baton.errors import BatonError, QueryTimeoutError
 from baton.messages import AssistantMessage, Message, ToolCall, ToolResultMessage
 from baton.runs import ChildEvent, ModelCallEvent, ToolCallEvent, ToolRefusedEvent
-
-if TYPE_CHECKING:
-    from baton.client.api import BatonClient
 
 __all__ = ["step_diff"]
 
@@ -124,11 +122,11 @@ def _board(board_run: RunView, turn: int) -> tuple[dict[str, Any], dict[str, Any
     return changed_before, after
 
 
-async def _messages(client: BatonClient, node: RunView, call: ModelCallEvent
+async def _messages(reader: WorkflowReader, node: RunView, call: ModelCallEvent
                     ) -> tuple[int, list[Message]] | None:
     for temporal_run in [None, *reversed(node.previous_runs)]:
         try:
-            messages = await client.messages(node.run_id, temporal_run_id=temporal_run)
+            messages = await reader.messages(node.run_id, temporal_run_id=temporal_run)
         except (QueryTimeoutError, WorkflowQueryFailedError, RPCError):
             continue
         found = _slice(messages, call)
@@ -137,7 +135,7 @@ async def _messages(client: BatonClient, node: RunView, call: ModelCallEvent
     return None
 
 
-async def step_diff(client: BatonClient, root: RunView, step: int,
+async def step_diff(reader: WorkflowReader, root: RunView, step: int,
                     agent: str | None = None) -> StepDiff:
     """The messages step ``step`` of ``agent`` added (and board keys, for blackboard runs)."""
     found = _candidates(root, step, agent)
@@ -159,7 +157,7 @@ async def step_diff(client: BatonClient, root: RunView, step: int,
     node, name = found[0]
     call = next(e for e in node.events if isinstance(e, ModelCallEvent)
                 and e.agent == name and e.step == step)
-    sliced = await _messages(client, node, call)
+    sliced = await _messages(reader, node, call)
     last_step = max((e.step for e in node.events if isinstance(e, ModelCallEvent)
                      and e.agent == name), default=step)
     structured = node.result.structured if node.result and step == last_step else None

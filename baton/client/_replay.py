@@ -1,10 +1,11 @@
 """Re-running one recorded tool call outside its run (``baton replay-tool``).
 
-The call is found in the run log by its call id (across continuations and member runs), its
-``ToolSpec`` comes from the team the workflow was started with (the first history event's
-input), and it runs through the very code the worker runs: ``ToolActivities.execute_tool`` with
-the ledger at ``settings.resolved_ledger_path``, inside Temporal's ``ActivityEnvironment`` (an
-activity context without a worker). Nothing is written back to the run.
+The call is found in the run log by its call id (across continuations and member runs, read
+through :class:`~baton.client.reader.RunReader`); the tool is the one this machine's worker
+configuration serves (``settings.tool_modules``), and it runs through the very code the worker runs:
+``ToolActivities.execute_tool`` with the ledger at ``settings.resolved_ledger_path``, inside
+Temporal's ``ActivityEnvironment`` (an activity context without a worker). Nothing is written
+back to the run.
 
 Safety: a read tool bypasses the result cache (a replay should really run). A write tool repeats
 its side effect, so it needs ``force`` and always gets a fresh idempotency key
@@ -14,40 +15,34 @@ its side effect, so it needs ``force`` and always gets a fresh idempotency key
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from baton.calls import ToolInvocation
-from baton.client._runlog import find_event
+from baton.client.reader import RunReader
 from baton.client.views import ReplayReport
 from baton.errors import BatonError
+from baton.settings import BatonSettings
 from baton.tools import default_registry
-
-if TYPE_CHECKING:
-    from baton.client.api import BatonClient
 
 __all__ = ["replay_tool"]
 
 
-async def replay_tool(client: BatonClient, run_id: str, call_id: str, *,
+async def replay_tool(reader: RunReader, settings: BatonSettings, run_id: str, call_id: str, *,
                       arguments: dict[str, Any] | None = None, dry_run: bool = False,
                       force: bool = False) -> ReplayReport:
-    root = await client.tree(run_id)
-    try:
-        node, event = find_event(root, call_id)
-    except LookupError:
-        raise BatonError(f"no tool call {call_id!r} in run {run_id!r}; `baton show {run_id}` "
-                         "lists each call id") from None
+    """Find the call with ``reader``, then run it with the ledger and limits of ``settings``."""
+    recorded = await reader.recorded_call(run_id, call_id)
+    root, node, event = recorded.root, recorded.node, recorded.event
     if event.effect == "workflow":
         raise BatonError(f"{event.tool} ({call_id}) is a delegation or transfer handled by the "
                          "workflow, not a tool: it cannot run outside the run")
-    # The tool as this machine's worker configuration serves it now (its tool_modules).
-    registry = default_registry.serving(client.settings.tool_modules)
+    registry = default_registry.serving(settings.tool_modules)
     definition = registry.get(event.tool)
     if definition is None:
         raise BatonError(f"tool {event.tool!r} is not served by this configuration's "
-                         f"tool_modules ({', '.join(client.settings.tool_modules) or 'none'})")
+                         f"tool_modules ({', '.join(settings.tool_modules) or 'none'})")
     spec = definition.spec
     args = dict(event.arguments if arguments is None else arguments)
     try:
@@ -73,7 +68,6 @@ async def replay_tool(client: BatonClient, run_id: str, call_id: str, *,
 
     from baton.activities.tools import Ledger, ToolActivities
 
-    settings = client.settings
     settings.resolved_ledger_path.parent.mkdir(parents=True, exist_ok=True)
     activities = ToolActivities(registry, Ledger(settings.resolved_ledger_path),
                                 max_result_chars=settings.max_tool_result_chars)

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from baton.approvals import PendingApproval
+from baton.client._workflow import WorkflowReader
 from baton.client.views import RunRow
 from baton.errors import BatonError
 from baton.runs import RunStatus
 from baton.visibility import AGENT, COST_USD, STATUS, TEAM, TENANT
 
-if TYPE_CHECKING:
-    from baton.client.api import BatonClient
-
-__all__ = ["TOP_LEVEL", "parse_since", "pending_everywhere", "runs_query", "search"]
+__all__ = ["TOP_LEVEL", "parse_since", "pending_everywhere", "pending_of", "runs_query", "search"]
 
 TOP_LEVEL = "ParentWorkflowId is null"
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -105,7 +102,19 @@ async def search(client: Client, query: str, *, limit: int = 50,
     return rows
 
 
-async def pending_everywhere(client: BatonClient, *, team: str | None = None,
+async def pending_of(reader: WorkflowReader, run_id: str) -> list[PendingApproval]:
+    """Open approvals of one run: its own, and those of member runs (child workflows) that wait
+    for a person, found through the ``BatonStatus`` search attribute."""
+    pending = await reader.query(run_id, "pending_approvals", None, list[PendingApproval])
+    query = (f"{STATUS.name} = '{RunStatus.AWAITING_APPROVAL.value}' "
+             f"AND WorkflowId STARTS_WITH '{run_id}.'")
+    async for child in reader.client.list_workflows(query):
+        pending += await reader.query(child.id, "pending_approvals", None,
+                                      list[PendingApproval])
+    return pending
+
+
+async def pending_everywhere(reader: WorkflowReader, *, team: str | None = None,
                              tenant: str | None = None) -> list[PendingApproval]:
     """Open approvals of every run waiting for a person, member runs included (each approval
     names its top-level run in ``run_id`` and the workflow to decide on in ``workflow_id``)."""
@@ -113,9 +122,9 @@ async def pending_everywhere(client: BatonClient, *, team: str | None = None,
                        top_level_only=False)
     pending: list[PendingApproval] = []
     seen: set[tuple[str, str]] = set()
-    async for execution in client.client.list_workflows(query):
+    async for execution in reader.client.list_workflows(query):
         try:
-            answers = await client.query(execution.id, "pending_approvals", None,
+            answers = await reader.query(execution.id, "pending_approvals", None,
                                          list[PendingApproval])
         except (RPCError, WorkflowQueryFailedError):  # it ended meanwhile: nothing pending
             continue

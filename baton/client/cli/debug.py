@@ -1,9 +1,8 @@
-"""``baton show | replay-tool | summary``: the run log as the debugging surface (issue 5).
+"""``baton show | replay-tool | summary``: the run log as the debugging surface.
 
 ``show`` walks the whole run (continuations and member runs) into a tree; ``--step N --diff``
 shows what one step added to an agent's memory; ``replay-tool`` re-runs one recorded tool call
-outside the run; ``summary`` tells a reviewer in plain words what happened. Registered on the
-app by :mod:`baton.client.cli`.
+outside the run; ``summary`` tells a reviewer in plain words what happened.
 """
 
 from __future__ import annotations
@@ -14,8 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from baton.client import _diff, _replay, render_debug
-from baton.client._cli_common import (
+from baton.client.api import BatonClient
+from baton.client.cli import _render_debug
+from baton.client.cli._common import (
     Address,
     Namespace,
     console,
@@ -23,8 +23,7 @@ from baton.client._cli_common import (
     run_async,
     settings_from,
 )
-from baton.client._summary import summary as plain_summary
-from baton.client.api import BatonClient
+from baton.client.cli._summary import summary as plain_summary
 from baton.client.views import RunView
 
 __all__ = ["replay_tool", "show", "summary"]
@@ -60,18 +59,18 @@ def show(run_id: str, *, json_: Json = False,
         client = await BatonClient.connect(settings)
         view = await client.tree(run_id)
         if step is not None and diff:
-            changed = await _diff.step_diff(client, view, step, agent)
+            changed = await client.runs.step_diff(view, step, agent)
             if json_:
                 typer.echo(changed.model_dump_json(indent=2))
             else:
-                print_all(*render_debug.step_diff(changed))
+                print_all(*_render_debug.step_diff(changed))
             return
         if step is not None:
             view = _only_step(view, step, agent)
         if json_:
             typer.echo(view.model_dump_json(indent=2))
         else:
-            print_all(*render_debug.run_tree(view))
+            print_all(*_render_debug.run_tree(view))
 
     run_async(go())
 
@@ -101,12 +100,12 @@ def replay_tool(
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
-        report = await _replay.replay_tool(client, run_id, call_id, arguments=arguments,
-                                           dry_run=dry_run, force=force)
+        report = await client.replay_tool(run_id, call_id, arguments=arguments,
+                                          dry_run=dry_run, force=force)
         if json_:
             typer.echo(report.model_dump_json(indent=2))
         else:
-            print_all(*render_debug.replay_report(report))
+            print_all(*_render_debug.replay_report(report))
 
     run_async(go())
 

@@ -1,7 +1,7 @@
-"""Rich rendering for the CLI: one line per run-log event, result panels, status tables.
+"""Rich rendering for the CLI: one line per run-log event, result panels, status tables, lint.
 
-Pure functions from Baton models to rich renderables, so the CLI module only orchestrates; the
-``show``/``diff``/``replay`` views live in :mod:`baton.client.render_debug`.
+Pure functions from Baton models to rich renderables, so the command modules only orchestrate;
+the ``show``/``diff``/``replay`` views live in :mod:`baton.client.cli._render_debug`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from baton.lint import Finding
 from baton.messages import Usage
 from baton.runs import (
     AgentStatus,
@@ -34,6 +35,7 @@ from baton.runs import (
 
 __all__ = [
     "event_line",
+    "findings_table",
     "links",
     "result_panel",
     "status_style",
@@ -161,3 +163,14 @@ def status_table(status: AgentStatus, ui_url: str) -> Table:
         ("last event", status.last_event or "-"),
         ("temporal ui", ui_url),
     )
+
+
+def findings_table(findings: list[Finding], title: str = "lint") -> Table:
+    """``baton lint``'s table; ``baton run`` prints it too before refusing a team."""
+    table = Table(title=title, title_justify="left", show_lines=True)
+    for column in ("level", "code", "location", "message", "fix"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        table.add_row(Text(f.level, style="bold red" if f.level == "error" else "yellow"),
+                      Text(f.code), Text(f.location), Text(f.message), Text(f.fix))
+    return table

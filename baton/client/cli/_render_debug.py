@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from baton.client.render import event_line, links, result_panel, status_style
+from baton.client.cli._render import event_line, links, result_panel, status_style
 from baton.client.views import ReplayReport, RunView, StepDiff
 from baton.messages import Message
 from baton.runs import (

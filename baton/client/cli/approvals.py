@@ -1,10 +1,9 @@
-"""``baton approvals | approve | edit | reject``: decide approval gates (DESIGN.md decision 6).
+"""``baton approvals | approve | edit | reject``: list and decide approval gates.
 
 ``baton approvals`` without a run id lists what waits for a person across every run (the
 ``BatonStatus = 'awaiting_approval'`` visibility query, member runs included). Decisions go
 through the workflow's ``decide`` update, so a refused decision (unknown id, already decided,
-approver not allowed) is answered at once instead of being silently dropped. Registered on the
-app by :mod:`baton.client.cli`.
+approver not allowed) is answered at once instead of being silently dropped.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from baton.approvals import ApprovalDecision, PendingApproval
-from baton.client._cli_common import Address, Namespace, console, run_async, settings_from
 from baton.client.api import BatonClient
+from baton.client.cli._common import Address, Namespace, console, run_async, settings_from
 from baton.errors import BatonError
 
 __all__ = ["approvals", "approve", "edit", "reject"]

@@ -1,7 +1,7 @@
 """``baton runs | lint | examples | resume``: finding runs, checking teams, starting points.
 
-Registered on the app by :mod:`baton.client.cli`; ``findings_table`` is also what ``baton run``
-prints before refusing a team with lint errors.
+``runs`` prints the visibility query it ran, so the same search can be pasted into the Temporal
+UI; ``resume`` starts a new run from a failed pipeline run's input and result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import yaml
 from rich.table import Table
 from rich.text import Text
 
-from baton.client._cli_common import (
+from baton.client.api import BatonClient
+from baton.client.cli._common import (
     Address,
     Namespace,
     console,
@@ -24,31 +25,26 @@ from baton.client._cli_common import (
     run_async,
     settings_from,
 )
-from baton.client._search import parse_since, runs_query
-from baton.client.api import BatonClient
-from baton.client.render import status_style
+from baton.client.cli._render import findings_table, status_style
+from baton.client.reader import parse_since, runs_query
 from baton.client.views import RunRow
 from baton.errors import BatonError
-from baton.lint import Finding, has_errors, lint_team
+from baton.lint import has_errors, lint_team
 from baton.loader import load_team
 from baton.runs import RunStatus
+from baton.tools import default_registry
 
-__all__ = ["examples", "findings_table", "lint", "resume", "runs"]
-
-
-def findings_table(findings: list[Finding], title: str = "lint") -> Table:
-    table = Table(title=title, title_justify="left", show_lines=True)
-    for column in ("level", "code", "location", "message", "fix"):
-        table.add_column(column, overflow="fold")
-    for f in findings:
-        table.add_row(Text(f.level, style="bold red" if f.level == "error" else "yellow"),
-                      Text(f.code), Text(f.location), Text(f.message), Text(f.fix))
-    return table
+__all__ = ["examples", "lint", "resume", "runs"]
 
 
 def lint(team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)]) -> None:
-    """Check a team against the one-pager rules; exit 1 when there are errors."""
-    findings = lint_team(load_team(team))
+    """Check a team against the one-pager rules; exit 1 when there are errors.
+
+    With a worker configuration (baton.toml or BATON_TOOL_MODULES) the team's tool names are
+    checked against the tools it serves too."""
+    spec = load_team(team)
+    modules = settings_from().tool_modules
+    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None)
     if not findings:
         console.print(Text(f"{team}: no findings", style="green"))
         return

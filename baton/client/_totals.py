@@ -1,0 +1,59 @@
+"""Adding up a run tree: tokens, cost and calls per agent, per model and in total.
+
+Pure functions over :class:`baton.client.views.RunView`, so the numbers ``baton show`` prints
+and the ``--json`` model agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from baton.client.views import AgentTotals, ModelTotals, RunView, Totals
+from baton.messages import Usage
+from baton.runs import ModelCallEvent, ToolCallEvent
+
+__all__ = ["totals"]
+
+
+@dataclass
+class _Agent:
+    calls: list[ModelCallEvent] = field(default_factory=list)
+    steps: set[int] = field(default_factory=set)
+    tools: int = 0
+
+
+def totals(root: RunView) -> Totals:
+    """Tokens, cost and calls of ``root`` and every member run below it."""
+    per_agent: dict[tuple[str, str], _Agent] = {}
+    per_model: dict[str, list[ModelCallEvent]] = defaultdict(list)
+    tools: list[ToolCallEvent] = []
+    for node in root.walk():
+        for event in node.events:
+            if isinstance(event, ModelCallEvent):
+                per_model[event.model].append(event)
+                agent = per_agent.setdefault((node.run_id, event.agent), _Agent())
+                agent.calls.append(event)
+                agent.steps.add(event.step)
+            elif isinstance(event, ToolCallEvent):
+                tools.append(event)
+                per_agent.setdefault((node.run_id, event.agent), _Agent()).tools += 1
+    agents = [AgentTotals(workflow_id=wid, agent=name, steps=len(a.steps),
+                          model_calls=len(a.calls), tool_calls=a.tools, usage=_sum_usage(a.calls),
+                          cost_usd=round(sum(c.cost_usd for c in a.calls), 6))
+              for (wid, name), a in per_agent.items()]
+    models = [ModelTotals(model=name, calls=len(calls), usage=_sum_usage(calls),
+                          cost_usd=round(sum(c.cost_usd for c in calls), 6),
+                          latency_ms=round(sum(c.latency_ms for c in calls), 1))
+              for name, calls in sorted(per_model.items())]
+    every = [c for calls in per_model.values() for c in calls]
+    return Totals(usage=_sum_usage(every), cost_usd=round(sum(c.cost_usd for c in every), 6),
+                  model_calls=len(every), tool_calls=len(tools),
+                  cache_hits=sum(t.cache_hit for t in tools),
+                  ledger_hits=sum(t.ledger_hit for t in tools),
+                  per_agent=agents, per_model=models)
+
+
+def _sum_usage(calls: list[ModelCallEvent]) -> Usage:
+    return Usage(input_tokens=sum(c.usage.input_tokens for c in calls),
+                 output_tokens=sum(c.usage.output_tokens for c in calls))

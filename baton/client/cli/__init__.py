@@ -1,0 +1,90 @@
+"""The ``baton`` command line (typer + rich): the app, its commands in order, and ``main``.
+
+One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.run` (run,
+status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs, lint, examples,
+resume) and :mod:`.approvals`. The command modules define plain functions and never import
+this module; it registers them, so the order here is the order of ``baton --help``.
+
+Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
+top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
+purpose print one red line and exit non-zero (2 for an invalid team file); only bugs show a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.text import Text
+from temporalio.service import RPCError
+
+from baton.client import _tracing
+from baton.client.cli import approvals, debug, ops, run, stack
+from baton.client.cli._common import HARD_EXIT, errors
+from baton.errors import BatonError, SpecError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="baton", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Durable orchestration of AI-agent teams on Temporal.",
+)
+
+app.command()(stack.up)
+app.command()(stack.worker)
+app.command("model-server")(stack.model_server)
+app.command()(run.run)
+app.command()(run.status)
+app.command()(run.demo)
+app.command()(debug.show)
+app.command("replay-tool")(debug.replay_tool)
+app.command()(debug.summary)
+app.command()(ops.runs)
+app.command()(approvals.approvals)
+app.command()(approvals.approve)
+app.command()(approvals.edit)
+app.command()(approvals.reject)
+app.command()(ops.lint)
+app.command()(ops.examples)
+app.command()(ops.resume)
+
+
+def _exit_code(code: object) -> int:
+    if code is None or isinstance(code, int):
+        return code or 0
+    errors.print(str(code))  # sys.exit("message") convention
+    return 1
+
+
+def _invoke() -> int:
+    try:
+        app()  # standalone mode: always ends with SystemExit
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except SpecError as exc:
+        errors.print(Text(f"invalid team: {exc}", style="red"), soft_wrap=True)
+        return 2
+    except BatonError as exc:
+        errors.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        return 1
+    except RPCError as exc:
+        errors.print(Text(f"temporal: {exc.message} ({exc.status.name})", style="red"),
+                     soft_wrap=True)
+        return 1
+    return 0
+
+
+def main() -> None:
+    """Entry point of the ``baton`` script: user errors become one red line, not a traceback."""
+    code = _invoke()
+    _tracing.flush()  # client spans (BATON_TRACE_EXPORTER) leave before the process does
+    if HARD_EXIT.active:
+        # The Temporal client's Rust threads can abort CPython's finalization ("PyGILState_Release
+        # ... must be current"), turning a clean exit into SIGABRT. Short-lived client commands
+        # have nothing left to clean up: flush and leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

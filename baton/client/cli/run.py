@@ -1,0 +1,135 @@
+"""``baton run | status | demo``: start a run and follow it, read its status, the offline demo.
+
+``run`` lints the team before it connects (a broken team is refused even without Temporal)
+and then follows the run step by step; ``demo`` does the same against an embedded stack it
+starts and stops itself, approving its own approval gate the way a person would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from baton.client.api import BatonClient
+from baton.client.cli._common import (
+    Address,
+    Home,
+    ModelPort,
+    Namespace,
+    TaskQueue,
+    TemporalPort,
+    UiPort,
+    console,
+    errors,
+    run_async,
+    settings_from,
+)
+from baton.client.cli._follow import follow, report
+from baton.client.cli._render import findings_table, status_table
+from baton.client.stack import EmbeddedStack
+from baton.lint import has_errors, lint_team
+from baton.loader import load_team
+from baton.specs import ModelProfile, TeamSpec
+
+__all__ = ["DEMO_INPUT", "demo", "run", "status"]
+
+DEMO_INPUT = "Order A1001 arrived broken. Please look it up and refund it."
+
+
+def run(
+    team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)],
+    task: Annotated[str | None, typer.Argument(help="the task (or use --input)")] = None,
+    *,
+    input_: Annotated[str | None, typer.Option("--input", "-i", help="the task")] = None,
+    tenant: Annotated[str, typer.Option(help="tenant (budgets, search attribute)")] = "default",
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="print the run id and exit")] = False,
+    run_id: Annotated[str | None, typer.Option(help="workflow id (default TEAM-<8 hex>)")] = None,
+    address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
+) -> None:
+    """Start a run of TEAM with a task; follow it step by step and print the answer."""
+    text = input_ or task
+    if not text:
+        raise typer.BadParameter("give the task as an argument or with --input")
+    spec = load_team(team)  # before connecting: a broken YAML is reported even without Temporal
+    _check_lint(spec, team)
+    settings = settings_from(temporal_address=address, namespace=namespace, task_queue=task_queue)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        started = await client.start(spec, text, tenant=tenant, run_id=run_id)
+        if no_wait:
+            typer.echo(started)
+            errors.print(f"started; follow with `baton show {started}` or {client.ui_url(started)}",
+                         soft_wrap=True)
+            return
+        errors.print(f"run {started}  ({client.ui_url(started)})", soft_wrap=True)
+        try:
+            result = await follow(client, started)
+        except asyncio.CancelledError:
+            errors.print(f"stopped following; the run continues: `baton show {started}`")
+            raise
+        report(client, result)
+
+    run_async(go())
+
+
+def _check_lint(spec: TeamSpec, path: Path) -> None:
+    """Errors refuse the team (exit 2), warnings are printed and the run goes ahead."""
+    findings = lint_team(spec)
+    if not findings:
+        return
+    errors.print(findings_table(findings, title=f"lint {path}"))
+    if has_errors(findings):
+        errors.print(Text(f"refusing to run {path}: fix the lint errors above "
+                          f"(`baton lint {path}`)", style="red"), soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def status(run_id: str, address: Address = None, namespace: Namespace = None) -> None:
+    """Current status of a run: step, usage, cost (the workflow's `status` query)."""
+    settings = settings_from(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        console.print(status_table(await client.status(run_id), client.ui_url(run_id)))
+
+    run_async(go())
+
+
+def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort = None,
+         model_port: ModelPort = None,
+         input_: Annotated[str, typer.Option("--input", "-i", help="the task")] = DEMO_INPUT,
+         ) -> None:
+    """Start the embedded stack, run examples/support.yaml offline, print it all, stop."""
+    settings = settings_from(home=home, temporal_port=temporal_port, ui_port=ui_port,
+                             model_server_port=model_port)
+    team_file = resources.files("baton.examples") / "support.yaml"
+    with resources.as_file(team_file) as path:
+        spec = load_team(path)
+    # The embedded stack serves the example tools; the model is always the embedded scripted
+    # one, so the demo stays offline whatever baton.toml or BATON_* say.
+    settings = settings.model_copy(update={"profiles": {"default": ModelProfile()},
+                                           "model_server_url": None})
+
+    async def go() -> None:
+        stack = EmbeddedStack(settings)
+        with console.status("starting the embedded stack (Temporal, model server, worker)…"):
+            await stack.start()
+        try:
+            console.print(f"stack up: temporal {stack.temporal_address}, ui {stack.ui_url}, "
+                          f"model {stack.model_server_url}; state in {stack.home}",
+                          soft_wrap=True)
+            client = await BatonClient.connect(stack.settings)
+            run_id = await client.start(spec, input_)
+            console.print(Text.assemble(("task: ", "bold"), input_), soft_wrap=True)
+            report(client, await follow(client, run_id, auto_approve=True))
+        finally:
+            with console.status("stopping the stack…"):
+                await stack.stop()
+
+    run_async(go())
