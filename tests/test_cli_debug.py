@@ -337,8 +337,8 @@ async def test_lint_examples_and_run_refuses_errors(tmp_path: Path, env: dict[st
     assert "handoff-no-exit" in refused.stderr
     assert "refusing to run" in refused.stderr
     assert listed.returncode == 0, listed.stderr
-    assert "examples/support.yaml" in listed.stdout
-    assert "baton run examples/support.yaml" in listed.stdout
+    assert "baton/examples/support.yaml" in listed.stdout
+    assert "baton run baton/examples/support.yaml" in listed.stdout
     assert "pipeline" in listed.stdout
 
 

@@ -23,7 +23,7 @@ EXAMPLES = Path(__file__).parent.parent / "baton" / "examples"
 FILES = sorted(EXAMPLES.glob("*.yaml"))
 PATTERNS = {"single", "supervisor", "hierarchical", "pipeline", "fanout", "debate", "handoff",
             "blackboard"}
-_COMMAND = re.compile(r"baton run examples/([\w.-]+\.yaml) --input (\$'(?:[^'\\]|\\.)*'|\"[^\"]*\")")
+_COMMAND = re.compile(r"baton run baton/examples/([\w.-]+\.yaml) --input (\$'(?:[^'\\]|\\.)*'|\"[^\"]*\")")
 
 
 def default_input(path: Path) -> str:
@@ -31,7 +31,7 @@ def default_input(path: Path) -> str:
     header = "".join(line for line in path.read_text().splitlines(keepends=True)
                      if line.startswith("#"))
     match = _COMMAND.search(header)
-    assert match, f"{path.name}: the header must show `baton run examples/{path.name} --input ...`"
+    assert match, f"{path.name}: the header must show `baton run baton/examples/{path.name} --input ...`"
     assert match.group(1) == path.name
     quoted = match.group(2)
     if quoted.startswith("$'"):
@@ -46,7 +46,7 @@ def test_every_pattern_has_an_example() -> None:
 def test_readme_lists_every_example() -> None:
     readme = (EXAMPLES / "README.md").read_text()
     for path in FILES:
-        assert f"examples/{path.name}" in readme or f"({path.name})" in readme, path.name
+        assert f"baton/examples/{path.name}" in readme or f"({path.name})" in readme, path.name
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

@@ -62,6 +62,7 @@ __all__ = [
 
 WORKFLOW_TYPE = "AgentWorkflow"  # pattern "single"; other patterns: workflows.workflow_type
 ADMISSION_TIMEOUT_S = 30.0
+NO_WORKER_ADMISSION_S = 3.0
 
 
 class BatonClient:
@@ -138,7 +139,9 @@ class BatonClient:
 
     async def _admitted(self, run_id: str, timeout_s: float) -> None:
         if not await self._workers_polling():
-            return  # nobody to admit it yet: the run starts when a worker polls its queue
+            # Nobody has polled lately: a worker that is only just starting still gets a moment,
+            # then the run waits for one (it starts when a worker polls its task queue).
+            timeout_s = min(timeout_s, NO_WORKER_ADMISSION_S)
         try:
             admission = await self.client.get_workflow_handle(run_id).execute_update(
                 "admission", result_type=Admission, rpc_timeout=timedelta(seconds=timeout_s))

@@ -1,5 +1,5 @@
-"""Read-only tools over the small offline corpus in ``examples/corpus`` (guides and postmortems
-about durable execution), for the research fan-out example.
+"""Read-only tools over the small offline corpus in ``baton/examples/corpus`` (guides and
+postmortems about durable execution), for the research fan-out example.
 
 Search is plain word overlap (a word matches another when they share their first five letters,
 so "retries" finds "retry"); results carry the two most relevant sentences as a passage, so an

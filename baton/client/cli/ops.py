@@ -119,8 +119,8 @@ def examples() -> None:
                     if f.name.endswith(".yaml")), key=lambda f: f.name)
     for file in files:
         pattern, description, command = _describe(file.read_text(encoding="utf-8"))
-        table.add_row(Text(f"examples/{file.name}"), Text(pattern), Text(description),
-                      Text(command or f"baton run examples/{file.name} --input '…'"))
+        table.add_row(Text(f"baton/examples/{file.name}"), Text(pattern), Text(description),
+                      Text(command or f"baton run baton/examples/{file.name} --input '…'"))
     console.print(table)
 
 
