@@ -4,10 +4,15 @@ in the Temporal UI and CLI:
 
     temporal workflow signal --workflow-id RUN --name decide \\
         --input '{"approval_id": "apr-1a2b3c4d", "decision": "approve", "by": "alice"}'
+
+Who may decide is deployment configuration (``ApprovalAuthority``: approvers, their public keys,
+groups), never run input; a decision proves its decider with a signature (``baton.signing``)
+unless the deployment accepts unsigned decisions (a development stack).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,7 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from baton.conditions import check_condition
 
-__all__ = ["ApprovalDecision", "ApprovalPolicy", "DecisionReceipt", "PendingApproval"]
+__all__ = [
+    "ApprovalAuthority",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "DecisionReceipt",
+    "PendingApproval",
+    "relaxation",
+]
+
+_STRICTNESS = {"never": 0, "when": 1, "always": 2}
 
 
 class ApprovalPolicy(BaseModel):
@@ -51,6 +65,11 @@ class ApprovalPolicy(BaseModel):
 
 
 class ApprovalDecision(BaseModel):
+    """The input of the ``decide`` signal and update. ``args`` (for ``edit``) is merged over the
+    call's original arguments. ``signature`` (base64 Ed25519, see ``baton.signing``) over the
+    decision and ``signed_at`` proves ``by``; a deployment that requires it refuses (and audits)
+    a decision without it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     approval_id: str
@@ -58,22 +77,83 @@ class ApprovalDecision(BaseModel):
     by: str
     reason: str | None = None
     args: dict[str, Any] | None = None
+    signed_at: datetime | None = None
+    signature: str | None = None
 
 
 class DecisionReceipt(BaseModel):
-    """What the ``decide`` update answers once the decision is recorded."""
+    """What the ``decide`` update answers: the decision was recorded, or refused with the
+    reason (a refusal is recorded in the run log too)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     approval_id: str
-    decision: Literal["approve", "reject", "edit"]
+    decision: str
     by: str
     tool: str
     recorded_at: datetime
+    accepted: bool = True
+    reason: str | None = None
+
+
+class ApprovalAuthority(BaseModel):
+    """Who may decide, as the deployment configures it: approvers with their public keys,
+    groups of approvers, and whether unsigned decisions are accepted. A run receives it from
+    the worker at its start (recorded in history); run input never defines it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    keys: dict[str, tuple[str, ...]] = {}  # approver → base64 Ed25519 public keys
+    groups: dict[str, tuple[str, ...]] = {}  # group → approvers
+    allow_unsigned: bool = False
+
+    def expand(self, names: tuple[str, ...] | list[str]) -> list[str]:
+        """People and groups → the people, sorted."""
+        people: set[str] = set()
+        for name in names:
+            people.update(self.groups.get(name, (name,)))
+        return sorted(people)
+
+    def knows(self, name: str) -> bool:
+        return name in self.keys or name in self.groups or any(
+            name in members for members in self.groups.values())
+
+
+def relaxation(tool: ApprovalPolicy, team: ApprovalPolicy, authority: ApprovalAuthority, *,
+               write: bool, expiry_may_approve: bool) -> str | None:
+    """Why a team's override ``team`` would weaken the worker's policy ``tool`` for that tool,
+    or None. A team (run input) may make approval stricter, never looser."""
+    return next(_relaxations(tool, team, authority, write=write,
+                             expiry_may_approve=expiry_may_approve), None)
+
+
+def _relaxations(tool: ApprovalPolicy, team: ApprovalPolicy, authority: ApprovalAuthority, *,
+                 write: bool, expiry_may_approve: bool) -> Iterator[str]:
+    if _STRICTNESS[team.mode] < _STRICTNESS[tool.mode]:
+        yield f"the worker requires approval {tool.mode!r}; a team may not relax it to " \
+              f"{team.mode!r}"
+    if tool.mode == team.mode == "when" and team.condition != tool.condition:
+        yield "a team may not replace the worker's approval condition " \
+              f"({tool.condition!r}); use mode 'always' to be stricter"
+    if tool.approvers:
+        allowed = set(authority.expand(tool.approvers))
+        for field, names in (("approvers", team.approvers), ("escalate_to", team.escalate_to)):
+            outside = set(authority.expand(names)) - allowed
+            if outside:
+                yield f"{field} {sorted(outside)} may not decide this tool (the worker allows " \
+                      f"{sorted(allowed)})"
+    if team.on_expiry == "approve" and tool.on_expiry != "approve":
+        yield "a team may not approve on expiry what the worker's policy does not"
+    if team.on_expiry == "approve" and write and not expiry_may_approve:
+        yield "a write tool is approved on expiry only when the tool opts in " \
+              "(@tool(expiry_may_approve=True))"
+    unknown = [n for n in (*team.approvers, *team.escalate_to) if not authority.knows(n)]
+    if unknown:
+        yield f"{unknown} are neither approvers nor approver groups of this deployment"
 
 
 class PendingApproval(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     approval_id: str
     run_id: str

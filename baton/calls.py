@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from baton.approvals import ApprovalAuthority
 from baton.messages import AssistantMessage, ConversationRef, Message, Usage
 from baton.specs import ServedProfile, ToolSpec
 
@@ -41,6 +42,7 @@ class Catalog(_Payload):
 
     profiles: dict[str, ServedProfile] = Field(default_factory=dict)
     tools: dict[str, ToolSpec] = Field(default_factory=dict)
+    approvals: ApprovalAuthority = ApprovalAuthority()
 
 
 class CatalogResolution(_Payload):

@@ -1,7 +1,12 @@
 """Team YAML → ``TeamSpec``, with errors that name the file, the place and the problem.
 
 Sub-teams (``teams:``) are given inline or as ``{include: other.yaml}`` (relative to the file
-that includes them). A sub-team without ``approver_groups`` inherits its parent's.
+that includes them).
+
+A team file is bounded before it is validated: YAML aliases may not expand it past
+``MAX_DOCUMENT_VALUES`` values or ``MAX_DOCUMENT_DEPTH`` levels (an "alias bomb" is a few lines
+that expand exponentially), sub-teams may not nest past ``MAX_TEAM_NESTING`` levels, and each
+refusal names the file and the place.
 
 A team names model profiles and tools; it does not define them. Loading never imports code: the
 worker serves profiles and tools from its own configuration and checks the names when a run
@@ -19,9 +24,18 @@ from pydantic import ValidationError
 from baton.errors import SpecError
 from baton.specs import LocatedError, TeamSpec
 
-__all__ = ["load_team", "parse_team"]
+__all__ = [
+    "MAX_DOCUMENT_DEPTH",
+    "MAX_DOCUMENT_VALUES",
+    "MAX_TEAM_NESTING",
+    "load_team",
+    "parse_team",
+]
 
-_INHERITED = ("approver_groups",)
+MAX_DOCUMENT_VALUES = 100_000
+MAX_DOCUMENT_DEPTH = 64
+MAX_TEAM_NESTING = 8
+
 # Keys that used to be team settings and are the worker's now: say where they went.
 _WORKER_OWNED = {
     "models": "model profiles are worker configuration ([profiles.NAME] in baton.toml or "
@@ -29,6 +43,8 @@ _WORKER_OWNED = {
     "tool_modules": "tool modules are worker configuration (tool_modules in baton.toml or "
                     "BATON_TOOL_MODULES); agents name the tools they use under `tools:`",
     "tools": "tools are served by the worker (its tool_modules); list tool names per agent",
+    "approver_groups": "who may approve is deployment configuration ([approver_groups] and "
+                       "[approvers.NAME] in baton.toml); policies name approvers and groups",
 }
 
 
@@ -50,21 +66,64 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise SpecError(f"not UTF-8 text: {exc}", file=str(path)) from exc
     try:
-        return yaml.safe_load(text)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"invalid YAML: {problem}", file=str(path), location=where) from exc
+    except RecursionError as exc:
+        raise SpecError(f"the document nests too deeply (more than {MAX_DOCUMENT_DEPTH} "
+                        "levels)", file=str(path)) from exc
+    _check_bounds(document, str(path))
+    return document
 
 
-def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ...]) -> Any:
-    """Inline ``include``s and inherited sections, recursively, refusing include cycles."""
+def _check_bounds(document: Any, file: str | None) -> None:
+    """Refuse a document that expands past the bounds (aliases share nodes: each distinct node
+    is measured once, so an exponential expansion is measured in linear time)."""
+    measured: dict[int, tuple[int, int]] = {}  # id(container) → (values when expanded, depth)
+    open_: set[int] = set()
+    stack: list[Any] = [document]
+    while stack:
+        node = stack[-1]
+        children = [c for c in (node.values() if isinstance(node, dict) else node)
+                    if isinstance(c, dict | list)] if isinstance(node, dict | list) else []
+        if id(node) not in open_:
+            open_.add(id(node))
+            for child in children:
+                if id(child) in open_ and id(child) not in measured:
+                    raise SpecError("YAML aliases refer to themselves (a recursive document)",
+                                    file=file)
+            stack += [c for c in children if id(c) not in measured]
+            continue
+        stack.pop()
+        if id(node) in measured or not isinstance(node, dict | list):
+            continue
+        values = 1 + len(node) + sum(measured[id(c)][0] for c in children)
+        depth = 1 + max((measured[id(c)][1] for c in children), default=0)
+        measured[id(node)] = (values, depth)
+        if values > MAX_DOCUMENT_VALUES:
+            raise SpecError(f"the document expands to more than {MAX_DOCUMENT_VALUES:,} values "
+                            "(YAML aliases repeat what they name)", file=file)
+        if depth > MAX_DOCUMENT_DEPTH:
+            raise SpecError(f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep",
+                            file=file)
+
+
+def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ...],
+            where: str = "") -> Any:
+    """Inline ``include``s, recursively, refusing include cycles, worker-owned keys and
+    sub-teams nested past ``MAX_TEAM_NESTING``."""
     if not isinstance(document, dict):
-        raise SpecError("a team must be a mapping with name, pattern and agents", file=file)
-    for key, where in _WORKER_OWNED.items():
+        raise SpecError("a team must be a mapping with name, pattern and agents", file=file,
+                        location=where.removesuffix(".") or None)
+    if where.count("teams.") >= MAX_TEAM_NESTING:
+        raise SpecError(f"sub-teams nest more than {MAX_TEAM_NESTING} levels deep",
+                        file=file, location=where.removesuffix("."))
+    for key, owner in _WORKER_OWNED.items():
         if key in document:
-            raise SpecError(f"unknown key {key!r}: {where}", file=file, location=key)
+            raise SpecError(f"unknown key {key!r}: {owner}", file=file, location=where + key)
     teams = document.get("teams")
     if not isinstance(teams, dict):
         return document
@@ -76,13 +135,11 @@ def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ..
             if path in seen:
                 chain = " -> ".join(p.name for p in (*seen, path))
                 raise SpecError(f"teams include each other in a cycle: {chain}", file=file,
-                                location=f"teams.{name}.include")
+                                location=f"{where}teams.{name}.include")
             sub, sub_file, sub_base = _read_yaml(path), str(path), path.parent
             sub_seen = (*seen, path)
-        if isinstance(sub, dict):
-            inherited = {k: document[k] for k in _INHERITED if k in document and k not in sub}
-            sub = {**inherited, **sub}
-        expanded[name] = _expand(sub, file=sub_file, base=sub_base, seen=sub_seen)
+        expanded[name] = _expand(sub, file=sub_file, base=sub_base, seen=sub_seen,
+                                 where=f"{where}teams.{name}.")
     return {**document, "teams": expanded}
 
 
@@ -103,6 +160,7 @@ def parse_team(document: Any, *, file: str | None = None) -> TeamSpec:
     """Validate a parsed YAML document into a ``TeamSpec``."""
     base = Path(file).parent if file else Path.cwd()
     seen = (Path(file).resolve(),) if file else ()
+    _check_bounds(document, file)
     document = _expand(document, file=file, base=base, seen=seen)
     try:
         team = TeamSpec.model_validate(document)

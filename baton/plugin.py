@@ -9,7 +9,8 @@ activities next to whatever else it runs::
 It brings:
 
 * the pydantic data converter (Baton's payloads are pydantic models), keeping any payload codec
-  the client already has (encryption, compression);
+  the client already has (compression, a codec of your own) and adding Baton's payload
+  encryption when the settings hold codec keys;
 * the sandbox rules: only Baton's pure contract modules (specs, messages, runs, approvals,
   conditions, activity payloads) pass through; workflow code itself stays sandboxed, so a
   ``datetime.now()`` in an orchestration module fails the workflow task instead of silently
@@ -33,7 +34,7 @@ import temporalio.client
 import temporalio.worker
 from temporalio.contrib.opentelemetry import OpenTelemetryPlugin
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -41,6 +42,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
 from baton.activities.tools import Ledger, ToolActivities
+from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
 from baton.telemetry import TelemetryInterceptor, Tracing
 from baton.telemetry.tracing import tracer_provider
@@ -53,18 +55,23 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.messages",
-    "baton.patterns", "baton.runs", "baton.schemas", "baton.specs", "baton.visibility",
-    "jsonschema",
+    "baton.patterns", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
+    "baton.visibility", "cryptography", "jsonschema",
 )
 
 
-def baton_data_converter(existing: DataConverter | None = None) -> DataConverter:
+def baton_data_converter(existing: DataConverter | None = None, *,
+                         codec: PayloadCodec | None = None) -> DataConverter:
     """The pydantic converter, keeping the payload codec (and failure converter settings) of
-    ``existing``: Baton composes with a user's encryption instead of replacing it."""
-    if existing is None:
-        return pydantic_data_converter
+    ``existing`` and adding ``codec`` (Baton's encryption) after it: Baton composes with a
+    user's codec instead of replacing it."""
+    base = existing or pydantic_data_converter
+    if isinstance(base.payload_codec, EncryptionCodec | ChainCodec):
+        codec = None  # Baton's codec is already there (a client built by baton.worker.connect)
+    codecs = [c for c in (base.payload_codec, codec) if c is not None]
     return dataclasses.replace(
-        existing, payload_converter_class=pydantic_data_converter.payload_converter_class)
+        base, payload_converter_class=pydantic_data_converter.payload_converter_class,
+        payload_codec=codecs[0] if len(codecs) == 1 else ChainCodec(codecs) if codecs else None)
 
 
 def workflow_runner(existing: WorkflowRunner | None = None) -> WorkflowRunner:
@@ -103,9 +110,10 @@ class BatonPlugin(SimplePlugin):
         if telemetry.tracing is not None:
             tracer_provider()  # the plugin refuses a global provider that is not replay-safe
             self._otel = OpenTelemetryPlugin(add_temporal_spans=telemetry.tracing.temporal_spans)
+        codec = encryption_codec(settings)
         super().__init__(
             "baton",
-            data_converter=baton_data_converter,
+            data_converter=lambda existing: baton_data_converter(existing, codec=codec),
             interceptors=[telemetry],
             workflows=ALL_WORKFLOWS,
             activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool],

@@ -124,9 +124,10 @@ class RunInput(_Model):
 
 
 class AdmissionProblem(_Model):
-    """A name in the team that the worker does not serve, and where the team uses it."""
+    """A name in the team the worker does not serve (or an approval override that would relax
+    the worker's policy), and where in the team it is."""
 
-    kind: Literal["profile", "tool"]
+    kind: Literal["profile", "tool", "approval"]
     name: str
     location: str  # in YAML terms, e.g. ``agents[0].tools[2]``
     message: str
@@ -284,6 +285,7 @@ class ApprovalEvent(_Event):
     by: str | None = None
     reason: str | None = None
     arguments: dict[str, Any] | None = None
+    signed: bool | None = None  # for decisions: whether a signature proved the decider
 
 
 class FinishedEvent(_Event):

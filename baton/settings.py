@@ -10,11 +10,12 @@ prices, timeouts, fallback) and tool modules live: a team and a run only name th
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,9 +23,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from baton.approvals import ApprovalAuthority
 from baton.specs import ModelProfile
 
-__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG_FILE", "BatonSettings", "config_file"]
+__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG_FILE", "Approver", "BatonSettings", "config_file"]
 
 CONFIG_ENV = "BATON_CONFIG"
 DEFAULT_CONFIG_FILE = Path("baton.toml")
@@ -40,6 +42,15 @@ def config_file() -> Path | None:
             raise FileNotFoundError(f"{CONFIG_ENV}={named}: no such configuration file")
         return path
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+class Approver(BaseModel):
+    """A person (or an approvals service acting for people) who may decide approvals: the
+    public keys their decisions are signed with (several while a key is rotated)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_keys: list[str] = Field(default_factory=list)
 
 
 class BatonSettings(BaseSettings):
@@ -76,6 +87,39 @@ class BatonSettings(BaseSettings):
         default_factory=lambda: {"default": ModelProfile()},
         description="the model profiles the worker serves, by name (agents name them)")
     ledger_path: Path | None = Field(default=None, description="default: HOME/ledger.sqlite")
+    approvers: dict[str, Approver] = Field(
+        default_factory=dict, description="worker: who may decide approvals, with public keys")
+    approver_groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="worker: group name → approvers (policies name groups)")
+    allow_unsigned_decisions: bool = Field(
+        default=False, description="worker: accept decisions without a signature (development "
+        "only: anyone with access to the namespace could then decide as anyone)")
+    codec_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="payload encryption keys, key id → base64 AES-256 key "
+        "(BATON_CODEC_KEYS as JSON; from the environment or codec_keys_file, never a team)")
+    codec_keys_file: Path | None = Field(
+        default=None, description="a JSON file of codec keys (key id → base64), instead of env")
+    codec_key_id: str | None = Field(
+        default=None, description="the key that encrypts (default: the only or first key)")
+    codec_server_port: int = Field(default=8234, description="`baton up`: the codec server")
+    codec_server_token: SecretStr | None = Field(
+        default=None, description="bearer token the codec server requires (none: loopback use)")
+    codec_cors_origins: list[str] = Field(
+        default_factory=list, description="origins (Temporal UI URLs) the codec server answers")
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="API key for Temporal Cloud (sent as a bearer token)")
+    temporal_tls: bool = Field(default=False, description="connect to Temporal over TLS")
+    temporal_tls_ca_file: Path | None = Field(
+        default=None, description="CA certificate of the Temporal server (PEM)")
+    temporal_tls_cert_file: Path | None = Field(
+        default=None, description="client certificate for mTLS (PEM)")
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="client private key for mTLS (PEM)")
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="the server name to verify (default: the address's host)")
+    decider: str | None = Field(default=None, description="CLI: who you are when you decide")
+    decider_key_file: Path | None = Field(
+        default=None, description="CLI: your Ed25519 private key (PEM); decisions are signed")
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
     max_concurrent_activities: int = 100
@@ -127,6 +171,24 @@ class BatonSettings(BaseSettings):
         except KeyError:
             raise KeyError(f"model profile {name!r} is not served by this worker "
                            f"(served: {', '.join(sorted(self.profiles))})") from None
+
+    @property
+    def encryption_keys(self) -> dict[str, str]:
+        """Codec keys (key id → base64) from ``codec_keys`` and ``codec_keys_file``."""
+        keys = {key_id: secret.get_secret_value() for key_id, secret in self.codec_keys.items()}
+        if self.codec_keys_file is not None:
+            loaded = json.loads(self.codec_keys_file.read_text(encoding="utf-8"))
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{self.codec_keys_file}: a JSON object of key id → key")
+            keys = {**{str(k): str(v) for k, v in loaded.items()}, **keys}
+        return keys
+
+    @property
+    def approval_authority(self) -> ApprovalAuthority:
+        return ApprovalAuthority(
+            keys={name: tuple(a.public_keys) for name, a in self.approvers.items()},
+            groups={name: tuple(members) for name, members in self.approver_groups.items()},
+            allow_unsigned=self.allow_unsigned_decisions)
 
     @property
     def resolved_model_server_url(self) -> str:

@@ -138,7 +138,17 @@ class ToolSpec(_Spec):
     heartbeat_s: float | None = Field(default=None, gt=0)
     retry: RetrySpec = RetrySpec()
     approval: ApprovalPolicy = ApprovalPolicy()
+    # A write tool whose approval expires may run unapproved only when its code says so.
+    expiry_may_approve: bool = False
     stop: bool = False  # calling it ends the agent's loop with its result as the answer
+
+    @model_validator(mode="after")
+    def _expiry_approval_opted_in(self) -> ToolSpec:
+        if self.effect == "write" and self.approval.on_expiry == "approve" and (
+                not self.expiry_may_approve):
+            raise ValueError(f"write tool {self.name!r} approves itself on expiry: set "
+                             "expiry_may_approve=True to allow a side effect nobody approved")
+        return self
 
     _v_name = field_validator("name")(_check_name)
 
@@ -213,8 +223,6 @@ class TeamSpec(_Spec):
     entry: str | None = None  # the agent that receives the input; default: the first
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
-    approver_groups: dict[str, tuple[str, ...]] = Field(
-        default_factory=dict, description="group name → people, for approval policies")
     teams: dict[str, TeamSpec] = Field(default_factory=dict)  # sub-teams usable as members
     supervisor: SupervisorSpec | None = None
     hierarchical: HierarchicalSpec | None = None
@@ -280,8 +288,7 @@ class TeamSpec(_Spec):
         that agent's child workflow stays small however large the team is."""
         return TeamSpec(
             name=self.name, description=self.description, pattern="single",
-            agents=(self.agent(name),), budget=budget, history=self.history,
-            approver_groups=self.approver_groups)
+            agents=(self.agent(name),), budget=budget, history=self.history)
 
     def depth(self) -> int:
         """1 for a team without sub-teams; nesting adds one per level."""
@@ -298,6 +305,16 @@ class TeamSpec(_Spec):
         for name, team in self.teams.items():
             refs += team.references(f"{prefix}teams.{name}.")
         return refs
+
+    def approval_overrides(self, prefix: str = "") -> list[tuple[str, str, ApprovalPolicy]]:
+        """(location, tool, policy) of every per-agent approval override, sub-teams included:
+        a run may make a tool's approval stricter than the worker's policy, never looser."""
+        found = [(f"{prefix}agents[{index}].approvals.{tool}", tool, policy)
+                 for index, agent in enumerate(self.agents)
+                 for tool, policy in agent.approvals.items()]
+        for name, team in self.teams.items():
+            found += team.approval_overrides(f"{prefix}teams.{name}.")
+        return found
 
     def agent(self, name: str | None = None) -> AgentSpec:
         wanted = name or self.entry or self.agents[0].name

@@ -132,14 +132,17 @@ def _build(fn: Callable[..., Any], **options: Any) -> ToolDefinition:
     if isinstance(approval, str):
         approval = ApprovalPolicy(mode=approval)
     retry = options.pop("retry", None)
-    spec = ToolSpec(
-        name=name,
-        description=description,
-        parameters=schema,
-        approval=approval or ApprovalPolicy(),
-        retry=retry or RetrySpec(),
-        **options,
-    )
+    try:
+        spec = ToolSpec(
+            name=name,
+            description=description,
+            parameters=schema,
+            approval=approval or ApprovalPolicy(),
+            retry=retry or RetrySpec(),
+            **options,
+        )
+    except ValueError as exc:
+        raise ToolDefinitionError(f"tool {name!r}: {exc}") from exc
     return ToolDefinition(spec=spec, module=fn.__module__, fn=fn, arguments_model=model,
                           context_param=context_param)
 
@@ -212,6 +215,7 @@ def tool(
     heartbeat_s: float | None = None,
     retry: RetrySpec | None = None,
     approval: ApprovalPolicy | Literal["never", "always"] | None = None,
+    expiry_may_approve: bool = False,
     stop: bool = False,
     registry: ToolRegistry | None = None,
 ) -> Callable[[F], F]: ...

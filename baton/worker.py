@@ -17,30 +17,50 @@ import structlog
 from temporalio.client import Client, Plugin
 from temporalio.contrib.opentelemetry import MetricsExporter
 from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
+from baton.codec import encryption_codec
 from baton.plugin import BatonPlugin, baton_data_converter
 from baton.settings import BatonSettings
 from baton.telemetry import Tracing, configure_logging
 from baton.telemetry.metrics import meter_provider, temporal_runtime
 from baton.tools import ToolRegistry
 
-__all__ = ["connect", "run_worker", "worker_resources"]
+__all__ = ["connect", "run_worker", "tls_config", "worker_resources"]
 
 log = structlog.get_logger("baton.worker")
 
 
 async def connect(settings: BatonSettings, *, runtime: Runtime | None = None,
                   plugins: Sequence[Plugin] = ()) -> Client:
-    """A Temporal client for ``settings``: Baton's data converter, and ``plugins`` (a worker
+    """A Temporal client for ``settings``: Baton's data converter (with payload encryption when
+    codec keys are configured), TLS and an API key when configured, and ``plugins`` (a worker
     passes ``BatonPlugin``; a CLI client needs none)."""
+    api_key = settings.temporal_api_key
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.namespace,
-        data_converter=baton_data_converter(),
+        data_converter=baton_data_converter(codec=encryption_codec(settings)),
+        tls=tls_config(settings),
+        api_key=api_key.get_secret_value() if api_key else None,
         runtime=runtime,
         plugins=plugins,
     )
+
+
+def tls_config(settings: BatonSettings) -> TLSConfig | bool:
+    """TLS for the Temporal connection: off, the system's trust store (Temporal Cloud with an
+    API key), or a CA and a client certificate (mTLS to a self-hosted cluster or Cloud)."""
+    files = (settings.temporal_tls_ca_file, settings.temporal_tls_cert_file,
+             settings.temporal_tls_key_file)
+    if not settings.temporal_tls and not any(files) and settings.temporal_api_key is None:
+        return False
+    if not any(files) and settings.temporal_tls_server_name is None:
+        return True
+    ca, cert, key = (path.read_bytes() if path else None for path in files)
+    return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key,
+                     domain=settings.temporal_tls_server_name)
 
 
 @asynccontextmanager

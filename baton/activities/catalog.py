@@ -54,7 +54,8 @@ class CatalogActivities:
             else:
                 tools[name] = definition.spec
         return CatalogResolution(
-            catalog=Catalog(profiles=profiles, tools=tools),
+            catalog=Catalog(profiles=profiles, tools=tools,
+                            approvals=self._settings.approval_authority),
             unknown_profiles=tuple(unknown_profiles), unknown_tools=tuple(unknown_tools),
             served_profiles=tuple(sorted(configured)) if unknown_profiles else (),
             served_tools=tuple(self._registry.names()) if unknown_tools else ())

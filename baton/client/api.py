@@ -23,11 +23,18 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionDescription,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -48,6 +55,7 @@ from baton.errors import (
 from baton.loader import load_team
 from baton.runs import Admission, AgentStatus, RunEvent, RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
+from baton.signing import load_private_key, signed
 from baton.specs import TeamSpec
 from baton.visibility import AGENT, STATUS, TEAM, TENANT
 
@@ -122,32 +130,44 @@ class BatonClient:
         ])
         from baton.workflows import workflow_type  # the pattern -> workflow type table, one place
 
+        options: dict[str, Any] = {
+            "id": run_id, "task_queue": self.settings.task_queue, "search_attributes": attributes,
+            # A run id names one run forever: reusing it would make `baton show` ambiguous.
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE}
         try:
-            await self.client.start_workflow(
-                workflow_type(spec), run, id=run_id, task_queue=self.settings.task_queue,
-                result_type=RunResult,
-                # A run id names one run forever: reusing it would make `baton show` ambiguous.
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=attributes,
-            )
+            if admission_timeout_s is None:
+                await self.client.start_workflow(workflow_type(spec), run, **options)
+            else:
+                await self._start_admitted(workflow_type(spec), run, options, admission_timeout_s)
         except WorkflowAlreadyStartedError as exc:
             raise RunExistsError(f"run {run_id!r} already exists; choose another --run-id") \
                 from exc
-        if admission_timeout_s is not None:
-            await self._admitted(run_id, admission_timeout_s)
         return run_id
 
-    async def _admitted(self, run_id: str, timeout_s: float) -> None:
+    async def _start_admitted(self, workflow: str, run: RunInput, options: dict[str, Any],
+                              timeout_s: float) -> None:
+        """Start and ask for admission in one request (update-with-start), so the answer comes
+        from the run's first workflow task, before a refused run closes."""
         if not await self._workers_polling():
             # Nobody has polled lately: a worker that is only just starting still gets a moment,
             # then the run waits for one (it starts when a worker polls its task queue).
             timeout_s = min(timeout_s, NO_WORKER_ADMISSION_S)
+        operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            workflow, run, id_conflict_policy=WorkflowIDConflictPolicy.FAIL, **options)
         try:
-            admission = await self.client.get_workflow_handle(run_id).execute_update(
-                "admission", result_type=Admission, rpc_timeout=timedelta(seconds=timeout_s))
+            update = await self.client.start_update_with_start_workflow(
+                "admission", start_workflow_operation=operation,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=Admission,
+                rpc_timeout=timedelta(seconds=timeout_s))
+            admission: Admission = await update.result(
+                rpc_timeout=timedelta(seconds=timeout_s))
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            return  # the workers are busy or gone; `baton run` says so while it waits
+            # The run was started; no worker admitted it in time (busy or not there yet): it
+            # is admitted when one takes it, and `baton run` says so while it waits.
+            await self.describe(options["id"])
+            return
         if not admission.accepted:
+            run_id = options["id"]
             raise RunRefusedError(
                 f"run {run_id} refused: the worker does not serve what the team names: "
                 f"{admission.reason}", run_id=run_id,
@@ -165,9 +185,18 @@ class BatonClient:
         return bool(response.pollers)
 
     # -- deciding ----------------------------------------------------------------------------
-    async def decide(self, decision: ApprovalDecision, *, workflow_id: str) -> DecisionReceipt:
-        """Approve, reject or edit through the ``decide`` update: the workflow validates it
-        (unknown id, already decided, approver not allowed) and answers synchronously."""
+    async def decide(self, decision: ApprovalDecision, *, workflow_id: str,
+                     run_id: str | None = None) -> DecisionReceipt:
+        """Approve, reject or edit through the ``decide`` update: the workflow checks it
+        (unknown id, already decided, approver not allowed, signature) and answers at once; a
+        refusal raises ``ApprovalRefusedError`` and is recorded in the run log.
+
+        With ``settings.decider_key_file`` an unsigned decision is signed for ``run_id`` (the
+        approval's run; default ``workflow_id``) before it is sent."""
+        key_file = self.settings.decider_key_file
+        if decision.signature is None and key_file is not None:
+            decision = signed(decision, load_private_key(key_file),
+                              run_id=run_id or workflow_id)
         try:
             receipt: DecisionReceipt = await self.client.get_workflow_handle(
                 workflow_id).execute_update("decide", decision, result_type=DecisionReceipt)
@@ -177,6 +206,8 @@ class BatonClient:
             if not_found(exc):
                 raise RunNotFoundError(f"no run {workflow_id!r}") from exc
             raise
+        if not receipt.accepted:
+            raise ApprovalRefusedError(receipt.reason or "refused")
         return receipt
 
     async def replay_tool(self, run_id: str, call_id: str, *,

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -37,6 +38,7 @@ from temporalio.client import Client
 
 from baton.client._procs import ManagedProcess, check_port_free, free_port
 from baton.errors import StackError
+from baton.examples import APPROVER_GROUPS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES, dev_server_flags
@@ -64,10 +66,23 @@ def find_temporal_binary() -> Path:
     )
 
 
+def _revealed(value: Any) -> Any:
+    """Secrets in clear: a child process of this stack needs them (never logged or shown)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    return value
+
+
 def settings_env(settings: BatonSettings) -> dict[str, str]:
     """``BATON_*`` variables that reproduce ``settings`` in a child process (worker)."""
     env: dict[str, str] = {}
-    for name, value in settings.model_dump(mode="json").items():
+    for name, dumped in settings.model_dump(mode="json").items():
+        raw = getattr(settings, name)
+        secret = isinstance(raw, SecretStr) or (isinstance(raw, dict) and any(
+            isinstance(v, SecretStr) for v in raw.values()))
+        value = _revealed(raw) if secret else dumped
         if value is None:
             continue
         # pydantic-settings parses JSON for list/dict fields, plain text for the rest.
@@ -96,11 +111,18 @@ class EmbeddedStack:
         self.home = settings.home.expanduser().resolve()
         self.logs_dir = self.home / "logs"
         modules = [*settings.tool_modules, *(EXAMPLE_TOOL_MODULES if serve_examples else ())]
+        groups = {**(APPROVER_GROUPS if serve_examples else {}), **settings.approver_groups}
         self.settings = settings.model_copy(update={
             "home": self.home,
             "temporal_address": f"{LOOPBACK}:{settings.temporal_port}",
             "model_server_host": LOOPBACK,
             "tool_modules": list(dict.fromkeys(modules)),
+            "approver_groups": groups,
+            # A development stack on loopback: a decision typed into `temporal workflow signal`
+            # or the Temporal UI is accepted unsigned (a deployment refuses it).
+            "allow_unsigned_decisions": True,
+            "codec_cors_origins": settings.codec_cors_origins or [
+                f"http://{LOOPBACK}:{settings.ui_port}", f"http://localhost:{settings.ui_port}"],
         })
         self._want_model_server = model_server
         self._want_worker = worker
@@ -119,6 +141,14 @@ class EmbeddedStack:
     @property
     def model_server_url(self) -> str:
         return self.settings.resolved_model_server_url
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.settings.encryption_keys)
+
+    @property
+    def codec_server_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.settings.codec_server_port}"
 
     @property
     def db_path(self) -> Path:
@@ -144,10 +174,14 @@ class EmbeddedStack:
         if self._want_model_server:
             checks.append((s.model_server_port, "the scripted model server",
                            "BATON_MODEL_SERVER_PORT or --model-port"))
+        if self.encrypted:
+            checks.append((s.codec_server_port, "the codec server", "BATON_CODEC_SERVER_PORT"))
         for port, what, hint in checks:
             check_port_free(LOOPBACK, port, what=what, hint=hint)
         self.home.mkdir(parents=True, exist_ok=True)
         try:
+            if self.encrypted:
+                await self._start_codec_server()  # the UI is started pointing at it
             await self._start_temporal()
             if self._want_model_server:
                 await self._start_model_server()
@@ -194,6 +228,8 @@ class EmbeddedStack:
             "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
             *dev_server_flags(),
         ]
+        if self.encrypted:  # the UI shows payloads decrypted by this stack's codec server
+            argv += ["--ui-codec-endpoint", self.codec_server_url]
         proc = self._spawn("temporal", argv)
         client = await self._connect_temporal(proc)
         await self._ensure_search_attributes(client, proc)
@@ -242,7 +278,18 @@ class EmbeddedStack:
             sys.executable, "-m", "baton.client.cli", "model-server",
             "--host", LOOPBACK, "--port", str(s.model_server_port),
         ])
-        url = f"http://{LOOPBACK}:{s.model_server_port}/healthz"
+        await self._answers(proc, f"http://{LOOPBACK}:{s.model_server_port}/healthz")
+
+    async def _start_codec_server(self) -> None:
+        s = self.settings
+        proc = self._spawn("codec-server", [
+            sys.executable, "-m", "baton.client.cli", "codec-server",
+            "--host", LOOPBACK, "--port", str(s.codec_server_port),
+        ], env=settings_env(s))  # the keys travel in the environment, as for the worker
+        await self._answers(proc, f"{self.codec_server_url}/healthz")
+
+    async def _answers(self, proc: ManagedProcess, url: str) -> None:
+        """Wait until ``url`` answers 200 (the process is ready)."""
         deadline = time.monotonic() + self._timeout
         async with httpx.AsyncClient(timeout=2.0) as http:
             while time.monotonic() < deadline:

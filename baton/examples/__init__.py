@@ -1,10 +1,16 @@
 """Example teams (``*.yaml``) and the offline tools they use. Runnable from an installed wheel.
 
-``TOOL_MODULES`` is what the embedded stack (``baton up``, ``baton demo``) serves in addition to
-its configuration, so every example runs there without a ``baton.toml``.
+What the embedded stack (``baton up``, ``baton demo``) serves in addition to its configuration,
+so every example runs there without a ``baton.toml``: the example tools (``TOOL_MODULES``) and
+the approver groups their approval policies name (``APPROVER_GROUPS``).
 """
 
-__all__ = ["TOOL_MODULES"]
+__all__ = ["APPROVER_GROUPS", "TOOL_MODULES"]
+
+APPROVER_GROUPS = {
+    "support-leads": ["alice", "demo"],
+    "ops-managers": ["morgan"],
+}
 
 TOOL_MODULES = (
     "baton.examples.support_tools",

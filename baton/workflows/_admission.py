@@ -13,13 +13,20 @@ run that cannot start is refused to the person starting it, with the reason.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from temporalio import workflow
 
+from baton.approvals import relaxation
 from baton.calls import Catalog, CatalogRequest
 from baton.runs import Admission, AdmissionProblem, RunInput
 from baton.workflows import _activities
 
-__all__ = ["AdmissionHost", "admit"]
+__all__ = ["INVALID_INPUT", "AdmissionHost", "admit"]
+
+# A run input (or a continuation's) that does not validate ends the run as failed, with pydantic's
+# explanation, instead of failing its workflow task again and again: a hand-made input started
+# with `temporal workflow start` is untrusted like any other.
+INVALID_INPUT: list[type[BaseException]] = [ValidationError]
 
 
 async def admit(run: RunInput) -> tuple[Catalog, Admission]:
@@ -43,7 +50,22 @@ async def admit(run: RunInput) -> tuple[Catalog, Admission]:
             kind=ref.kind, name=ref.name, location=ref.location,
             message=f"{what} {ref.name!r} is not served by the worker "
                     f"(served: {', '.join(served) or 'none'})"))
+    problems += _relaxed_approvals(run, resolution.catalog)
     return resolution.catalog, Admission(accepted=not problems, problems=problems)
+
+
+def _relaxed_approvals(run: RunInput, catalog: Catalog) -> list[AdmissionProblem]:
+    problems = []
+    for location, tool, policy in run.team.approval_overrides():
+        spec = catalog.tools.get(tool)
+        if spec is None:
+            continue  # an unserved tool is already a problem of its own
+        why = relaxation(spec.approval, policy, catalog.approvals, write=spec.effect == "write",
+                         expiry_may_approve=spec.expiry_may_approve)
+        if why is not None:
+            problems.append(AdmissionProblem(kind="approval", name=tool, location=location,
+                                             message=f"approval override for {tool}: {why}"))
+    return problems
 
 
 class AdmissionHost:

@@ -16,19 +16,26 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
-from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
+from baton.approvals import (
+    ApprovalAuthority,
+    ApprovalDecision,
+    DecisionReceipt,
+    PendingApproval,
+)
 from baton.conditions import ConditionError, evaluate_condition
 from baton.messages import ToolCall
 from baton.runs import ApprovalEvent
-from baton.schemas import schema_error
 from baton.specs import ApprovalPolicy, ToolSpec
+from baton.workflows._decisions import edited_args, parse_decision, refusal_of
 from baton.workflows._runlog import RunLog
 
 __all__ = ["ApprovalGate", "Resolution"]
 
 _ACTION = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+# Refused decisions are audited one by one up to this many per run; beyond it the update
+# validator turns them away unrecorded, so nobody can grow a run's history without bound.
+MAX_AUDITED_REFUSALS = 50
 
 
 @dataclass
@@ -50,13 +57,14 @@ class _Open:
 
 
 class ApprovalGate:
-    def __init__(self, log: RunLog, groups: dict[str, tuple[str, ...]],
+    def __init__(self, log: RunLog, authority: ApprovalAuthority,
                  on_change: Callable[[], None]) -> None:
         self._log = log
-        self._groups = groups
+        self.authority = authority  # replaced at admission with the worker's
         self._on_change = on_change
         self._open: dict[str, _Open] = {}
         self._ended: dict[str, str] = {}  # approval id → how it ended, for refusal messages
+        self.refusals = 0
 
     # -- policy -------------------------------------------------------------------------------
     @staticmethod
@@ -74,10 +82,7 @@ class ApprovalGate:
         return f"condition holds: {policy.condition}" if holds else None
 
     def _deciders(self, names: tuple[str, ...]) -> list[str]:
-        people: list[str] = []
-        for name in names:
-            people += [name, *self._groups.get(name, ())]
-        return sorted(set(people))
+        return self.authority.expand(names)
 
     # -- waiting ------------------------------------------------------------------------------
     @property
@@ -136,7 +141,7 @@ class ApprovalGate:
             assert decision is not None
             ended = f"{_ACTION[decision.decision]} by {decision.by}"
             self._ended[entry.pending.approval_id] = ended
-            args = decision.args if decision.decision == "edit" and decision.args else (
+            args = edited_args(entry.pending, decision) if decision.decision == "edit" else (
                 entry.pending.args)
             return Resolution(run=decision.decision != "reject", args=args, by=decision.by,
                               reason=decision.reason)
@@ -154,7 +159,10 @@ class ApprovalGate:
                       reason=f"no decision in time; escalated to {', '.join(policy.escalate_to)}")
 
     def _expire(self, entry: _Open) -> Resolution:
-        pending, approve = entry.pending, entry.policy.on_expiry == "approve"
+        # A write tool runs unapproved only when its own code opted in (checked at admission
+        # too; checked again here because a side effect nobody approved cannot be undone).
+        may = entry.spec.effect != "write" or entry.spec.expiry_may_approve
+        pending, approve = entry.pending, entry.policy.on_expiry == "approve" and may
         verdict = "approved" if approve else "rejected"
         reason = f"expired without a decision; policy on_expiry={entry.policy.on_expiry}: {verdict}"
         self._ended[pending.approval_id] = "expired"
@@ -170,53 +178,62 @@ class ApprovalGate:
         return Resolution(run=False, args=pending.args, by="baton", reason=reason)
 
     # -- deciding -----------------------------------------------------------------------------
-    def validate(self, decision: ApprovalDecision) -> None:
-        """Refuse, with a message for the person, any decision that cannot apply."""
+    def receive(self, raw: object) -> DecisionReceipt:
+        """Apply a decision from a signal or an update, or record why it was refused."""
+        decision = parse_decision(raw)
+        if isinstance(decision, str):
+            approval_id = raw.get("approval_id") if isinstance(raw, dict) else None
+            by = raw.get("by") if isinstance(raw, dict) else None
+            return self._refuse(str(approval_id or "?"), str(by or "?"), "?", decision)
         entry = self._open.get(decision.approval_id)
-        if entry is None:
-            ended = self._ended.get(decision.approval_id)
-            if ended:
-                raise _refusal(f"approval {decision.approval_id} is already {ended}")
+        if entry is None or entry.decision is not None:
+            ended = "decided" if entry else self._ended.get(decision.approval_id)
             known = ", ".join(self._open) or "none pending"
-            raise _refusal(f"unknown approval id {decision.approval_id!r} (pending: {known})")
-        if entry.decision is not None:
-            raise _refusal(f"approval {decision.approval_id} is already decided")
-        allowed = entry.pending.allowed_deciders
-        if allowed and decision.by not in allowed:
-            raise _refusal(f"{decision.by!r} may not decide {decision.approval_id}; "
-                           f"allowed: {', '.join(allowed)}")
-        if decision.decision == "edit":
-            if not decision.args:
-                raise _refusal("an edit needs args: the arguments the tool should run with")
-            problem = schema_error(decision.args, entry.spec.parameters)
-            if problem is not None:
-                raise _refusal(f"edited args do not fit {entry.spec.name}'s schema {problem}")
+            why = (f"approval {decision.approval_id} is already {ended}" if ended else
+                   f"unknown approval id {decision.approval_id!r} (pending: {known})")
+            return self._refuse(decision.approval_id, decision.by, decision.decision, why)
+        problem = refusal_of(decision, entry.pending, entry.spec, self.authority)
+        if problem is not None:
+            return self._refuse(decision.approval_id, decision.by, decision.decision, problem)
+        return self._apply(entry, decision)
 
-    def apply(self, decision: ApprovalDecision) -> DecisionReceipt:
-        entry = self._open[decision.approval_id]
+    def holds(self, approval_id: str) -> bool:
+        return approval_id in self._open or approval_id in self._ended
+
+    def _apply(self, entry: _Open, decision: ApprovalDecision) -> DecisionReceipt:
         entry.decision = decision
         pending = entry.pending
         action: Literal["approved", "rejected", "edited"] = _ACTION[decision.decision]  # type: ignore[assignment]
         self._log.add(ApprovalEvent, step=pending.step, approval_id=pending.approval_id,
                       action=action, tool=pending.tool, by=decision.by, reason=decision.reason,
-                      arguments=decision.args if decision.decision == "edit" else None)
+                      arguments=edited_args(pending, decision)
+                      if decision.decision == "edit" else None,
+                      signed=decision.signature is not None)
         return DecisionReceipt(approval_id=pending.approval_id, decision=decision.decision,
                                by=decision.by, tool=pending.tool, recorded_at=workflow.now())
 
-    def on_signal(self, decision: ApprovalDecision) -> None:
-        """Signals cannot answer back: a refused one is recorded in the run log and ignored."""
-        try:
-            self.validate(decision)
-        except ApplicationError as exc:
-            entry = self._open.get(decision.approval_id)
-            self._log.add(ApprovalEvent, step=entry.pending.step if entry else 0,
-                          approval_id=decision.approval_id, action="refused",
-                          tool=entry.pending.tool if entry else "?", by=decision.by,
-                          reason=exc.message)
-            workflow.logger.warning("refused decide signal: %s", exc.message)
-            return
-        self.apply(decision)
+    def _refuse(self, approval_id: str, by: str, decision: str, reason: str) -> DecisionReceipt:
+        """Audit a refused decision (who, when, why) and answer with the refusal."""
+        self.refusals += 1
+        entry = self._open.get(approval_id)
+        tool = entry.pending.tool if entry else "?"
+        self._log.add(ApprovalEvent, step=entry.pending.step if entry else 0,
+                      approval_id=approval_id, action="refused", tool=tool, by=by,
+                      reason=reason)
+        workflow.logger.warning("refused decision on %s by %s: %s", approval_id, by, reason)
+        return DecisionReceipt(approval_id=approval_id, decision=decision, by=by, tool=tool,
+                               recorded_at=workflow.now(), accepted=False, reason=reason)
 
+    def admits_more_refusals(self) -> bool:
+        return self.refusals < MAX_AUDITED_REFUSALS
 
-def _refusal(message: str) -> ApplicationError:
-    return ApplicationError(message, type="ApprovalRefused", non_retryable=True)
+    def refusal_without_audit(self, raw: object) -> str | None:
+        """What ``receive`` would refuse, without recording it (for the update validator once
+        the audit budget is spent)."""
+        decision = parse_decision(raw)
+        if isinstance(decision, str):
+            return decision
+        entry = self._open.get(decision.approval_id)
+        if entry is None or entry.decision is not None:
+            return f"approval {decision.approval_id} is not open"
+        return refusal_of(decision, entry.pending, entry.spec, self.authority)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import RawValue, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 from baton import visibility
-from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
+from baton.approvals import DecisionReceipt, PendingApproval
 from baton.runs import (
     Admission,
     AgentStatus,
@@ -28,6 +29,14 @@ from baton.workflows._admission import AdmissionHost, admit
 from baton.workflows._agent_loop import AgentLoop
 
 __all__ = ["AgentHost", "set_status"]
+
+
+def decoded(raw: RawValue) -> object:
+    """A raw signal/update payload as plain JSON, or a marker a decision check refuses."""
+    try:
+        return workflow.payload_converter().from_payload(raw.payload)
+    except Exception as exc:  # any bytes may arrive: never fail the workflow task on them
+        return f"an undecodable payload ({type(exc).__name__})"
 
 
 def set_status(status: RunStatus, cost_usd: float | None = None) -> None:
@@ -51,6 +60,8 @@ class AgentHost(AdmissionHost):
         if not admission.accepted:
             result = self._loop.refuse(admission)
             set_status(result.status, cost_usd=0.0)
+            # The client waiting on the admission update gets its answer before the run closes.
+            await workflow.wait_condition(workflow.all_handlers_finished)
             return result
         return None
 
@@ -81,14 +92,20 @@ class AgentHost(AdmissionHost):
     def pending_approvals(self) -> list[PendingApproval]:
         return self._loop.gate.pending()
 
+    # ``decide`` takes the raw payload and validates it itself: a malformed decision is refused
+    # and recorded in the run log, never dropped by the SDK or failing a workflow task.
     @workflow.signal(name="decide")
-    def decide_by_signal(self, decision: ApprovalDecision) -> None:
-        self._loop.gate.on_signal(decision)
+    def decide_by_signal(self, decision: RawValue) -> None:
+        self._loop.gate.receive(decoded(decision))
 
     @workflow.update(name="decide")
-    def decide(self, decision: ApprovalDecision) -> DecisionReceipt:
-        return self._loop.gate.apply(decision)
+    def decide(self, decision: RawValue) -> DecisionReceipt:
+        return self._loop.gate.receive(decoded(decision))
 
     @decide.validator
-    def _validate_decide(self, decision: ApprovalDecision) -> None:
-        self._loop.gate.validate(decision)
+    def _validate_decide(self, decision: RawValue) -> None:
+        gate = self._loop.gate
+        if not gate.admits_more_refusals():
+            problem = gate.refusal_without_audit(decoded(decision))
+            if problem is not None:
+                raise ApplicationError(problem, type="ApprovalRefused", non_retryable=True)

@@ -74,8 +74,12 @@ class PatternRun:
         when the worker does not serve what the team names (the run ends with it)."""
         catalog, self.admission = await admit(self.input)
         if not self.admission.accepted:
-            return self.finish(RunStatus.FAILED, reason="the worker does not serve what the "
-                               f"team names: {self.admission.reason}", error_type="not_served")
+            refused = self.finish(RunStatus.FAILED, reason="the worker does not serve what the "
+                                  f"team names: {self.admission.reason}",
+                                  error_type="not_served")
+            # The client waiting on the admission update gets its answer before the run closes.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return refused
         self.members.catalog = catalog
         self.log.add(StartedEvent, step=0, input=self.input.input[:2_000], team=self.team.name,
                      tenant=self.input.tenant)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from temporalio import workflow
 
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._agent_loop import AgentLoop, ContinueAsNew
 from baton.workflows._host import AgentHost, set_status
 
 __all__ = ["AgentWorkflow"]
 
 
-@workflow.defn(name="AgentWorkflow")
+@workflow.defn(name="AgentWorkflow", failure_exception_types=INVALID_INPUT)
 class AgentWorkflow(AgentHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

@@ -27,6 +27,7 @@ from temporalio import workflow
 from baton.patterns import BlackboardSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.schemas import schema_error
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["BlackboardWorkflow", "write_schema"]
@@ -198,7 +199,7 @@ class _Blackboard:
                              structured=board)
 
 
-@workflow.defn(name="BlackboardWorkflow")
+@workflow.defn(name="BlackboardWorkflow", failure_exception_types=INVALID_INPUT)
 class BlackboardWorkflow(PatternHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

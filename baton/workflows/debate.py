@@ -30,6 +30,7 @@ from temporalio import workflow
 from baton.messages import AgentMessage
 from baton.patterns import DebateSpec
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["DebateWorkflow", "consensus", "normalise", "stance_of"]
@@ -176,7 +177,7 @@ class _Debate:
                              structured=structured)
 
 
-@workflow.defn(name="DebateWorkflow")
+@workflow.defn(name="DebateWorkflow", failure_exception_types=INVALID_INPUT)
 class DebateWorkflow(PatternHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

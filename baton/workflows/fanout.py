@@ -32,6 +32,7 @@ from temporalio import workflow
 
 from baton.patterns import FanoutSpec
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["FanoutWorkflow", "split_task"]
@@ -68,7 +69,7 @@ class _Job:
         return self.result is not None and self.result.status is RunStatus.COMPLETED
 
 
-@workflow.defn(name="FanoutWorkflow")
+@workflow.defn(name="FanoutWorkflow", failure_exception_types=INVALID_INPUT)
 class FanoutWorkflow(PatternHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

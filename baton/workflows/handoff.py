@@ -26,6 +26,7 @@ from temporalio import workflow
 from baton.messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from baton.patterns import HandoffSpec
 from baton.runs import RunInput, RunResult, RunStatus, Transfer
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["HandoffWorkflow", "handed_over"]
@@ -126,7 +127,7 @@ class _Handoff:
                              structured=structured)
 
 
-@workflow.defn(name="HandoffWorkflow")
+@workflow.defn(name="HandoffWorkflow", failure_exception_types=INVALID_INPUT)
 class HandoffWorkflow(PatternHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from baton.runs import FinishedEvent, RunInput, RunResult, RunStatus
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._host import AgentHost, set_status
 from baton.workflows.supervisor import build_router, run_router
 
@@ -37,7 +38,7 @@ def _problem(run: RunInput) -> tuple[str, str] | None:
     return None
 
 
-@workflow.defn(name="HierarchicalWorkflow")
+@workflow.defn(name="HierarchicalWorkflow", failure_exception_types=INVALID_INPUT)
 class HierarchicalWorkflow(AgentHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

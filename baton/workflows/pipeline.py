@@ -21,6 +21,7 @@ from temporalio import workflow
 
 from baton.patterns import PipelineSpec
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["PipelineWorkflow", "resume_input"]
@@ -67,7 +68,7 @@ class _Resume:
                           f"{stages[self.start - 1]!r} in resume outputs")
 
 
-@workflow.defn(name="PipelineWorkflow")
+@workflow.defn(name="PipelineWorkflow", failure_exception_types=INVALID_INPUT)
 class PipelineWorkflow(PatternHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

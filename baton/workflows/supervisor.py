@@ -20,6 +20,7 @@ from baton.calls import ToolSchema
 from baton.messages import AgentMessage, ToolCall
 from baton.patterns import SupervisorSpec
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._agent_loop import AgentLoop
 from baton.workflows._host import AgentHost, set_status
 from baton.workflows._members import Members
@@ -127,7 +128,7 @@ async def run_router(loop: AgentLoop, delegation: Delegation) -> RunResult:
     return result
 
 
-@workflow.defn(name="SupervisorWorkflow")
+@workflow.defn(name="SupervisorWorkflow", failure_exception_types=INVALID_INPUT)
 class SupervisorWorkflow(AgentHost):
     @workflow.init
     def __init__(self, run: RunInput) -> None:

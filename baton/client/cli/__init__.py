@@ -23,6 +23,8 @@ from temporalio.service import RPCError
 from baton.client import _tracing
 from baton.client.cli import approvals, debug, ops, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
+from baton.client.cli.codec import codec_server
+from baton.client.cli.keys import keys
 from baton.errors import BatonError, SpecError
 
 __all__ = ["app", "main"]
@@ -35,6 +37,7 @@ app = typer.Typer(
 app.command()(stack.up)
 app.command()(stack.worker)
 app.command("model-server")(stack.model_server)
+app.command("codec-server")(codec_server)
 app.command()(run.run)
 app.command()(run.status)
 app.command()(run.demo)
@@ -49,6 +52,7 @@ app.command()(approvals.reject)
 app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
+app.add_typer(keys)
 
 
 def _exit_code(code: object) -> int:

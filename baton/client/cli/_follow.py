@@ -64,7 +64,8 @@ async def _on_approval(client: BatonClient, run_id: str, event: ApprovalEvent, *
                 style="yellow"), soft_wrap=True)
             await client.decide(ApprovalDecision(
                 approval_id=pending.approval_id, decision="approve", by=by,
-                reason="approved automatically by `baton demo`"), workflow_id=pending.workflow_id)
+                reason="approved automatically by `baton demo`"), workflow_id=pending.workflow_id,
+                run_id=pending.run_id)
 
 
 def report(client: BatonClient, result: RunResult) -> None:

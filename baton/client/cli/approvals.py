@@ -22,7 +22,9 @@ from baton.errors import BatonError
 
 __all__ = ["approvals", "approve", "edit", "reject"]
 
-By = Annotated[str, typer.Option("--by", help="who decides (must be an allowed approver)")]
+By = Annotated[str | None, typer.Option(
+    "--by", help="who decides: an allowed approver (default: BATON_DECIDER); decisions are "
+                 "signed with BATON_DECIDER_KEY_FILE when it is set")]
 ApprovalId = Annotated[str | None, typer.Argument(
     help="approval id (default: the run's only open approval)")]
 
@@ -54,16 +56,19 @@ def _pick(pending: list[PendingApproval], run_id: str, approval_id: str | None) 
 
 
 def _decide(run_id: str, approval_id: str | None, *,
-            decision: Literal["approve", "reject", "edit"], by: str, reason: str | None,
+            decision: Literal["approve", "reject", "edit"], by: str | None, reason: str | None,
             args: dict[str, Any] | None, address: str | None, namespace: str | None) -> None:
     settings = settings_from(temporal_address=address, namespace=namespace)
+    decider = by or settings.decider
+    if decider is None:
+        raise typer.BadParameter("say who decides: --by NAME (or set BATON_DECIDER)")
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
         chosen = _pick(await client.pending_approvals(run_id), run_id, approval_id)
         receipt = await client.decide(ApprovalDecision(
-            approval_id=chosen.approval_id, decision=decision, by=by, reason=reason, args=args),
-            workflow_id=chosen.workflow_id)
+            approval_id=chosen.approval_id, decision=decision, by=decider, reason=reason,
+            args=args), workflow_id=chosen.workflow_id, run_id=chosen.run_id)
         console.print(Text(f"{receipt.decision} {receipt.approval_id} ({receipt.tool}) by "
                            f"{receipt.by}, recorded {receipt.recorded_at:%H:%M:%S}",
                            style="green"), soft_wrap=True)
