@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from baton.conditions import check_condition
 
@@ -26,6 +26,7 @@ __all__ = [
     "ApprovalPolicy",
     "DecisionReceipt",
     "PendingApproval",
+    "parse_decision",
     "relaxation",
 ]
 
@@ -79,6 +80,20 @@ class ApprovalDecision(BaseModel):
     args: dict[str, Any] | None = None
     signed_at: datetime | None = None
     signature: str | None = None
+
+
+def parse_decision(value: Any) -> ApprovalDecision | str:
+    """The decision, or why it is not one (in words a person can act on)."""
+    if not isinstance(value, dict):
+        return f"a decision is a JSON object, not {type(value).__name__}"
+    try:
+        return ApprovalDecision.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(decision)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"malformed decision: {where}: {first['msg']}{more}"
+
 
 
 class DecisionReceipt(BaseModel):

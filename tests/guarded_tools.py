@@ -11,7 +11,7 @@ from typing import Any
 from baton.approvals import ApprovalPolicy
 from baton.tools import ToolContext, tool
 
-__all__ = ["executed", "lookup_account", "refund_fee", "wire_transfer"]
+__all__ = ["executed", "lookup_account", "refund_fee", "top_up", "wire_transfer"]
 
 
 def _log() -> Path:
@@ -59,3 +59,17 @@ def refund_fee(account: str, amount: float, ctx: ToolContext) -> dict[str, Any]:
         out.write(json.dumps({"account": account, "amount": amount,
                               "key": ctx.idempotency_key}) + "\n")
     return {"refunded": amount, "to": account}
+
+
+@tool(effect="write", expiry_may_approve=True, approval=ApprovalPolicy(
+    mode="always", expires_in_s=3600, on_expiry="approve"))
+def top_up(account: str, ctx: ToolContext) -> dict[str, Any]:
+    """Top up an account by a fixed 5 EUR; its code lets it run if nobody answers in an hour.
+
+    Args:
+        account: the account to top up
+    """
+    with _log().open("a") as out:
+        out.write(json.dumps({"account": account, "amount": 5.0,
+                              "key": ctx.idempotency_key}) + "\n")
+    return {"topped_up": 5.0, "to": account}

@@ -126,6 +126,8 @@ def worker_env(*, address: str, task_queue: str, model_url: str, state: Path,
         "BATON_LEDGER_PATH": str(state / "ledger.sqlite"),
         "BATON_SUPPORT_DB": str(state / "support.sqlite"),
         "BATON_TOOL_MODULES": json.dumps(["crash_tools"]),
+        # A development configuration: decisions in these tests are unsigned.
+        "BATON_ALLOW_UNSIGNED_DECISIONS": "true",
         # A small provider timeout: the chat activity's start-to-close (timeout_s + 5) is what
         # notices a model call lost with its worker.
         "BATON_PROFILES__default__timeout_s": "2.0",

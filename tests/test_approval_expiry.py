@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from guarded_tools import executed
 from helpers import support_team
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.loader import parse_team
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
-from baton.settings import BatonSettings
+from baton.settings import Approver, BatonSettings
 from baton.specs import ApprovalPolicy
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 from baton.worker import worker_resources
@@ -43,6 +45,12 @@ async def skipping() -> AsyncIterator[WorkflowEnvironment]:
                            for key in ALL_SEARCH_ATTRIBUTES}))
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def settings(settings: BatonSettings) -> BatonSettings:
+    """This deployment's approvers: alice, and manager (whom approvals escalate to)."""
+    return settings.model_copy(update={"approvers": {"alice": Approver(), "manager": Approver()}})
 
 
 @pytest.fixture
@@ -90,16 +98,33 @@ async def test_expiry_rejects(skipping: WorkflowEnvironment, settings: BatonSett
 
 
 @pytest.mark.usefixtures("skipping_worker")
-async def test_expiry_approves(skipping: WorkflowEnvironment, settings: BatonSettings,
-                               scripted: ScriptedServer, tmp_path: Path) -> None:
-    policy = ApprovalPolicy(mode="always", expires_in_s=HOUR, on_expiry="approve")
-    handle = await start(skipping, settings, scripted, policy,
-                         [{"tool_calls": [REFUND]}, {"content": "Refunded."}])
+async def test_expiry_approves_only_a_write_tool_whose_code_opts_in(
+        skipping: WorkflowEnvironment, settings: BatonSettings, scripted: ScriptedServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_TRANSFERS", str(tmp_path / "transfers.jsonl"))
+    # top_up's own code approves it when nobody answers within the hour.
+    team = parse_team({"name": "wallet", "agents": [{
+        "name": "teller", "description": "Tops up accounts.", "instructions": "Top up.",
+        "tools": ["top_up"], "max_steps": 3}], "budget": {"max_wall_clock_s": 10 * 24 * HOUR}})
+    run_id = f"expiry-{uuid.uuid4().hex[:10]}"
+    scripted.set_script(run_id, {"teller": [
+        {"tool_calls": [{"name": "top_up", "arguments": {"account": "DE001"}}]},
+        {"content": "Topped up."}]})
+    handle = await skipping.client.start_workflow(
+        "AgentWorkflow", RunInput(team=team, input="top up DE001"), id=run_id,
+        task_queue=settings.task_queue, result_type=RunResult)
     result = await handle.result()
     assert result.status is RunStatus.COMPLETED
     assert await approvals_log(handle) == [("requested", None), ("expired", "baton")]
     page = await handle.query("run_log", PageRequest(limit=1000), result_type=RunLogPage)
     assert [e.status for e in page.events if e.kind == "tool_call"] == ["ok"]
+    assert [t["account"] for t in executed()] == ["DE001"]
+    # The example refund tool did not opt in: a team asking to approve it on expiry is refused.
+    policy = ApprovalPolicy(mode="always", expires_in_s=HOUR, on_expiry="approve")
+    refused = await (await start(skipping, settings, scripted, policy,
+                                 [{"tool_calls": [REFUND]}])).result()
+    assert refused.status is RunStatus.FAILED and refused.error_type == "not_served"
+    assert "approve on expiry" in (refused.reason or "")
 
 
 @pytest.mark.usefixtures("skipping_worker")
@@ -121,14 +146,15 @@ async def test_expiry_escalates_then_the_new_group_decides(
     [after] = await pending(handle)
     assert after.escalated
     assert after.allowed_deciders == ["manager"]
-    with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update("decide", ApprovalDecision(
-            approval_id=after.approval_id, decision="approve", by="alice"))
+    late = await handle.execute_update("decide", ApprovalDecision(
+        approval_id=after.approval_id, decision="approve", by="alice"))
+    assert late["accepted"] is False and "'alice' may not decide" in late["reason"]
     await handle.execute_update("decide", ApprovalDecision(
         approval_id=after.approval_id, decision="approve", by="manager"))
     assert (await handle.result()).status is RunStatus.COMPLETED
     assert await approvals_log(handle) == [
-        ("requested", None), ("escalated", "baton"), ("approved", "manager")]
+        ("requested", None), ("escalated", "baton"), ("refused", "alice"),
+        ("approved", "manager")]
 
 
 @pytest.mark.usefixtures("skipping_worker")

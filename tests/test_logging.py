@@ -89,7 +89,7 @@ async def test_workflow_and_activity_lines_carry_the_run_context(
     assert tool_line["activity"] == "execute_tool"
     assert tool_line["trace_id"] == trace_id
 
-    refused = [r for r in records if "refused decide signal" in r["event"]]
+    refused = [r for r in records if "refused decision on apr-nope" in r["event"]]
     assert len(refused) == 1, refused  # not repeated by the replays that followed
     [line] = refused
     assert line.keys() >= CONTEXT_KEYS, line

@@ -25,6 +25,7 @@ import structlog
 from opentelemetry import trace
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
+from temporalio.common import RawValue
 from temporalio.converter import PayloadConverter
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -40,7 +41,7 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
-from baton.approvals import ApprovalDecision
+from baton.approvals import ApprovalDecision, parse_decision
 from baton.runs import ApprovalEvent, PageRequest, RunInput, RunResult
 from baton.specs import AgentSpec
 from baton.telemetry import semconv as sc
@@ -204,7 +205,15 @@ class _WorkflowInbound(WorkflowInboundInterceptor):
         Read through the workflow's public query methods: the approval must be pending before
         the handler, and the run log must show its decision after it (a refused signal does not).
         """
-        decision = args[0] if args else None
+        raw = args[0] if args else None
+        # ``decide`` takes the raw payload (it validates decisions itself); read it the same way,
+        # and never let telemetry be what fails on a malformed one.
+        try:
+            value = workflow.payload_converter().from_payload(raw.payload) if isinstance(
+                raw, RawValue) else raw
+        except Exception:
+            value = None
+        decision = parse_decision(value)
         instance = workflow.instance()
         pending_of = getattr(instance, "pending_approvals", None)
         log_of = getattr(instance, "run_log", None)

@@ -22,12 +22,13 @@ from baton.approvals import (
     ApprovalDecision,
     DecisionReceipt,
     PendingApproval,
+    parse_decision,
 )
 from baton.conditions import ConditionError, evaluate_condition
 from baton.messages import ToolCall
 from baton.runs import ApprovalEvent
 from baton.specs import ApprovalPolicy, ToolSpec
-from baton.workflows._decisions import edited_args, parse_decision, refusal_of
+from baton.workflows._decisions import edited_args, refusal_of
 from baton.workflows._runlog import RunLog
 
 __all__ = ["ApprovalGate", "Resolution"]

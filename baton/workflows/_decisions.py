@@ -10,27 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from baton.approvals import ApprovalAuthority, ApprovalDecision, PendingApproval
 from baton.schemas import schema_error
 from baton.signing import decision_message, verify_decision
 from baton.specs import ToolSpec
 
-__all__ = ["edited_args", "parse_decision", "refusal_of"]
-
-
-def parse_decision(value: Any) -> ApprovalDecision | str:
-    """The decision, or why it is not one (in words a person can act on)."""
-    if not isinstance(value, dict):
-        return f"a decision is a JSON object, not {type(value).__name__}"
-    try:
-        return ApprovalDecision.model_validate(value)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(decision)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"malformed decision: {where}: {first['msg']}{more}"
+__all__ = ["edited_args", "refusal_of"]
 
 
 def edited_args(pending: PendingApproval, decision: ApprovalDecision) -> dict[str, Any]:
