@@ -1,6 +1,6 @@
 """The scripted model's pattern strategies over real loopback HTTP (heuristic mode): routing,
-handoff, debate, judging/merging, pipeline stages and blackboard turns. Inputs are written the
-way Baton's pattern workflows write them."""
+handoff, debate, judging, merging and pipeline stages. Inputs are written with the pattern
+workflows' own builders and markers, as the workflows write them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import httpx
 import pytest
 
 from baton.scripted.testing import ScriptedServer
+from baton.workflows.debate import POSITION_INSTRUCTION
+from baton.workflows.fanout import FAILED_BRANCHES, OUTPUT_OF
+from baton.workflows.handoff import TRANSFERRED_FROM
+from baton.workflows.pipeline import stage_task
+from baton.workflows.supervisor import format_report
 
 
 @pytest.fixture
@@ -72,14 +77,13 @@ def test_router_delegates_each_need_once_then_integrates_the_reports(
     assert name == "delegate_to_billing"
     assert "A1002" in args["task"] and "refund" in args["task"]
     assert "espresso" not in args["task"]  # only billing's part
-    assert args["task"] != REQUEST and "the user" in args["task"]  # a brief, not the text
-    reply(messages, first, "billing reports (completed): Refund RF-00001 of $249.00 queued.")
+    reply(messages, first, format_report("billing", "completed", "Refund RF-00001 of $249.00 queued."))
 
     second = ask(http, scripted, messages, tools=WORKERS)
     name, args = call_of(second)
     assert name == "delegate_to_tech"
     assert "espresso machine won't turn on" in args["task"] and "order A1002" in args["task"]
-    reply(messages, second, "tech reports (failed): [max_steps] reached max_steps=4")
+    reply(messages, second, format_report("tech", "failed", "[max_steps] reached max_steps=4"))
 
     final = ask(http, scripted, messages, tools=WORKERS)
     assert "tool_calls" not in final
@@ -136,7 +140,7 @@ def test_handoff_answers_when_its_own_role_fits(
 def test_handoff_never_transfers_back_along_the_chain(
         http: httpx.Client, scripted: ScriptedServer) -> None:
     task = ("I was charged twice, refund please\n\n"
-            "[Transferred from billing: charged: tech fits this request better than billing]")
+            f"{TRANSFERRED_FROM}billing: tech fits this request better than billing]")
     messages = [system("tech", TECH), {"role": "user", "content": task}]
     answer = ask(http, scripted, messages, tools=[transfer("billing", BILLING)])
     assert "tool_calls" not in answer  # billing fits better, but it just handed over: answer
@@ -153,9 +157,7 @@ QUESTION = "Should the new order service use PostgreSQL or MongoDB as its main d
 
 def debate_task(round_no: int, others: dict[str, str]) -> str:
     lines = [f"Debate question: {QUESTION}", "",
-             f"Round {round_no} of at most 2. Begin your answer with one line `POSITION: <short "
-             "stance>` (a few words; use the same words as a debater you agree with), then "
-             "argue for it briefly."]
+             f"Round {round_no} of at most 2. {POSITION_INSTRUCTION}"]
     if others:
         lines += ["", "The other debaters' latest positions (one JSON message each):"]
         lines += [json.dumps({"source": name, "destination": "x", "kind": "report", "payload": {
@@ -200,29 +202,18 @@ def test_judge_picks_a_winner_with_a_reason(http: httpx.Client, scripted: Script
     assert "integrity" in text and "mongo_architect argued Use MongoDB" in text
 
 
-def test_best_of_judge_answers_with_the_candidate_number(
-        http: httpx.Client, scripted: ScriptedServer) -> None:
-    task = ("Task: How should retries work?\n\nPick the best candidate answer. Reply with its "
-            "number only (1-2).\n\nCandidate 1 (from fast):\nRetry.\n\nCandidate 2 (from careful):"
-            "\nRetry with exponential backoff and jitter, honour Retry-After, and stop after six "
-            "attempts so retries stay safe.")
-    judge = system("picker", "Judge who picks the best answer on retries and safety")
-    assert ask(http, scripted, [judge, {"role": "user", "content": task}])["content"] == "2"
-
-
 def test_merger_states_what_each_branch_found_and_what_failed(
         http: httpx.Client, scripted: ScriptedServer) -> None:
     task = ("Task: How do workflow engines avoid duplicate side effects?\n\nMerge these branch "
-            "outputs into one answer.\n\n--- Output of guides:\nIdempotency keys make retries "
-            "safe for side effects. A ledger records completed side effects.\n\n--- Output of "
+            f"outputs into one answer.\n\n{OUTPUT_OF}guides:\nIdempotency keys make retries "
+            f"safe for side effects. A ledger records completed side effects.\n\n{OUTPUT_OF}"
             "faq:\nEvery side effect carries an idempotency key stored in a ledger table.\n\n"
-            "Failed branches (no output): postmortems: max_steps: reached max_steps=4")
+            f"{FAILED_BRANCHES}postmortems: max_steps: reached max_steps=4")
     editor = system("editor", "Editor who merges the researchers' findings into one report")
     text = ask(http, scripted, [editor, {"role": "user", "content": task}])["content"]
     assert text.startswith("Merged answer from 2 of 3 branches")
     assert "- guides: Idempotency keys make retries safe" in text and "- faq: Every side" in text
     assert "Missing: postmortems failed" in text
-    assert "idempotency" in text.split("Overall:")[1]
 
 
 # ----------------------------------------------------------------------------- pipeline stages
@@ -232,16 +223,15 @@ CODE = ('```python\ndef find_user(conn, name):\n    password = "hunter2"\n    tr
         '        return None\n```')
 
 
-def test_reviewer_stage_lists_issues_in_the_code(
+def test_reviewer_stage_numbers_the_reported_issues_with_a_verdict(
         http: httpx.Client, scripted: ScriptedServer) -> None:
-    task = (f"Task: Review this function:\n{CODE}\n\nInput from static_checks: I linted snippet "
-            "(issues line 1: find_user() has no docstring; line 5: bare except).")
+    task = stage_task(f"Review this function:\n{CODE}", "static_checks", "I linted snippet "
+                      "(issues line 1: find_user() has no docstring; line 5: bare except).")
     reviewer = system("reviewer", "Senior code reviewer; returns numbered issues and a verdict")
     text = ask(http, scripted, [reviewer, {"role": "user", "content": task}])["content"]
     assert text.startswith("Review of the code from static_checks:")
-    assert "1. line 1: find_user() has no docstring" in text
-    assert "SQL injection" in text and "hard-coded secret" in text
-    assert text.count("bare") == 1  # the static finding is not repeated by the review
+    assert "1. line 1: find_user() has no docstring" in text and "2. line 5: bare except\n" in text
+    assert text.count("bare") == 1  # each finding once
     assert text.endswith("Verdict: changes requested.")
 
 
@@ -251,13 +241,13 @@ def test_summariser_stage_leads_with_the_serious_issues(
               "formatting allows SQL injection\n3. line 5: bare except\nVerdict: changes requested.")
     summariser = system("summariser", "Summarises the review for the author")
     text = ask(http, scripted, [summariser, {"role": "user", "content":
-                                             f"Task: Review it\n\nInput from reviewer: {review}"}])
+                                             stage_task("Review it", "reviewer", review)}])
     assert text["content"].startswith("Summary: reviewer lists 3 points; the most important: "
                                       "line 4: SQL built")
     assert text["content"].endswith("Verdict: changes requested.")
 
 
-# ----------------------------------------------------------------------------- blackboard
+# ----------------------------------------------------------------------------- blackboard turns
 
 def board_task(board: dict[str, Any], fills: str) -> str:
     return (f"Task: Checkout is slow and returns 502 errors since 14:05.\n\nBlackboard (JSON; "
@@ -270,18 +260,6 @@ def schema_format(keys: dict[str, str]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "board", "schema": {
         "type": "object", "additionalProperties": False, "minProperties": 1,
         "properties": {k: {"type": t} for k, t in keys.items()}}}}
-
-
-def test_blackboard_turn_fills_its_keys_from_the_board(
-        http: httpx.Client, scripted: ScriptedServer) -> None:
-    board = {"diagnosis": None, "symptoms": ["p99 latency 12 s since 14:05",
-                                             "orders-db connection pool exhausted: 100/100"]}
-    diagnostician = system("diagnostician", "Reads the symptoms on the board; writes a diagnosis")
-    message = ask(http, scripted, [diagnostician, {"role": "user", "content": board_task(
-        board, "diagnosis")}], response_format=schema_format({"diagnosis": "string"}))
-    value = json.loads(message["content"])
-    assert list(value) == ["diagnosis"]
-    assert value["diagnosis"].startswith("Most likely cause: orders-db connection pool exhausted")
 
 
 def test_blackboard_turn_posts_symptoms_from_the_task_and_tool_results(

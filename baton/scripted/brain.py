@@ -1,199 +1,161 @@
 """The heuristic model: a deterministic, offline stand-in for an LLM that still behaves sensibly.
 
-It works as an ordered list of strategies. Each looks at the ``Situation`` (task, calls since
-the task, facts from results) and either returns an ``Answer`` or passes. New behaviours for
-later patterns (routing by role, debate positions, merges) are added as strategies without
-touching the others. The default order:
-
-1. ``forced_tool``   the request names a tool in ``tool_choice``: call it.
-2. ``delegate``      ``delegate_to_<worker>`` tools (a supervisor's router): one self-contained
-                     sub-task per distinct need, then an answer integrating the reports
-                     (``routing``).
-3. ``transfer``      ``transfer_to_<agent>`` tools exist and a target's role fits the task
-                     strictly better than this agent's own: hand off, never back along the
-                     chain, once per task (``routing``).
-4. ``next_tool``     the most relevant tool not yet used for this task, in the order the task
-                     mentions them; arguments come from the tool's schema (``fill.Filler``).
-5. ``debate``        asked for ``POSITION: …``: a stance from the role, with reasons; revised
-                     by a fixed rule in later rounds (``debate``).
-6. ``judge``         a judging role with labelled candidates: a winner and a reason (``merge``).
-7. ``merge``         a merging role with labelled branch outputs: what each found (``merge``).
-8. ``stage``         ``Input from <previous>: …``: transform it per role (``stages``).
-9. ``blackboard``    a schema of board keys: fill them from results, board and task (``board``).
-10. ``final_answer`` plain text summarising the results, or JSON matching the output schema.
+``think`` tries in order: routing by role (delegate to the worker whose description shares most
+distinctive stems with each clause of the task; transfer only to an agent that fits strictly
+better, never back along the chain), the most relevant tool not used yet for the task, a
+pattern's turn (``turns``), and otherwise the final answer from the results or the task.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+import re
 
-from baton.scripted import text as tx
-from baton.scripted.answers import answer_with, canonical
-from baton.scripted.board import blackboard
-from baton.scripted.debate import debate
-from baton.scripted.fill import Context, Filler
-from baton.scripted.merge import judge, merge
-from baton.scripted.routing import delegate, transfer
-from baton.scripted.schema import is_id_name
-from baton.scripted.situation import Situation, read_situation
-from baton.scripted.stages import stage
-from baton.scripted.summary import summarise
-from baton.scripted.wire import Answer, AnswerCall, ChatQuery, WireTool
+from baton.scripted import reading as rd
+from baton.scripted.answers import SUBTASK, Filler, call, reply, summarise
+from baton.scripted.reading import PastCall, Situation
+from baton.scripted.turns import debater, judge, merge, stage
+from baton.scripted.wire import Answer, ChatQuery, WireTool
+from baton.workflows._workflow_tools import TRANSFER_PREFIX
+from baton.workflows.handoff import TRANSFERRED_FROM
+from baton.workflows.supervisor import DELEGATE_PREFIX, read_report
 
-__all__ = [
-    "DEFAULT_STRATEGIES",
-    "Strategy",
-    "final_answer",
-    "forced_tool",
-    "next_tool",
-    "relevance",
-    "think",
-    "transfer",
-]
+__all__ = ["think"]
 
-Strategy = Callable[[Situation], Answer | None]
-_RELEVANT = 0.5  # at least one distinctive shared stem (shared by at most two tools)
-_TRANSFER = "transfer_to_"
-_DELEGATE = "delegate_to_"
+_CLAUSE = re.compile(r"(?<=[.!?;])\s+|\s*[,;]?\s+(?:and also|also|plus|as well as|additionally|"
+                     r"and then|but)\s+|,\s+and\s+|\s+and\s+(?=(?:I|my|we|our|it|the)\b)", re.I)
+# What a worker's report opens with before its finding ("Done: I ...").
+_LEAD = re.compile(r"^(?:Here is the combined answer from [^:\n]*:\s*(?:- )?|(?:Here is what I "
+                   r"found|Done): I )")
+_VERBS = ("issue create make send cancel update delete remove add set book schedule refund "
+          "charge pay approve reject escalate notify open close write save submit assign reserve "
+          "post reset")  # a tool named <verb>_... changes something
+_ACTIONS = frozenset(_VERBS.split())
+# For these the action is what they make: "issue_refund" asks for a refund, not an issue.
+_LIGHT_VERBS = frozenset({"issue", "create", "make", "add", "set", "post", "open", "send"})
+_ASKS = {"refun": ("money back", "reimburs", "repay"), "cance": ("call off",)}
 
 
-def relevance(task: str, tools: Sequence[WireTool]) -> dict[str, tuple[float, int]]:
-    """Per tool: (score, position in the task of its first distinctive matching word).
-
-    The score sums shared stems weighted by 1/(number of tools having that stem), so a word
-    every tool mentions ("order") barely counts while a distinctive one ("refund") does.
-    """
-    task_stems = tx.stem_positions(task)
-    stems = {t.name: set(tx.stem_positions(f"{t.name} {t.description}")) for t in tools}
-    frequency = Counter(s for group in stems.values() for s in group)
-    out: dict[str, tuple[float, int]] = {}
-    for tool in tools:
-        matched = stems[tool.name] & set(task_stems)
-        score = sum(1 / frequency[s] for s in matched)
-        strong = [task_stems[s] for s in matched if 1 / frequency[s] >= _RELEVANT]
-        out[tool.name] = (score, min(strong or [task_stems[s] for s in matched] or [10**6]))
+def plan(task: str, workers: dict[str, str]) -> list[tuple[str, str]]:
+    """(worker, sub-task) per need in the order the task raises them: a clause to the worker it
+    matches best, code blocks whole with every sub-task, an unmatched task to the best overall."""
+    code = "".join(f"\n{block}" for block in re.findall(r"```.*?```", task, re.S))
+    task = re.sub(r"```.*?```", " ", task, flags=re.S).strip()
+    whole, parts = rd.overlap(task, workers), dict[str, list[str]]()
+    for clause in (c.strip(" ,.;") for c in _CLAUSE.split(task) if c and c.strip(" ,.;")):
+        score = rd.overlap(clause, workers)
+        best = max(workers, key=lambda n: (score[n][0], whole[n][0], -list(workers).index(n)))
+        if score[best][0] >= 0.5:  # a distinctive stem in common
+            parts.setdefault(best, []).append(re.sub(r"^(also|and|but|then),?\s+", "", clause,
+                                                     flags=re.I))
+    if not parts:
+        parts[max(workers, key=lambda n: (whole[n][0], -list(workers).index(n)))] = [task]
+    out = []
+    for worker, clauses in parts.items():
+        body = ". ".join(c.rstrip(".!?") for c in clauses)
+        # The ids it lacks, each with the noun before it in the task ("order A1002").
+        refs = [f"{m.group(1)} {i}" if (m := re.search(rf"(\w+)\W+#?{re.escape(i)}\b", task))
+                else i for i in rd.ids(task) if i not in body]
+        out.append((worker, SUBTASK.format(worker=worker) + body[:1].lower() + body[1:]
+                    + (f" ({', '.join(refs)})" if refs else "") + f".{code}"))
     return out
 
 
-def _context(sit: Situation, answer: str | None = None) -> Context:
-    return Context(sit.task, list(sit.facts), sit.mentions, answer)
+def _compose(calls: list[PastCall]) -> str:
+    """Each worker's finding (its report's first sentences), then what is still open."""
+    lines, done, failed = list[str](), list[str](), list[str]()
+    for c in calls:
+        worker, status, text = read_report(c.result or "") or (
+            c.name.removeprefix(DELEGATE_PREFIX), "completed", c.result or "")
+        (done if c.ok and status == "completed" else failed).append(worker)
+        finding = _LEAD.sub("", rd.short(" ".join(rd.sentences(text)[:2]), 260))
+        finding = re.sub(r"\s+- (?=[\w-]+: )", "; ", finding)  # a team's report, one line
+        finding = finding if re.match(r"[\w-]+: ", finding) else finding[:1].upper() + finding[1:]
+        lines.append(f"- {worker}: {finding}" if worker in done else
+                     f"- {worker} could not complete its part: {rd.short(text, 160)}")
+    head = (f"Here is the combined answer from {', '.join(done)}:" if done
+            else "None of the specialists could complete the request:")
+    tail = (f"\nStill open: {', '.join(failed)} did not finish; we will follow up on that part."
+            if failed and done else "")
+    return "\n".join([head, *lines]) + tail
 
 
-def _call(tool: WireTool, args: Any) -> Answer:
-    return Answer(None, (AnswerCall(tool.name, json.dumps(args, ensure_ascii=False)),))
-
-
-def _shortfall(tool: WireTool, sit: Situation) -> int:
-    """Required numbers and ids the conversation cannot supply yet: call other tools first."""
-    filler = Filler(tool.parameters, _context(sit), include_optional=False)
-    props = tool.parameters.get("properties") or {}
-    missing = 0
-    for key in tool.parameters.get("required") or []:
-        kind = filler.candidates(key, props.get(key, {}), 1)
-        schema_type = (props.get(key) or {}).get("type")
-        idish = schema_type in (None, "string") and is_id_name(key)
-        if (schema_type in ("number", "integer") or idish) and not (kind and kind[0].strong):
-            missing += 1
-    return missing
-
-
-def forced_tool(sit: Situation) -> Answer | None:
-    tool = next((t for t in sit.query.tools if t.name == sit.query.forced_tool), None)
-    if tool is None:
+def delegate(sit: Situation) -> Answer | None:
+    tools = {t.name.removeprefix(DELEGATE_PREFIX): t.description for t in sit.query.tools
+             if t.name.startswith(DELEGATE_PREFIX)}
+    if not tools or sit.query.tool_choice == "none":
         return None
-    ctx = _context(sit, summarise(sit))
-    return _call(tool, Filler(tool.parameters, ctx, include_optional=True).build())
+    calls = [c for c in sit.calls if c.name.startswith(DELEGATE_PREFIX)]
+    asked = {c.name.removeprefix(DELEGATE_PREFIX) for c in calls}
+    for worker, sub_task in plan(sit.task, tools):
+        if worker not in asked:
+            return call(f"{DELEGATE_PREFIX}{worker}", {"task": sub_task})
+    return reply(sit, _compose(calls))
+
+
+def transfer(sit: Situation) -> Answer | None:
+    tools = [t for t in sit.query.tools if t.name.startswith(TRANSFER_PREFIX)]
+    if not tools or sit.query.tool_choice == "none" or any(
+            c.name.startswith(TRANSFER_PREFIX) for c in sit.calls):
+        return None
+    me = sit.name or "me"
+    chain = {me, *re.findall(rf"{re.escape(TRANSFERRED_FROM)}([\w-]+)", sit.task)}
+    targets = {t.name.removeprefix(TRANSFER_PREFIX): t.description for t in tools}
+    own = " ".join([sit.description, *(f"{t.name} {t.description}" for t in sit.query.tools
+                                       if t not in tools)])
+    score = rd.overlap(sit.task, {**targets, "(self)": own})
+    best = max(targets, key=lambda a: (score[a][0], -list(targets).index(a)))
+    if best in chain or score[best][0] < 0.5 or score[best][0] <= score["(self)"][0]:
+        return None
+    tool = next(t for t in tools if t.name == f"{TRANSFER_PREFIX}{best}")
+    wants_reason = "reason" in (tool.parameters.get("properties") or {})
+    return call(tool.name, {"reason": f"{best} fits this request better than {me}"}
+                if wants_reason else {})
+
+
+def _action(tool: WireTool) -> str | None:
+    """The stem of what a tool changes ("issue_refund": "refun"); None when it only reads."""
+    name = rd.words(tool.name)
+    if not name or name[0] not in _ACTIONS:
+        return None
+    return rd.stem(name[1] if name[0] in _LIGHT_VERBS and len(name) > 1 else name[0])
 
 
 def _attempt(tool: WireTool, sit: Situation) -> Answer | None:
-    """Arguments for ``tool`` never sent before for this task, or None if there are none worth
-    trying: a tool that failed for another reason than its arguments is not called again."""
+    """A call with arguments not sent before for this task, if worth making: after a failure,
+    one retry if the error blames the arguments; after a success, only for another id."""
     past = [c for c in sit.calls if c.name == tool.name and c.result is not None]
-    if any(not c.ok and not c.invalid_args for c in past):
+    failed = [c for c in past if not c.ok]
+    if len(failed) > 1 or any(not c.bad_args for c in failed):
         return None
-    if sum(c.invalid_args for c in past) >= 2:
+    sent = {json.dumps(v, sort_keys=True) for c in past for v in (c.arguments or {}).values()}
+    args = Filler(tool.parameters, sit, complete=False, avoid=sent).build()
+    new_ids = [v for v in (args.values() if isinstance(args, dict) else ())
+               if v in rd.ids(sit.task) and json.dumps(v) not in sent]
+    if any(c.arguments == args for c in past) or (any(c.ok for c in past) and not new_ids):
         return None
-    avoid: dict[str, set[str]] = {}
-    for call in past:
-        mentioned = (
-            [k for k in (call.arguments or {}) if k in (call.result or "")] if (not call.ok) else []
-        )
-        for key, value in (call.arguments or {}).items():
-            if call.ok or not mentioned or key in mentioned:
-                avoid.setdefault(key, set()).add(canonical(value))
-    args = Filler(tool.parameters, _context(sit), include_optional=False, avoid=avoid).build()
-    tried = {canonical(c.arguments) if c.arguments is not None else c.raw for c in past}
-    if canonical(args) in tried:
-        return None
-    if any(c.ok for c in past):
-        # Called successfully already: again only for another id the task mentions.
-        ids = set(tx.id_tokens(sit.task))
-        used = {str(v) for c in past for v in (c.arguments or {}).values()}
-        if not any(isinstance(v, str) and v in ids and v not in used for v in args.values()):
-            return None
-    return _call(tool, args)
-
-
-# Verbs of tools with side effects: such a tool runs only when the task asks for its action
-# ("refund it"), not because it shares a noun with the task ("where is my order?").
-_ACTIONS = frozenset({
-    "issue", "create", "make", "send", "cancel", "update", "delete", "remove", "add", "set",
-    "book", "schedule", "refund", "charge", "pay", "approve", "reject", "escalate", "notify",
-    "open", "close", "write", "save", "submit", "transfer", "assign", "reserve", "post"})
-_LIGHT_VERBS = frozenset({"issue", "create", "make", "add", "set", "post", "open", "send", "write"})
-_SYNONYMS = {"refun": ("money back", "reimburs", "repay", "my money"),
-             "cance": ("call off", "stop the order"), "send": ("email me", "mail me")}
-
-
-def _asked_for(tool: WireTool, task: str) -> bool:
-    """A side-effecting tool (name starts with an action verb) runs only when the task asks for
-    its action: the verb, or for a light verb ("issue", "send") what it produces."""
-    name = tx.words(tool.name)
-    if not name or name[0] not in _ACTIONS:
-        return True
-    # "issue_refund" asks for a refund; "cancel_order" asks for a cancellation, not an order.
-    words = name[1:] if name[0] in _LIGHT_VERBS and len(name) > 1 else name[:1]
-    wanted = {tx.stem(w) for w in words if w not in tx.STOPWORDS}
-    task_stems = set(tx.stem_positions(task))
-    lowered = task.lower()
-    return bool(wanted & task_stems) or any(
-        phrase in lowered for stem in wanted for phrase in _SYNONYMS.get(stem, ()))
+    return call(tool.name, args)
 
 
 def next_tool(sit: Situation) -> Answer | None:
-    if sit.query.tool_choice == "none":
-        return None
-    tools = [t for t in sit.query.tools if not t.name.startswith((_TRANSFER, _DELEGATE))]
-    scores = relevance(sit.task, tools)
-    relevant = [t for t in tools if scores[t.name][0] >= _RELEVANT and _asked_for(t, sit.task)]
-    relevant.sort(key=lambda t: (_shortfall(t, sit) > 0, scores[t.name][1], -scores[t.name][0]))
-    for tool in relevant:
-        answer = _attempt(tool, sit)
-        if answer is not None:
+    """The tool ``tool_choice`` names, else the most relevant worth calling: a distinctive stem in
+    common, reads before changes (made only when asked for), then in the task's order."""
+    query, task = sit.query, sit.task
+    if forced := next((t for t in query.tools if t.name == query.forced_tool), None):
+        return call(forced.name, Filler(forced.parameters, sit, complete=False).build())
+    tools = [t for t in query.tools if not t.name.startswith((DELEGATE_PREFIX, TRANSFER_PREFIX))]
+    score = rd.overlap(task, {t.name: t.description for t in tools})
+    relevant = [t for t in tools if score[t.name][0] >= 0.5 and (
+        (act := _action(t)) is None or act in rd.stems(task)
+        or any(phrase in task.lower() for phrase in _ASKS.get(act, ())))]
+    relevant.sort(key=lambda t: (_action(t) is not None, score[t.name][1], -score[t.name][0]))
+    answers = (_attempt(t, sit) for t in relevant if query.tool_choice != "none")
+    return next((a for a in answers if a is not None), None)
+
+
+def think(query: ChatQuery) -> Answer:
+    sit = rd.read(query)
+    for strategy in (delegate, transfer, next_tool, debater, judge, stage, merge):
+        if (answer := strategy(sit)) is not None:
             return answer
-    if sit.query.tool_choice == "required" and sit.query.tools:
-        ranked = sorted(sit.query.tools, key=lambda t: -scores.get(t.name, (0.0, 0))[0])
-        tool = ranked[0]
-        return _call(tool, Filler(tool.parameters, _context(sit), include_optional=False).build())
-    return None
-
-
-def final_answer(sit: Situation) -> Answer:
-    return answer_with(sit, summarise(sit))
-
-
-DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
-    forced_tool, delegate, transfer, next_tool, debate, judge, merge, stage, blackboard)
-
-
-def think(query: ChatQuery, strategies: Sequence[Strategy] = DEFAULT_STRATEGIES) -> Answer:
-    """The heuristic answer to ``query``: the first strategy that acts, else the final answer."""
-    situation = read_situation(query)
-    for strategy in strategies:
-        answer = strategy(situation)
-        if answer is not None:
-            return answer
-    return final_answer(situation)
+    return reply(sit, summarise(sit))

@@ -1,11 +1,8 @@
-"""The scripted model server: OpenAI- and Anthropic-compatible HTTP on loopback (Starlette).
-
-Baton has one model code path (DESIGN.md decision 2): the demo and every test run the same
-httpx provider adapters that talk to OpenAI, pointed at this server. Each model call is, in
-order: attributed to a run/agent by the ``X-Baton-*`` headers; given the next queued fault and
-the next script step of that run (if any); delayed by the configured latency; then answered
-with the fault, the scripted step, or the heuristic model (``brain.think``).
-"""
+"""The scripted model server, OpenAI- and Anthropic-compatible HTTP on loopback. Baton has one
+model code path: the demo and every test run the provider adapters that talk to real providers,
+pointed here. A call is attributed to a run and an agent by the ``X-Baton-*`` headers, takes the
+run's next fault and its agent's next script step, waits the configured latency, and is answered
+with the fault, the step, or ``brain.think``."""
 
 from __future__ import annotations
 
@@ -17,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-import yaml
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,33 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from baton.scripted import brain
-from baton.scripted.anthropic_api import parse_anthropic, render_anthropic
-from baton.scripted.openai_api import parse_openai, render_openai
-from baton.scripted.script import (
-    Attribution,
-    Fault,
-    Plan,
-    ScriptStep,
-    ScriptStore,
-    parse_script,
-)
-from baton.scripted.wire import (
-    CREATED,
-    Answer,
-    AnswerCall,
-    Api,
-    ChatQuery,
-    WireError,
-    error_body,
-    truncate,
-)
+from baton.scripted import script, wire
+from baton.scripted.brain import think
+from baton.scripted.script import load_script_file
 
 __all__ = ["DEFAULT_MODEL", "ServerConfig", "create_app", "load_script_file", "serve"]
 
 DEFAULT_MODEL = "baton-scripted"
 MALFORMED_BODY = '{"id": "chatcmpl-malformed", "choices": [{"message": '
-_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -59,251 +36,159 @@ class ServerConfig:
     """``latency_s`` delays every model call; ``script`` applies to runs without their own."""
 
     latency_s: float = 0.0
-    script: dict[str, list[ScriptStep]] | None = None
-    models: tuple[str, ...] = (DEFAULT_MODEL,)
-
-
-def load_script_file(path: str | Path) -> dict[str, list[ScriptStep]]:
-    """Read a server-wide script, YAML or JSON: ``{"agents": {"<agent>": [step, ...]}}``."""
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or "agents" not in document:
-        raise ValueError(f"{path}: a script file holds {{'agents': {{agent: [steps]}}}}")
-    return parse_script(document["agents"])
+    script: dict[str, list[script.ScriptStep]] | None = None
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
-def _attribution(request: Request) -> Attribution:
-    h = request.headers
-    return Attribution(
-        h.get("x-baton-run-id") or None,
-        h.get("x-baton-workflow-id") or None,
-        h.get("x-baton-agent") or "default",
-        h.get("x-baton-step"),
-    )
+def _error(api: wire.Api, status: int, message: str, kind: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(wire.error_body(api, status, message, kind), status, headers=headers)
 
 
-async def _sleep(request: Request, seconds: float) -> bool:
-    """Sleep, but stop early when the client has gone (so a hang never outlives its caller and
-    shutdown is not held up). Returns False if the client disconnected."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while (left := deadline - loop.time()) > 0:
-        await asyncio.sleep(min(left, _POLL_S))
-        if await request.is_disconnected():
-            return False
-    return True
-
-
-def _error(
-    api: Api,
-    status: int,
-    message: str,
-    kind: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(error_body(api, status, message, kind), status, headers=headers)
-
-
-def _step_answer(step: ScriptStep) -> Answer:
-    if step.tool_calls is not None:
-        calls = tuple(
-            AnswerCall(c.name, json.dumps(c.arguments), c.id or "") for c in step.tool_calls
-        )
-        return Answer(step.content, calls)
-    if step.raw_arguments is not None:
-        return Answer(step.content, (AnswerCall(step.name or "", step.raw_arguments),))
-    if step.kind == "json":
-        return Answer(json.dumps(step.json_value))
-    return Answer(step.content)
-
-
-def _expectation_error(step: ScriptStep, query: ChatQuery) -> str | None:
-    expect = step.expect
-    if expect is None:
-        return None
-    last = query.messages[-1].content if query.messages else ""
-    if expect.last_message_contains is not None and expect.last_message_contains not in last:
-        return (
-            f"expected the last message to contain {expect.last_message_contains!r}, got {last!r}"
-        )
-    missing = sorted(set(expect.tools_include) - {t.name for t in query.tools})
-    if missing:
-        return f"expected tools {missing} in the request, got {[t.name for t in query.tools]}"
-    return None
-
-
-def _fault_response(api: Api, fault: Fault) -> Response:
+def _fault_response(api: wire.Api, fault: script.Fault) -> Response:
     if fault.fault == "malformed":
         return Response(MALFORMED_BODY, 200, media_type="application/json")
     status = 504 if fault.fault == "hang" else int(fault.fault)
-    headers: dict[str, str] = {}
-    retry_after = (
-        fault.retry_after if fault.retry_after is not None else (1.0 if status == 429 else None)
-    )
-    if retry_after is not None:
-        # Retry-After in seconds (fractional when needed), plus OpenAI's millisecond variant.
-        headers["Retry-After"] = f"{retry_after:g}"
-        headers["retry-after-ms"] = str(round(retry_after * 1000))
-    message = fault.message or (
-        f"injected fault: request hung for {fault.seconds:g}s"
-        if fault.fault == "hang"
-        else f"injected fault: HTTP {status}"
-    )
-    return _error(api, status, message, headers=headers)
+    retry = fault.retry_after if fault.retry_after is not None else (1.0 if status == 429 else None)
+    # Retry-After in (possibly fractional) seconds, plus OpenAI's millisecond variant.
+    headers = {} if retry is None else {"Retry-After": f"{retry:g}",
+                                        "retry-after-ms": str(round(retry * 1000))}
+    return _error(api, status, fault.message or (
+        f"injected fault: request hung for {fault.seconds:g}s" if fault.fault == "hang"
+        else f"injected fault: HTTP {status}"), headers=headers)
 
 
-class _Handler:
-    def __init__(self, config: ServerConfig, store: ScriptStore) -> None:
-        self.config, self.store = config, store
+def _scripted(step: script.ScriptStep, query: wire.ChatQuery) -> wire.Answer | str:
+    """The step's answer, or what the request lacks that the step's ``expect`` asks for."""
+    expect, last = step.expect, query.messages[-1].content if query.messages else ""
+    names, wanted = [t.name for t in query.tools], expect.last_message_contains if expect else None
+    if wanted is not None and wanted not in last:
+        return f"expected the last message to contain {wanted!r}, got {last!r}"
+    if expect and (missing := sorted(set(expect.tools_include) - set(names))):
+        return f"expected tools {missing} in the request, got {names}"
+    if step.tool_calls is not None:
+        calls = (wire.Call(c.name, json.dumps(c.arguments), c.id or "") for c in step.tool_calls)
+        return wire.Answer(step.content, tuple(calls))
+    if step.raw_arguments is not None:
+        return wire.Answer(step.content, (wire.Call(step.name or "", step.raw_arguments),))
+    return wire.Answer(json.dumps(step.json_value) if step.kind == "json" else step.content)
 
-    async def openai(self, request: Request) -> Response:
-        return await self._call(request, "openai")
 
-    async def anthropic(self, request: Request) -> Response:
-        return await self._call(request, "anthropic")
-
-    async def _call(self, request: Request, api: Api) -> Response:
-        try:
-            body = await request.json()
-            query = parse_openai(body) if api == "openai" else parse_anthropic(body)
-        except (ValueError, WireError) as exc:
-            return _error(api, 400, f"invalid request: {exc}")
-        who = _attribution(request)
-        plan = self.store.plan(who)
-        step = plan.step
-        fault = plan.fault or (step.as_fault() if step else None)
-        delay = self.config.latency_s + (step.latency_s if step else 0.0)
-        if fault is not None and fault.fault in ("latency", "hang"):
-            delay += fault.seconds
-        connected = await _sleep(request, delay) if delay > 0 else True
-        entry: dict[str, Any] = {
-            "api": api,
-            "model": query.model,
-            "fault": None,
-            "kind": step.kind if step else "heuristic",
-            "tool_calls": [],
-        }
-        if not connected:
+async def _answer(request: Request, query: wire.ChatQuery, *, body: Any, plan: script.Plan,
+                  entry: dict[str, Any], latency_s: float) -> Response:
+    step, api = plan.step, query.api
+    fault = plan.fault or (script.Fault(**step.model_dump(include={
+        "fault", "retry_after", "seconds", "message"})) if step and step.fault else None)
+    delay = latency_s + (step.latency_s if step else 0.0) + (
+        fault.seconds if fault is not None and fault.fault in ("latency", "hang") else 0.0)
+    deadline = asyncio.get_running_loop().time() + delay
+    # Sleep in slices and stop when the client has gone: a hang never outlives its caller or
+    # holds up shutdown.
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        await asyncio.sleep(min(left, 0.05))
+        if await request.is_disconnected():
             entry["disconnected"] = True
-        if fault is not None and fault.fault not in ("ok", "latency", "invalid_tool_args"):
-            entry.update(kind="fault", fault=fault.fault)
-            return self._done(plan, who, entry, _fault_response(api, fault))
-        if plan.error is not None:
-            entry["kind"] = plan.error[0]
-            return self._done(plan, who, entry, _error(api, 400, plan.error[1], plan.error[0]))
-        problem = _expectation_error(step, query) if step else None
-        if problem is not None:
-            entry["kind"] = "script_expectation_failed"
-            message = (
-                f"run {plan.run_key!r}, agent {who.agent!r}, step {plan.step_index}: {problem}"
-            )
-            return self._done(plan, who, entry, _error(api, 400, message, entry["kind"]))
-        if fault is not None and fault.fault == "latency":
-            entry["fault"] = fault.fault
-        answer = _step_answer(step) if step else brain.think(query)
-        if fault is not None and fault.fault == "invalid_tool_args" and answer.tool_calls:
-            broken = replace(answer.tool_calls[0], arguments='{"oops": ')
-            answer = replace(answer, tool_calls=(broken, *answer.tool_calls[1:]))
-            entry["fault"] = fault.fault
-        answer = truncate(answer, query.max_tokens)
-        seed = (
-            f"{plan.run_key}|{who.agent}|step{plan.step_index}"
-            if step
-            else _digest(plan.run_key, who.agent, json.dumps(body, sort_keys=True))
-        )
-        prefix = "call_" if api == "openai" else "toolu_"
-        calls = tuple(
-            replace(c, id=c.id or prefix + _digest(seed, str(i)))
-            for i, c in enumerate(answer.tool_calls)
-        )
-        answer = replace(answer, tool_calls=calls)
-        entry["tool_calls"] = [c.name for c in calls]
-        render = render_openai if api == "openai" else render_anthropic
-        return self._done(plan, who, entry, JSONResponse(render(query, answer, _digest(seed))))
-
-    def _done(
-        self, plan: Plan, who: Attribution, entry: dict[str, Any], response: Response
-    ) -> Response:
-        self.store.record(plan, who, {**entry, "status": response.status_code})
-        return response
+            break
+    if fault is not None and not fault.answers:
+        entry.update(kind="fault", fault=fault.fault)
+        return _fault_response(api, fault)
+    if plan.error is not None:  # the agent's script is exhausted
+        entry["kind"] = plan.error[0]
+        return _error(api, 400, plan.error[1], plan.error[0])
+    answer = _scripted(step, query) if step else think(query)
+    if isinstance(answer, str):
+        entry["kind"] = "script_expectation_failed"
+        return _error(api, 400, f"run {plan.run_key!r}, agent {plan.agent!r}, step "
+                      f"{plan.step_index}: {answer}", entry["kind"])
+    if fault is not None and fault.fault == "latency":
+        entry["fault"] = fault.fault
+    if fault is not None and fault.fault == "invalid_tool_args" and answer.tool_calls:
+        broken = replace(answer.tool_calls[0], arguments='{"oops": ')
+        answer = replace(answer, tool_calls=(broken, *answer.tool_calls[1:]))
+        entry["fault"] = fault.fault
+    # Ids depend only on the run, the agent and the request: a rerun gives identical bytes.
+    seed = (f"{plan.run_key}|{plan.agent}|step{plan.step_index}" if step else
+            _digest(plan.run_key, plan.agent, json.dumps(body, sort_keys=True)))
+    prefix = "call_" if api == "openai" else "toolu_"
+    calls = tuple(replace(c, id=c.id or prefix + _digest(seed, str(i)))
+                  for i, c in enumerate(answer.tool_calls))
+    entry["tool_calls"] = [c.name for c in calls]
+    return JSONResponse(wire.render(query, replace(answer, tool_calls=calls), _digest(seed)))
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
-    """The ASGI app. The store lives on ``app.state.store`` (one per app, so two servers in one
-    process never share scripts)."""
+    """The ASGI app, with its own store (``app.state.store``): two servers never share scripts."""
     config = config or ServerConfig()
-    store = ScriptStore(config.script)
-    handler = _Handler(config, store)
+    store = script.ScriptStore(config.script)
 
-    async def models(_: Request) -> Response:
-        data = [
-            {"id": m, "object": "model", "created": CREATED, "owned_by": "baton"}
-            for m in config.models
-        ]
-        return JSONResponse({"object": "list", "data": data})
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def put_script(request: Request) -> Response:
+    async def model_call(request: Request) -> Response:
+        api: wire.Api = "anthropic" if request.url.path.endswith("/messages") else "openai"
         try:
             body = await request.json()
-            agents = parse_script(body.get("agents") if isinstance(body, dict) else None)
-        except (ValueError, ValidationError) as exc:
-            return JSONResponse({"error": {"type": "invalid_script", "message": str(exc)}}, 422)
-        store.set_script(request.path_params["run_id"], agents)
-        return JSONResponse({"ok": True, "agents": {a: len(s) for a, s in agents.items()}})
+            query = wire.parse(api, body)
+        except ValueError as exc:  # not JSON, or not a valid request of that API
+            return _error(api, 400, f"invalid request: {exc}")
+        h = request.headers
+        plan = store.plan(h.get("x-baton-run-id") or None, h.get("x-baton-workflow-id") or None,
+                          h.get("x-baton-agent") or "default", h.get("x-baton-step"))
+        kind = plan.step.kind if plan.step else "heuristic"
+        entry: dict[str, Any] = {"api": api, "model": query.model, "fault": None, "kind": kind,
+                                 "tool_calls": []}
+        response = await _answer(request, query, body=body, plan=plan, entry=entry,
+                                 latency_s=config.latency_s)
+        store.record(plan, {**entry, "status": response.status_code})
+        return response
 
-    async def put_faults(request: Request) -> Response:
+    async def control(request: Request) -> Response:
+        """GET or DELETE a run's state, PUT its script or its fault queue."""
+        run_id, what = request.path_params["run_id"], request.url.path.rsplit("/", 1)[-1]
+        if request.method != "PUT":
+            return JSONResponse(store.state(run_id) if request.method == "GET" else
+                                {"ok": True, "existed": store.clear(run_id)})
         try:
             body = await request.json()
-            raw = body.get("faults") if isinstance(body, dict) else None
+            raw = body.get("agents" if what == "script" else "faults") if isinstance(
+                body, dict) else None
+            if what == "script":
+                store.set_script(run_id, agents := script.parse_script(raw))
+                return JSONResponse({"ok": True, "agents": {a: len(s) for a, s in agents.items()}})
             if not isinstance(raw, list):
                 raise ValueError("'faults' must be a list")
-            faults = [Fault.model_validate(f) for f in raw]
+            store.set_faults(run_id, faults := [script.Fault.model_validate(f) for f in raw])
+            return JSONResponse({"ok": True, "faults": len(faults)})
         except (ValueError, ValidationError) as exc:
-            return JSONResponse({"error": {"type": "invalid_faults", "message": str(exc)}}, 422)
-        store.set_faults(request.path_params["run_id"], faults)
-        return JSONResponse({"ok": True, "faults": len(faults)})
+            return JSONResponse({"error": {"type": f"invalid_{what}", "message": str(exc)}}, 422)
 
-    async def run_state(request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        if request.method == "DELETE":
-            return JSONResponse({"ok": True, "existed": store.clear(run_id)})
-        return JSONResponse(store.state(run_id))
+    async def info(request: Request) -> Response:  # /healthz and /v1/models
+        if request.url.path == "/healthz":
+            return JSONResponse({"status": "ok"})
+        model = {"id": DEFAULT_MODEL, "object": "model", "created": wire.CREATED}
+        return JSONResponse({"object": "list", "data": [{**model, "owned_by": "baton"}]})
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        api: Api = "anthropic" if request.url.path.endswith("/messages") else "openai"
-        return _error(api, status, f"{request.method} {request.url.path}: {exc}")
+        api: wire.Api = "anthropic" if request.url.path.endswith("/messages") else "openai"
+        return _error(api, getattr(exc, "status_code", 500), f"{request.method} "
+                      f"{request.url.path}: {exc}")
 
-    routes = [
-        Route("/v1/chat/completions", handler.openai, methods=["POST"]),
-        Route("/v1/messages", handler.anthropic, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/_scripted/runs/{run_id}/script", put_script, methods=["PUT"]),
-        Route("/_scripted/runs/{run_id}/faults", put_faults, methods=["PUT"]),
-        Route("/_scripted/runs/{run_id}", run_state, methods=["GET", "DELETE"]),
-    ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    app = Starlette(routes=[
+        Route("/v1/chat/completions", model_call, methods=["POST"]),
+        Route("/v1/messages", model_call, methods=["POST"]),
+        Route("/v1/models", info, methods=["GET"]),
+        Route("/healthz", info, methods=["GET"]),
+        Route("/_scripted/runs/{run_id}/script", control, methods=["PUT"]),
+        Route("/_scripted/runs/{run_id}/faults", control, methods=["PUT"]),
+        Route("/_scripted/runs/{run_id}", control, methods=["GET", "DELETE"]),
+    ], exception_handlers={HTTPException: not_found})
     app.state.store = store
-    app.state.config = config
     return app
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    *,
-    script_file: str | Path | None = None,
-    latency_s: float = 0.0,
-    log_level: str = "warning",
-) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, *, script_file: str | Path | None = None,
+          latency_s: float = 0.0, log_level: str = "warning") -> None:
     """Run the server until interrupted (the ``baton model-server`` command)."""
-    script = load_script_file(script_file) if script_file is not None else None
-    app = create_app(ServerConfig(latency_s=latency_s, script=script))
+    default = load_script_file(script_file) if script_file is not None else None
+    app = create_app(ServerConfig(latency_s=latency_s, script=default))
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=2)

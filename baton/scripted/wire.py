@@ -1,65 +1,36 @@
-"""The neutral form of a model call, shared by both provider wire formats.
-
-Requests are parsed (``openai_api``, ``anthropic_api``) into one ``ChatQuery`` so the brain and
-the script never care which API was called; answers are rendered back in exactly the shape each
-provider documents, so the same httpx adapter that talks to OpenAI or Anthropic parses them
-unchanged. Token estimates and error envelopes live here because both formats need them.
+"""Both wire formats, OpenAI Chat Completions and Anthropic Messages. Requests become one neutral
+``ChatQuery``, so scripts and the heuristic model never care which API was called; answers are
+rendered exactly in the shape each provider documents, so Baton's adapters parse them unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = [
-    "CREATED",
-    "Answer",
-    "AnswerCall",
-    "Api",
-    "ChatQuery",
-    "Role",
-    "WireError",
-    "WireMessage",
-    "WireTool",
-    "WireToolCall",
-    "common",
-    "completion_tokens",
-    "error_body",
-    "estimate_tokens",
-    "prompt_tokens",
-    "require",
-    "schema_of",
-    "text_of",
-    "truncate",
-]
+__all__ = ["Answer", "Api", "Call", "ChatQuery", "WireMessage", "WireTool", "error_body", "parse",
+           "render"]
 
 Api = Literal["openai", "anthropic"]
-Role = Literal["system", "user", "assistant", "tool"]
-
-# A fixed ``created`` timestamp (2025-01-01T00:00:00Z): identical requests give identical bytes.
-CREATED = 1_735_689_600
-
-
-class WireError(ValueError):
-    """The request body is not a valid request of that API (answered with HTTP 400)."""
+Choice = Literal["auto", "none", "required"]
+CREATED = 1_735_689_600  # a fixed ``created`` time: identical requests give identical bytes
 
 
 @dataclass(frozen=True)
-class WireToolCall:
-    id: str
+class Call:
     name: str
-    arguments: str  # the JSON text as the model sent it (may be invalid JSON)
+    arguments: str  # JSON text as sent: invalid on purpose for raw_arguments steps and faults
+    id: str = ""
 
 
 @dataclass(frozen=True)
 class WireMessage:
-    role: Role
+    role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
-    tool_calls: tuple[WireToolCall, ...] = ()
+    tool_calls: tuple[Call, ...] = ()
     tool_call_id: str | None = None
-    name: str | None = None  # for tool results: the tool that produced it
     is_error: bool = False
 
 
@@ -72,13 +43,11 @@ class WireTool:
 
 @dataclass(frozen=True)
 class ChatQuery:
-    """A model call independent of the API it arrived through."""
-
     api: Api
     model: str
     messages: tuple[WireMessage, ...]
     tools: tuple[WireTool, ...] = ()
-    tool_choice: Literal["auto", "none", "required"] = "auto"
+    tool_choice: Choice = "auto"
     forced_tool: str | None = None
     response_schema: dict[str, Any] | None = None
     json_mode: bool = False
@@ -86,128 +55,210 @@ class ChatQuery:
 
 
 @dataclass(frozen=True)
-class AnswerCall:
-    name: str
-    arguments: str  # JSON text; deliberately invalid for ``raw_arguments`` steps
-    id: str = ""
-
-
-@dataclass(frozen=True)
 class Answer:
     content: str | None
-    tool_calls: tuple[AnswerCall, ...] = field(default_factory=tuple)
+    tool_calls: tuple[Call, ...] = ()
     truncated: bool = False
 
 
-def estimate_tokens(text: str) -> int:
-    """Deterministic token estimate: about four characters per token."""
-    return math.ceil(len(text) / 4)
+def _usage(query: ChatQuery, answer: Answer) -> tuple[int, int]:
+    """(prompt, completion) tokens at four characters a token: budgets and cost accounting see
+    plausible, repeatable numbers."""
+    def size(text: str, calls: tuple[Call, ...]) -> int:
+        return len(text) + sum(len(c.name + c.arguments) for c in calls)
+
+    prompt = sum(size(m.content, m.tool_calls) for m in query.messages)
+    prompt += sum(len(t.name + t.description + json.dumps(t.parameters)) for t in query.tools)
+    prompt += len(json.dumps(query.response_schema)) if query.response_schema is not None else 0
+    completion = size(answer.content or "", answer.tool_calls)
+    return max(1, math.ceil(prompt / 4)), max(1, math.ceil(completion / 4))
 
 
-def prompt_tokens(query: ChatQuery) -> int:
-    chars = sum(
-        len(m.content) + sum(len(c.name) + len(c.arguments) for c in m.tool_calls)
-        for m in query.messages
-    )
-    chars += sum(
-        len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in query.tools
-    )
-    if query.response_schema is not None:
-        chars += len(json.dumps(query.response_schema))
-    return max(1, math.ceil(chars / 4))
-
-
-def completion_tokens(answer: Answer) -> int:
-    chars = len(answer.content or "") + sum(
-        len(c.name) + len(c.arguments) for c in answer.tool_calls
-    )
-    return max(1, math.ceil(chars / 4))
-
-
-def truncate(answer: Answer, max_tokens: int | None) -> Answer:
-    """Cut plain-text content at ``max_tokens`` like a real model (finish reason ``length``)."""
-    if max_tokens is None or answer.tool_calls or answer.content is None:
-        return answer
-    limit = max_tokens * 4
-    if len(answer.content) <= limit:
-        return answer
-    return replace(answer, content=answer.content[:limit], truncated=True)
-
-
-# ----------------------------------------------------------------------------- parsing helpers
-
-
-def require(cond: bool, message: str) -> None:
+def _require(cond: bool, message: str) -> None:
     if not cond:
-        raise WireError(message)
+        raise ValueError(message)
 
 
-def text_of(content: Any, where: str) -> str:
-    """OpenAI and Anthropic both allow a string or a list of typed parts; keep the text parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    require(isinstance(content, list), f"{where}: content must be a string or a list of parts")
-    texts = [p.get("text", "") for p in content if isinstance(p, dict) and "text" in p]
-    return "\n".join(str(t) for t in texts)
+def _text(content: Any, where: str) -> str:
+    """Both APIs allow a string or a list of typed parts; the text parts count."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    _require(isinstance(content, list), f"{where}: content must be a string or a list of parts")
+    return "\n".join(str(p["text"]) for p in content if isinstance(p, dict) and "text" in p)
 
 
-def schema_of(value: Any, where: str) -> dict[str, Any]:
-    require(isinstance(value, dict), f"{where} must be a JSON schema object")
-    return dict(value)
+# ------------------------------------------------------------------ OpenAI Chat Completions
+
+def _openai_message(m: Any, where: str) -> WireMessage:
+    _require(isinstance(m, dict), f"{where} must be an object")
+    role, text = m.get("role"), _text(m.get("content"), where)
+    if role in ("system", "developer", "user"):  # ``developer`` is the newer ``system``
+        return WireMessage("user" if role == "user" else "system", text)
+    if role == "assistant":
+        calls = []
+        for j, c in enumerate(m.get("tool_calls") or []):
+            fn = c.get("function") if isinstance(c, dict) else None
+            if not isinstance(fn, dict):
+                raise ValueError(f"{where}.tool_calls[{j}].function is required")
+            calls.append(Call(str(fn.get("name", "")), str(fn.get("arguments", "")),
+                              str(c.get("id", ""))))
+        return WireMessage("assistant", text, tuple(calls))
+    _require(role == "tool", f"{where}: unknown role {role!r}")
+    _require(bool(m.get("tool_call_id")), f"{where}: tool_call_id is required")
+    return WireMessage("tool", text, tool_call_id=str(m["tool_call_id"]))
 
 
-def common(body: Any) -> tuple[str, list[Any]]:
-    require(isinstance(body, dict), "request body must be a JSON object")
-    model = body.get("model")
-    require(isinstance(model, str) and bool(model), "'model' is required")
-    messages = body.get("messages")
-    require(isinstance(messages, list) and bool(messages), "'messages' must be a non-empty list")
-    return str(model), list(messages)
+def _parse_openai(body: dict[str, Any], model: str, raw: list[Any]) -> ChatQuery:
+    tools = []
+    for i, t in enumerate(body.get("tools") or []):
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            raise ValueError(f"tools[{i}].function.name is required")
+        params = fn.get("parameters") or {"type": "object", "properties": {}}
+        _require(isinstance(params, dict), f"tools[{i}].function.parameters must be an object")
+        tools.append(WireTool(str(fn["name"]), str(fn.get("description") or ""), dict(params)))
+    choice: Any = body.get("tool_choice")
+    fmt: Any = body.get("response_format") or {"type": "text"}
+    forced, schema = None, None
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        choice, forced = "required", str(choice["function"].get("name"))
+    _require(choice in (None, "auto", "none", "required"), f"unsupported tool_choice {choice!r}")
+    _require(isinstance(fmt, dict) and fmt.get("type") in ("text", "json_object", "json_schema"),
+             f"unsupported response_format {fmt!r}")
+    if fmt["type"] == "json_schema":
+        spec = fmt.get("json_schema")
+        _require(isinstance(spec, dict), "response_format.json_schema is required")
+        schema = spec.get("schema") or {}
+        _require(isinstance(schema, dict), "response_format.json_schema.schema must be an object")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    _require(max_tokens is None or isinstance(max_tokens, int), "max_tokens must be an integer")
+    messages = tuple(_openai_message(m, f"messages[{i}]") for i, m in enumerate(raw))
+    return ChatQuery("openai", model, messages, tuple(tools), choice or "auto", forced, schema,
+                     fmt["type"] != "text", max_tokens)
 
 
-# ----------------------------------------------------------------------------- errors
-
-_OPENAI_ERRORS = {
-    400: ("invalid_request_error", "invalid_request"),
-    401: ("invalid_request_error", "invalid_api_key"),
-    403: ("permission_error", "forbidden"),
-    404: ("invalid_request_error", "model_not_found"),
-    408: ("timeout", "request_timeout"),
-    409: ("conflict", "conflict"),
-    429: ("requests", "rate_limit_exceeded"),
-    503: ("server_error", "service_unavailable"),
-    504: ("timeout", "gateway_timeout"),
-}
-_ANTHROPIC_ERRORS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
+def _render_openai(query: ChatQuery, answer: Answer, response_id: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    if answer.tool_calls:
+        message["tool_calls"] = [{"id": c.id, "type": "function", "function": {
+            "name": c.name, "arguments": c.arguments}} for c in answer.tool_calls]
+    finish = "tool_calls" if answer.tool_calls else ("length" if answer.truncated else "stop")
+    prompt, completion = _usage(query, answer)
+    return {"id": f"chatcmpl-{response_id}", "object": "chat.completion", "created": CREATED,
+            "model": query.model, "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion}}
 
 
-def error_body(
-    api: Api, status: int, message: str, error_type: str | None = None
-) -> dict[str, Any]:
-    """The provider's error envelope; ``error_type`` overrides the status-derived type (used for
-    the scripted server's own errors such as ``script_exhausted``)."""
+# ------------------------------------------------------------------ Anthropic Messages
+
+def _anthropic_messages(m: Any, where: str) -> list[WireMessage]:
+    """One API message as neutral ones: its ``tool_result`` blocks become ``tool`` messages."""
+    _require(isinstance(m, dict) and m.get("role") in ("user", "assistant"),
+             f"{where}.role must be 'user' or 'assistant'")
+    content = m["content"] if isinstance(m.get("content"), list) else [
+        {"type": "text", "text": _text(m.get("content"), where)}]
+    out, texts, calls = list[WireMessage](), list[str](), list[Call]()
+    raw: Any
+    for block in content:
+        _require(isinstance(block, dict), f"{where}: content blocks must be objects")
+        kind, raw = block.get("type"), block.get("input", {})
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "tool_use" and m["role"] == "assistant":
+            arguments = json.dumps(raw) if isinstance(raw, dict) else str(raw)
+            calls.append(Call(str(block.get("name", "")), arguments, str(block.get("id", ""))))
+        elif kind == "tool_result" and m["role"] == "user":
+            out.append(WireMessage("tool", _text(block.get("content"), where),
+                                   tool_call_id=str(block.get("tool_use_id", "")),
+                                   is_error=bool(block.get("is_error", False))))
+    if m["role"] == "assistant":
+        out.append(WireMessage("assistant", "\n".join(texts), tuple(calls)))
+    elif texts:
+        out.append(WireMessage("user", "\n".join(texts)))
+    return out
+
+
+def _parse_anthropic(body: dict[str, Any], model: str, raw: list[Any]) -> ChatQuery:
+    max_tokens = body.get("max_tokens")
+    _require(isinstance(max_tokens, int) and max_tokens > 0, "'max_tokens' is required")
+    system = body.get("system")
+    messages = [WireMessage("system", _text(system, "system"))] if system else []
+    for i, m in enumerate(raw):
+        messages += _anthropic_messages(m, f"messages[{i}]")
+    tools = []
+    for i, t in enumerate(body.get("tools") or []):
+        if isinstance(t, dict) and "input_schema" in t:  # server tools (web search) are not ours
+            _require(bool(t.get("name")), f"tools[{i}].name is required")
+            _require(isinstance(t["input_schema"], dict), f"tools[{i}].input_schema: an object")
+            tools.append(WireTool(str(t["name"]), str(t.get("description") or ""),
+                                  dict(t["input_schema"])))
+    choice = body.get("tool_choice")
+    kind = choice.get("type") if isinstance(choice, dict) else choice
+    _require(kind in (None, "auto", "none", "any", "tool"), f"unsupported tool_choice {choice!r}")
+    forced = str(choice.get("name")) if kind == "tool" and isinstance(choice, dict) else None
+    mode: Choice = "none" if kind == "none" else "required" if kind in ("any", "tool") else "auto"
+    return ChatQuery("anthropic", model, tuple(messages), tuple(tools), mode, forced,
+                     max_tokens=max_tokens)
+
+
+def _render_anthropic(query: ChatQuery, answer: Answer, response_id: str) -> dict[str, Any]:
+    """Arguments that are no JSON object (``raw_arguments``, ``invalid_tool_args``) go into
+    ``input`` as a string: Anthropic never does that, but adapters must survive it."""
+    content: list[dict[str, Any]] = []
+    if answer.content or not answer.tool_calls:
+        content.append({"type": "text", "text": answer.content or ""})
+    for call in answer.tool_calls:
+        try:
+            parsed: Any = json.loads(call.arguments)
+        except ValueError:
+            parsed = None
+        content.append({"type": "tool_use", "id": call.id, "name": call.name,
+                        "input": parsed if isinstance(parsed, dict) else call.arguments})
+    stop = "tool_use" if answer.tool_calls else ("max_tokens" if answer.truncated else "end_turn")
+    prompt, completion = _usage(query, answer)
+    return {"id": f"msg_{response_id}", "type": "message", "role": "assistant",
+            "model": query.model, "content": content, "stop_reason": stop, "stop_sequence": None,
+            "usage": {"input_tokens": prompt, "output_tokens": completion}}
+
+
+def parse(api: Api, body: Any) -> ChatQuery:
+    """The request ``body`` of ``api``; ValueError when it is not a valid one (HTTP 400)."""
+    _require(isinstance(body, dict), "request body must be a JSON object")
+    model, messages = body.get("model"), body.get("messages")
+    _require(isinstance(model, str) and bool(model), "'model' is required")
+    _require(isinstance(messages, list) and bool(messages), "'messages' must be a non-empty list")
+    return (_parse_openai if api == "openai" else _parse_anthropic)(body, model, messages)
+
+
+def render(query: ChatQuery, answer: Answer, response_id: str) -> dict[str, Any]:
+    """The answer as the API it was asked through returns it; text beyond ``max_tokens`` cut as
+    a real model cuts it (finish reason ``length``)."""
+    limit = (query.max_tokens or 10**9) * 4
+    if not answer.tool_calls and len(answer.content or "") > limit:
+        answer = replace(answer, content=(answer.content or "")[:limit], truncated=True)
+    return (_render_openai if query.api == "openai" else _render_anthropic)(
+        query, answer, response_id)
+
+
+_OPENAI_ERRORS = {  # status: (type, code)
+    400: ("invalid_request_error", "invalid_request"), 409: ("conflict", "conflict"),
+    401: ("invalid_request_error", "invalid_api_key"), 403: ("permission_error", "forbidden"),
+    404: ("invalid_request_error", "model_not_found"), 408: ("timeout", "request_timeout"),
+    429: ("requests", "rate_limit_exceeded"), 503: ("server_error", "service_unavailable"),
+    504: ("timeout", "gateway_timeout")}
+_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error",
+                     403: "permission_error", 404: "not_found_error", 408: "timeout_error",
+                     413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error",
+                     504: "timeout_error", 529: "overloaded_error"}
+
+
+def error_body(api: Api, status: int, message: str, kind: str | None = None) -> dict[str, Any]:
+    """The provider's error envelope; ``kind`` overrides the type (``script_exhausted``, ...)."""
     if api == "openai":
-        default_type, code = _OPENAI_ERRORS.get(status, ("server_error", "server_error"))
-        return {
-            "error": {
-                "message": message,
-                "type": error_type or default_type,
-                "param": None,
-                "code": error_type or code,
-            }
-        }
-    kind = error_type or _ANTHROPIC_ERRORS.get(status, "api_error")
+        default, code = _OPENAI_ERRORS.get(status, ("server_error", "server_error"))
+        return {"error": {"message": message, "type": kind or default, "param": None,
+                          "code": kind or code}}
+    kind = kind or _ANTHROPIC_ERRORS.get(status, "api_error")
     return {"type": "error", "error": {"type": kind, "message": message}}

@@ -12,7 +12,9 @@ from baton.calls import ToolSchema
 from baton.messages import ToolCall
 from baton.runs import RunStatus, Transfer
 
-__all__ = ["Finished", "WorkflowTool", "WorkflowToolResult", "transfer_tool"]
+__all__ = ["TRANSFER_PREFIX", "Finished", "WorkflowTool", "WorkflowToolResult", "transfer_tool"]
+
+TRANSFER_PREFIX = "transfer_to_"  # an agent's tool for handing over to agent a: transfer_to_<a>
 
 
 class Finished(Exception):  # control flow: "the loop is finished", not an error
@@ -56,7 +58,7 @@ def transfer_tool(source: str, target: str, description: str) -> WorkflowTool:
 
     return WorkflowTool(
         schema=ToolSchema(
-            name=f"transfer_to_{target}",
+            name=f"{TRANSFER_PREFIX}{target}",
             description=f"Transfer the conversation to {target}"
                         + (f": {description}" if description else "."),
             parameters={

@@ -33,7 +33,15 @@ from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun
 
-__all__ = ["DebateWorkflow", "consensus", "normalise", "stance_of"]
+__all__ = ["POSITION_INSTRUCTION", "POSITION_PREFIX", "DebateWorkflow", "consensus", "normalise",
+           "stance_of"]
+
+POSITION_PREFIX = "POSITION:"
+# Every debater's task carries this instruction (the scripted model recognises a debater's turn
+# by it); ``stance_of`` reads the line back.
+POSITION_INSTRUCTION = (
+    f"Begin your answer with one line `{POSITION_PREFIX} <short stance>` (a few words; use the "
+    "same words as a debater you agree with), then argue for it briefly.")
 
 _POSITION = re.compile(r"^\s*\**position\**\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -82,9 +90,7 @@ class _Debate:
         others = [d for d in self.latest if d != debater and d in self.active]
         lines = [
             f"Debate question: {self.p.input.input}", "",
-            f"Round {round_no} of at most {self.spec.max_rounds}. Begin your answer with one "
-            "line `POSITION: <short stance>` (a few words; use the same words as a debater you "
-            "agree with), then argue for it briefly.",
+            f"Round {round_no} of at most {self.spec.max_rounds}. {POSITION_INSTRUCTION}",
         ]
         if others:
             lines += ["", "The other debaters' latest positions (one JSON message each):",

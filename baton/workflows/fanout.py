@@ -35,7 +35,11 @@ from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
-__all__ = ["FanoutWorkflow", "split_task"]
+__all__ = ["FAILED_BRANCHES", "OUTPUT_OF", "FanoutWorkflow", "split_task"]
+
+# How the merger's input is laid out (the scripted model reads it by these markers):
+OUTPUT_OF = "--- Output of "  # merge "agent": "--- Output of <label>:\n<output>" per branch
+FAILED_BRANCHES = "Failed branches (no output): "  # then "<label>: <why>; <label>: <why>"
 
 
 def split_task(task: str, split: str) -> list[str]:
@@ -135,9 +139,9 @@ class FanoutWorkflow(PatternHost):
         assert self._spec.merger is not None  # FanoutSpec requires it for agent and best_of
         if merge == "best_of":
             return await self._best_of(task, done, note)
-        outputs = "\n\n".join(f"--- Output of {j.label}:\n{output_of(j.result)}"
+        outputs = "\n\n".join(f"{OUTPUT_OF}{j.label}:\n{output_of(j.result)}"
                               for j in done if j.result)
-        failures = ("\n\nFailed branches (no output): "
+        failures = (f"\n\n{FAILED_BRANCHES}"
                     + "; ".join(f"{j.label}: {self._why(j)}" for j in failed)) if failed else ""
         merged = await self._run_merger(f"Task: {task}\n\nMerge these branch outputs into one "
                                         f"answer.\n\n{outputs}{failures}")

@@ -29,7 +29,10 @@ from baton.runs import RunInput, RunResult, RunStatus, Transfer
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun
 
-__all__ = ["HandoffWorkflow", "handed_over"]
+__all__ = ["TRANSFERRED_FROM", "HandoffWorkflow", "handed_over"]
+
+# The next agent's task is the request plus "[Transferred from <source>: <reason>]".
+TRANSFERRED_FROM = "[Transferred from "
 
 _SUMMARY_MESSAGES = 30  # the most recent messages a summary covers
 _SUMMARY_LINE_CHARS = 300
@@ -111,7 +114,7 @@ class _Handoff:
                     f"{transfer.source} -> {transfer.to}); stopped to prevent ping-pong",
                     active)
             active, context = transfer.to, handed_over(transfer, spec.history)
-            task = f"{p.input.input}\n\n[Transferred from {transfer.source}: {transfer.reason}]"
+            task = f"{p.input.input}\n\n{TRANSFERRED_FROM}{transfer.source}: {transfer.reason}]"
         if result.status is RunStatus.COMPLETED:
             return self._finish(RunStatus.COMPLETED, result.output, None, active,
                                 structured=result.structured)

@@ -24,10 +24,28 @@ from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
-__all__ = ["PipelineWorkflow", "resume_input"]
+__all__ = ["INPUT_FROM", "PipelineWorkflow", "read_stage_task", "resume_input", "stage_task"]
 
 # Re-running cannot help when the money or the time is gone, or a person cancelled the stage.
 _NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.CANCELLED})
+
+
+INPUT_FROM = "Input from "
+
+
+def stage_task(task: str, previous: str, output: str) -> str:
+    """A later stage's task: the original task, then the previous stage's output."""
+    return f"Task: {task}\n\n{INPUT_FROM}{previous}: {output}"
+
+
+def read_stage_task(text: str) -> tuple[str, str, str] | None:
+    """(task, previous stage, its output) of a ``stage_task`` text, else None. The last input
+    counts: in a pipeline nested in a pipeline the task itself holds an earlier one."""
+    head, found, rest = text.rpartition(f"\n\n{INPUT_FROM}")
+    previous, colon, output = rest.partition(": ")
+    if not found or not colon or not head.startswith("Task: "):
+        return None
+    return head.removeprefix("Task: "), previous, output
 
 
 def resume_input(run: RunInput, failed: RunResult) -> RunInput:
@@ -119,7 +137,7 @@ class PipelineWorkflow(PatternHost):
         if index == 0:
             return task
         previous = self._spec.stages[index - 1]
-        return f"Task: {task}\n\nInput from {previous}: {outputs[previous]}"
+        return stage_task(task, previous, outputs[previous])
 
     def _stage_failed(self, stage: str, result: RunResult, outputs: dict[str, str]) -> RunResult:
         attempts = self._attempts[stage]

@@ -26,7 +26,22 @@ from baton.workflows._host import AgentHost, set_status
 from baton.workflows._members import Members
 from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
 
-__all__ = ["Delegation", "SupervisorWorkflow", "build_router", "run_router"]
+__all__ = ["DELEGATE_PREFIX", "Delegation", "SupervisorWorkflow", "build_router", "format_report",
+           "read_report", "run_router"]
+
+DELEGATE_PREFIX = "delegate_to_"  # the router's tool for worker w is delegate_to_<w>
+
+
+def format_report(worker: str, status: str, text: str) -> str:
+    """A delegation's result as the router reads it."""
+    return f"{worker} reports ({status}): {text}"
+
+
+def read_report(content: str) -> tuple[str, str, str] | None:
+    """(worker, status, text) of a ``format_report`` text, else None."""
+    worker, found, rest = content.partition(" reports (")
+    status, closed, text = rest.partition("): ")
+    return (worker, status, text) if found and closed else None
 
 
 def _normalise(task: str) -> str:
@@ -49,9 +64,9 @@ class Delegation:
         for worker in self.spec.workers:
             about = team.teams[worker].description if worker in team.teams else (
                 team.agent(worker).description)
-            tools[f"delegate_to_{worker}"] = WorkflowTool(
+            tools[f"{DELEGATE_PREFIX}{worker}"] = WorkflowTool(
                 schema=ToolSchema(
-                    name=f"delegate_to_{worker}",
+                    name=f"{DELEGATE_PREFIX}{worker}",
                     description=f"Delegate a sub-task to {worker} ({about}); returns its report.",
                     parameters={
                         "type": "object", "additionalProperties": False, "required": ["task"],
@@ -81,7 +96,7 @@ class Delegation:
             ok = result.status is RunStatus.COMPLETED
             text = result.output if ok else f"[{result.status.value}] {result.reason or ''}"
             return WorkflowToolResult(
-                content=f"{worker} reports ({result.status.value}): {text}", is_error=not ok,
+                content=format_report(worker, result.status.value, str(text)), is_error=not ok,
                 value=json.loads(report.model_dump_json()),
                 key=self.members.records[-1].workflow_id)
         return run
