@@ -1,6 +1,6 @@
 """Reading a conversation the way the heuristic model needs it. There is no language model
 inside: "understanding" a text means comparing bags of word stems, deterministically. The agent
-is who the system prompt says (``You are <name>: <description>``, then the instructions); the
+is who the system prompt says (``baton.workflows.prompts`` writes and reads it); the
 task is the latest user message, unless it only complains about the answer before it (the agent
 loop's "does not match the required JSON schema"); tool calls since are paired with results."""
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from baton.scripted.wire import ChatQuery
+from baton.workflows.prompts import read_system_prompt
 
 _STOPWORDS = """a an the and or but if then of to in on at by for from with without into
     about as is are was were be been am do does did have has had it its this that these those there
@@ -97,7 +98,6 @@ def key_sentences(text: str, about: str, count: int = 2) -> list[str]:
     return [found[i] for i in sorted(best[:count])]
 
 
-_YOU_ARE = re.compile(r"\s*You are ([A-Za-z][\w-]*): ([^\n]*)\n*(.*)", re.DOTALL)
 # An error that blames the arguments is worth a retry with other values; any other is not.
 _BAD_ARGS = re.compile(r"invalid|argument|validation|missing|required|not valid json|schema", re.I)
 
@@ -142,7 +142,7 @@ class Situation:
 def read(query: ChatQuery) -> Situation:
     messages = query.messages
     system = "\n".join(m.content for m in messages if m.role == "system")
-    you = _YOU_ARE.match(system.split("\n\nAnswer with only a JSON value")[0])
+    you = read_system_prompt(system)
     users = [i for i, m in enumerate(messages) if m.role == "user"]
     while len(users) > 1 and messages[users[-1] - 1].role == "assistant" and not (
             messages[users[-1] - 1].tool_calls):
@@ -163,6 +163,6 @@ def read(query: ChatQuery) -> Situation:
                                                    not failed, bad)
     task = messages[index].content if index >= 0 else system
     facts = [p for c in reversed(calls.values()) if c.ok for p in _pairs(loads(c.result))]
-    name, description, instructions = you.groups() if you else ("", system, "")
+    name, description, instructions = you or ("", system, "")
     return Situation(query, task, name, description, instructions, tuple(calls.values()),
                      tuple(facts + _pairs(loads(task))))

@@ -20,6 +20,8 @@ from baton.runs import (
     ToolRefusedEvent,
     ValidationEvent,
 )
+from baton.workflows._workflow_tools import TRANSFER_PREFIX
+from baton.workflows.supervisor import DELEGATE_PREFIX
 
 __all__ = ["summary"]
 
@@ -63,8 +65,8 @@ def _who_did_what(node: RunView) -> list[str]:
         lines.append(sentence + ".")
         for event in mine:
             if isinstance(event, ToolCallEvent) and event.effect == "workflow":
-                target = event.tool.removeprefix("delegate_to_").removeprefix("transfer_to_")
-                verb = "handed the conversation to" if event.tool.startswith("transfer_to_") \
+                target = event.tool.removeprefix(DELEGATE_PREFIX).removeprefix(TRANSFER_PREFIX)
+                verb = "handed the conversation to" if event.tool.startswith(TRANSFER_PREFIX) \
                     else "asked"
                 task = event.arguments.get("task") or event.arguments.get("reason") or ""
                 said = f": {_clip(str(task), 120)}" if task else ""
