@@ -22,6 +22,7 @@ from baton.conditions import check_condition
 
 __all__ = [
     "ApprovalAuthority",
+    "ApprovalChange",
     "ApprovalDecision",
     "ApprovalPolicy",
     "DecisionReceipt",
@@ -183,3 +184,16 @@ class PendingApproval(BaseModel):
     expires_at: datetime | None
     allowed_deciders: list[str]  # empty: anyone
     escalated: bool = False
+
+
+class ApprovalChange(BaseModel):
+    """The ``member_approvals`` signal: an approval of a member run changed. ``state`` open (a
+    new or escalated approval), closed (decided, expired or withdrawn; ``reason`` says how) or
+    refused (a decision was refused; ``reason`` says why)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    approval: PendingApproval
+    state: Literal["open", "closed", "refused"]
+    by: str | None = None
+    reason: str | None = None

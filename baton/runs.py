@@ -14,6 +14,7 @@ from baton.specs import TeamSpec
 
 __all__ = [
     "MAX_INPUT_CHARS",
+    "RUN_NOT_COMPLETED",
     "Admission",
     "AdmissionProblem",
     "AgentCarry",
@@ -59,6 +60,18 @@ class RunStatus(StrEnum):
     def finished(self) -> bool:
         return self not in (RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL)
 
+    @property
+    def succeeded(self) -> bool:
+        """What Temporal is told: a run that did not succeed closes its workflow as failed
+        (or cancelled), so Temporal's UI, metrics and alerts see what Baton sees. A transfer is
+        a handoff member doing its job."""
+        return self in (RunStatus.COMPLETED, RunStatus.TRANSFERRED)
+
+
+# The failure type of a workflow closed for a run that did not succeed; its first detail is the
+# RunResult, so clients and parent runs still get the typed result.
+RUN_NOT_COMPLETED = "BatonRunNotCompleted"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,6 +90,7 @@ class AgentCarry(_Model):
     log_offset: int  # sequence number of the next run-log event
     previous_runs: list[str]  # Temporal run ids of earlier continuations, oldest first
     last_answer: str | None = None
+    waited_s: float = 0.0  # time spent waiting for people, not counted by the wall clock
 
 
 MAX_INPUT_CHARS = 1_000_000  # Temporal refuses payloads over 2 MB; leave room for the spec

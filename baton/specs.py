@@ -196,11 +196,15 @@ class HistorySpec(_Spec):
 
 
 class Budget(_Spec):
-    """Per-run limits. Low defaults: a runaway agent should cost cents, not dollars."""
+    """Per-run limits. Low defaults: a runaway agent should cost cents, not dollars.
+
+    Time spent waiting for a person does not count against ``max_wall_clock_s`` unless
+    ``count_human_wait``: an approval's own expiry and escalation govern that wait."""
 
     max_tokens: int | None = Field(default=200_000, gt=0)
     max_cost_usd: float | None = Field(default=1.0, gt=0)
     max_wall_clock_s: float | None = Field(default=3600.0, gt=0)
+    count_human_wait: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from procs import (
 from temporalio.client import Client
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.runs import RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 
@@ -127,7 +128,7 @@ async def test_runs_survive_server_restart_and_effects_happen_once(
     runs[approval_run] = "AP"
 
     results: list[RunResult] = await asyncio.wait_for(asyncio.gather(*(
-        fresh.get_workflow_handle(run_id, result_type=RunResult).result() for run_id in runs)),
+        run_result(fresh.get_workflow_handle(run_id)) for run_id in runs)),
         60)
     for run_id, result in zip(runs, results, strict=True):
         assert result.status is RunStatus.COMPLETED, (run_id, result.reason)
@@ -153,16 +154,16 @@ async def test_new_runs_start_on_a_restarted_server_from_the_same_database(
     crash_tools.release()
     first = f"restart-before-{uuid.uuid4().hex[:6]}"
     scripted.set_script(first, write_script("slow_write", "P1"))
-    done = await (await start(client, world.queue, crash_team("slow_write"), "Record P1",
-                              first)).result()
+    done = await run_result(await start(client, world.queue, crash_team("slow_write"),
+                                        "Record P1", first))
     assert done.status is RunStatus.COMPLETED
     world.server.stop(signal.SIGKILL)
     fresh = await world.server.start()
-    kept: Any = await fresh.get_workflow_handle(first, result_type=RunResult).result()
+    kept: Any = await run_result(fresh.get_workflow_handle(first))
     assert kept.status is RunStatus.COMPLETED and kept.output == done.output
     second = f"restart-after-{uuid.uuid4().hex[:6]}"
     scripted.set_script(second, write_script("slow_write", "P2"))
-    result = await asyncio.wait_for((await start(
-        fresh, world.queue, crash_team("slow_write"), "Record P2", second)).result(), 30)
+    result = await asyncio.wait_for(run_result(await start(
+        fresh, world.queue, crash_team("slow_write"), "Record P2", second)), 30)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert sorted(r["order_id"] for r in crash_tools.effects()) == ["P1", "P2"]

@@ -23,6 +23,7 @@ from guarded_tools import executed
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from baton.approvals import ApprovalDecision, ApprovalPolicy, PendingApproval
+from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.conditions import ConditionError, check_condition, evaluate_condition
 from baton.errors import ApprovalRefusedError, RunRefusedError, SpecError, ToolDefinitionError
@@ -96,7 +97,7 @@ async def failed_with(client: Client, run_id: str, text: str) -> None:
     """The run ended as a failed workflow whose failure says ``text`` (not a retrying task)."""
     handle = client.get_workflow_handle(run_id)
     with pytest.raises(WorkflowFailureError) as caught:
-        await asyncio.wait_for(handle.result(), 30)
+        await asyncio.wait_for(run_result(handle), 30)
     assert (await handle.describe()).status is WorkflowExecutionStatus.FAILED
     assert text in str(caught.value.cause), caught.value.cause
 
@@ -206,7 +207,7 @@ async def test_forged_decisions_are_refused_and_recorded(
     receipt = await baton.decide(signed(ApprovalDecision(**decide), ALICE, run_id=handle.id),
                                  workflow_id=handle.id)
     assert receipt.accepted and receipt.by == "alice"
-    assert (await handle.result()).status is RunStatus.COMPLETED
+    assert (await run_result(handle)).status is RunStatus.COMPLETED
     assert [t["amount"] for t in executed()] == [500.0]
     log = await approvals_log(handle)
     assert [(e.action, e.by, e.signed) for e in log] == [
@@ -233,7 +234,7 @@ async def test_a_signed_decision_cannot_be_replayed_on_another_approval_or_run(
     await baton.decide(decision, workflow_id=first.id)
     with pytest.raises(ApprovalRefusedError, match="already approved"):
         await baton.decide(decision, workflow_id=first.id)  # and not twice on its own
-    assert (await first.result()).status is RunStatus.COMPLETED
+    assert (await run_result(first)).status is RunStatus.COMPLETED
     await second.cancel()
     assert [t["key"] for t in executed()] == [executed()[0]["key"]]
 
@@ -362,7 +363,7 @@ async def test_an_api_key_a_provider_echoes_reaches_neither_history_nor_logs(
     scripted.set_faults(run_id, [{"fault": "401", "message": f"Incorrect API key provided: {key}"}])
     async with worker_resources(client, keyed) as worker, worker:
         await BatonClient(client, keyed).start(team(), "hello", run_id=run_id)
-        result = await client.get_workflow_handle(run_id, result_type=RunResult).result()
+        result = await run_result(client.get_workflow_handle(run_id))
     assert result.status is RunStatus.FAILED and result.error_type == "ProviderAuthError"
     assert "Incorrect API key provided: ***" in (result.reason or "")
     history = (await client.get_workflow_handle(run_id).fetch_history()).to_json()

@@ -18,11 +18,13 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from baton.errors import QueryTimeoutError, RunNotFoundError
 from baton.messages import Message
 from baton.runs import (
+    RUN_NOT_COMPLETED,
     AgentStatus,
     MessagesPage,
     PageRequest,
@@ -34,7 +36,7 @@ from baton.runs import (
 )
 from baton.visibility import AGENT, TEAM
 
-__all__ = ["PAGE", "WorkflowReader", "not_found"]
+__all__ = ["PAGE", "WorkflowReader", "not_found", "run_result", "typed_result"]
 
 PAGE = 500
 _QUERY_TIMEOUT = timedelta(seconds=15)  # a query waits for a worker; never hang the CLI forever
@@ -44,6 +46,28 @@ _T = TypeVar("_T")
 
 def not_found(exc: BaseException) -> bool:
     return isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
+
+
+def typed_result(error: WorkflowFailureError) -> RunResult | None:
+    """The ``RunResult`` of a run that did not succeed: its workflow closed failed with the
+    result as the failure's first detail (see ``baton.workflows._ending``)."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == RUN_NOT_COMPLETED and cause.details:
+        return RunResult.model_validate(cause.details[0])
+    return None
+
+
+async def run_result(handle: WorkflowHandle[Any, Any]) -> RunResult:
+    """Wait for a run's workflow and return its ``RunResult``, whether the workflow completed or
+    closed failed because the run did not succeed (a crash or a termination still raises)."""
+    try:
+        result: RunResult = await handle.result()
+    except WorkflowFailureError as exc:
+        typed = typed_result(exc)
+        if typed is None:
+            raise
+        return typed
+    return RunResult.model_validate(result) if isinstance(result, dict) else result
 
 
 class WorkflowReader:
@@ -155,6 +179,9 @@ class WorkflowReader:
                 raise self._missing(run_id) from exc
             raise
         except WorkflowFailureError as exc:
+            typed = typed_result(exc)
+            if typed is not None:
+                return typed
             closed = await self.describe(run_id)
             state = closed.status.name.lower() if closed.status else "failed"
             cause = exc.cause

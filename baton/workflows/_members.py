@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 from baton import visibility
 from baton.messages import Message
 from baton.runs import ChildEvent, ChildRecord, RunInput, RunResult, RunStatus
 from baton.specs import TeamSpec
 from baton.workflows._budget import BudgetTracker
+from baton.workflows._ending import result_of_failure
 from baton.workflows._runlog import RunLog
 
 __all__ = ["WORKFLOW_TYPES", "Members", "workflow_type"]
@@ -93,10 +94,16 @@ class Members:
                 static_summary=f"{kind} {member}: {task[:120]}",
             )
         except ChildWorkflowError as exc:
+            # A member that did not complete closes failed (or cancelled) with its typed result;
+            # anything else is a crash of the member's workflow.
             cause = exc.cause or exc
-            result = RunResult(run_id=self.run_id, team=self.team.name, agent=member,
-                               status=RunStatus.FAILED, error_type="child_failed",
-                               reason=f"{member} failed: {cause}")
+            typed = result_of_failure(exc)
+            cancelled = isinstance(cause, CancelledError)
+            result = typed or RunResult(
+                run_id=self.run_id, team=self.team.name, agent=member,
+                status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
+                error_type=None if cancelled else "child_failed",
+                reason=f"{member} was cancelled" if cancelled else f"{member} failed: {cause}")
         self.budget.release(child_input.team.budget)
         self.budget.charge(result.usage, result.cost_usd)
         return self._record(member, kind, child_id, task, step=step, result=result)

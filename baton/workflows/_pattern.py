@@ -7,9 +7,9 @@ start children — and turns the end of the run into a typed ``RunResult``. ``Pa
 the workflow the same public queries as an agent (``status``, ``run_log``, ``messages``,
 ``pending_approvals``) so the CLI and the UI treat every run alike.
 
-Approvals live in the children: find them through the ``BatonStatus`` search attribute
-(``BatonStatus='awaiting_approval' AND WorkflowId STARTS_WITH '<run id>'``) and decide on the
-child workflow.
+Approvals wait in the members (children); they report them here (``_relay``), so this run lists
+them, reports ``awaiting_approval`` and routes decisions sent to it to the member that holds the
+approval.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from baton.approvals import PendingApproval
+from baton.approvals import ApprovalAuthority
 from baton.runs import (
     Admission,
     AgentStatus,
@@ -33,9 +33,12 @@ from baton.runs import (
     StartedEvent,
 )
 from baton.workflows._admission import AdmissionHost, admit
+from baton.workflows._approval import ApprovalGate, awaiting_details
+from baton.workflows._approvals_host import ApprovalsHost
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._host import set_status
 from baton.workflows._members import Members
+from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
 
 __all__ = ["PatternHost", "PatternRun", "output_of"]
@@ -68,6 +71,10 @@ class PatternRun:
         self.max_steps = max_steps
         self.current: str | None = None
         self.admission: Admission | None = None
+        # A pattern asks no person itself; its gate answers (and audits) decisions that name no
+        # member's approval, and the relay holds its members' approvals.
+        self.gate = ApprovalGate(self.log, ApprovalAuthority(), on_change=self._people_changed)
+        self.relay = ApprovalRelay(on_change=self._people_changed)
 
     async def start(self) -> RunResult | None:
         """Admit the run, log its start and mark it RUNNING in visibility; the typed refusal
@@ -81,10 +88,21 @@ class PatternRun:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return refused
         self.members.catalog = catalog
+        self.gate.authority = catalog.approvals
         self.log.add(StartedEvent, step=0, input=self.input.input[:2_000], team=self.team.name,
                      tenant=self.input.tenant)
         set_status(RunStatus.RUNNING)
         return None
+
+    def _people_changed(self) -> None:
+        if self.status.finished:
+            return
+        waiting = list(self.relay.pending.values())
+        self.budget.wait_for_people(bool(waiting), workflow.now())
+        self.status = RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING
+        set_status(self.status)
+        if waiting:
+            workflow.set_current_details(awaiting_details(waiting, workflow.now()))
 
     def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
                details: dict[str, Any] | None = None, *, error_type: str | None = None,
@@ -100,7 +118,7 @@ class PatternRun:
             children=list(self.members.records), details=details or {})
 
 
-class PatternHost(AdmissionHost):
+class PatternHost(AdmissionHost, ApprovalsHost):
     """Queries of a pattern workflow; the subclass sets ``self._pattern`` in its ``__init__``
     (decorated ``@workflow.init``) so a query arriving with the first task finds it."""
 
@@ -108,6 +126,9 @@ class PatternHost(AdmissionHost):
 
     def _admitted(self) -> Admission | None:
         return self._pattern.admission
+
+    def _approvals(self) -> tuple[ApprovalGate, ApprovalRelay]:
+        return self._pattern.gate, self._pattern.relay
 
     @workflow.query(name="status")
     def status(self) -> AgentStatus:
@@ -128,7 +149,3 @@ class PatternHost(AdmissionHost):
     def messages(self, page: PageRequest) -> MessagesPage:
         # No conversation here: each member keeps its own (query the child workflow).
         return MessagesPage(offset=page.offset, total=0, messages=[])
-
-    @workflow.query(name="pending_approvals")
-    def pending_approvals(self) -> list[PendingApproval]:
-        return []  # approvals wait in the children (see the module docstring)

@@ -5,6 +5,7 @@ anything else is refused with an explanation the model can act on."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -104,7 +105,7 @@ class ToolTurn:
         if gate_reason is not None:
             resolution = await self.gate.request(call=call, spec=spec, policy=policy, step=step,
                                                  run_id=self.run_id, reason=gate_reason,
-                                                 deadline=self.budget.deadline)
+                                                 deadline=self._wait_deadline())
             if not resolution.run:
                 why = f": {resolution.reason}" if resolution.reason else ""
                 text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
@@ -136,6 +137,13 @@ class ToolTurn:
             return message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
                                      output=outcome.content)
         return message, None
+
+    def _wait_deadline(self) -> datetime | None:
+        """A person's wait is bounded by the run's wall clock only if the team says it counts;
+        otherwise the approval's own expiry and escalation bound it."""
+        if not self.team.budget.count_human_wait:
+            return None
+        return self.budget.deadline(workflow.now())
 
     @staticmethod
     def _tool_message(call: ToolCall, content: str, *, is_error: bool) -> ToolResultMessage:

@@ -28,6 +28,7 @@ from baton.patterns import BlackboardSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.schemas import schema_error
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["BlackboardWorkflow", "write_schema"]
@@ -208,5 +209,8 @@ class BlackboardWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         assert run.team.blackboard is not None
         return await _Blackboard(self._pattern, run.team.blackboard).run()

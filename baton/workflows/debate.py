@@ -31,6 +31,7 @@ from baton.messages import AgentMessage
 from baton.patterns import DebateSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["POSITION_INSTRUCTION", "POSITION_PREFIX", "DebateWorkflow", "consensus", "normalise",
@@ -192,5 +193,8 @@ class DebateWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         assert run.team.debate is not None
         return await _Debate(self._pattern, run.team.debate).run()

@@ -33,6 +33,7 @@ from temporalio import workflow
 from baton.patterns import FanoutSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["FAILED_BRANCHES", "OUTPUT_OF", "FanoutWorkflow", "split_task"]
@@ -93,6 +94,9 @@ class FanoutWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         pattern = self._pattern
         refused = await pattern.start()
         if refused is not None:

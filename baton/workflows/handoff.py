@@ -27,6 +27,7 @@ from baton.messages import AssistantMessage, Message, ToolResultMessage, UserMes
 from baton.patterns import HandoffSpec
 from baton.runs import RunInput, RunResult, RunStatus, Transfer
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["TRANSFERRED_FROM", "HandoffWorkflow", "handed_over"]
@@ -139,5 +140,8 @@ class HandoffWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         assert run.team.handoff is not None
         return await _Handoff(self._pattern, run.team.handoff).run()

@@ -17,6 +17,7 @@ from temporalio import workflow
 
 from baton.runs import FinishedEvent, RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._host import AgentHost, set_status
 from baton.workflows.supervisor import build_router, run_router
 
@@ -48,6 +49,9 @@ class HierarchicalWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         refused = await self._admit(run)
         if refused is not None:
             return refused

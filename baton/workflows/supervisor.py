@@ -22,6 +22,7 @@ from baton.patterns import SupervisorSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._agent_loop import AgentLoop
+from baton.workflows._ending import conclude
 from baton.workflows._host import AgentHost, set_status
 from baton.workflows._members import Members
 from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
@@ -152,4 +153,7 @@ class SupervisorWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         return await self._admit(run) or await run_router(self._loop, self._delegation)
