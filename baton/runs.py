@@ -25,9 +25,11 @@ __all__ = [
     "ContinuedEvent",
     "FailoverEvent",
     "FinishedEvent",
+    "MembersCarry",
     "MessagesPage",
     "ModelCallEvent",
     "PageRequest",
+    "PatternCarry",
     "RunEvent",
     "RunInput",
     "RunLogPage",
@@ -77,6 +79,43 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ChildRecord(_Model):
+    """One member run of a pattern: what the parent delegated and how it ended."""
+
+    member: str
+    kind: Literal["agent", "team"]
+    workflow_id: str
+    status: RunStatus
+    task: str
+    output: str | None = None
+    reason: str | None = None
+    steps: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+
+
+class MembersCarry(_Model):
+    """What a run with members carries into its next continuation: how many member runs it
+    started (their workflow ids stay unique), their records, and the pattern's own state."""
+
+    started: int = 0
+    records: list[ChildRecord] = Field(default_factory=list)
+    state: dict[str, Any] = Field(default_factory=dict)  # rounds, board, handoffs, routing…
+
+
+class PatternCarry(_Model):
+    """What a pattern run (no agent loop of its own) carries into its next continuation."""
+
+    members: MembersCarry
+    step: int
+    usage: Usage
+    cost_usd: float
+    started_at: datetime
+    waited_s: float = 0.0
+    log_offset: int
+    previous_runs: list[str]
+
+
 class AgentCarry(_Model):
     """What a run carries into its next continuation (continue-as-new)."""
 
@@ -91,6 +130,7 @@ class AgentCarry(_Model):
     previous_runs: list[str]  # Temporal run ids of earlier continuations, oldest first
     last_answer: str | None = None
     waited_s: float = 0.0  # time spent waiting for people, not counted by the wall clock
+    members: MembersCarry | None = None  # a supervisor's router: its delegations so far
 
 
 MAX_INPUT_CHARS = 1_000_000  # Temporal refuses payloads over 2 MB; leave room for the spec
@@ -102,7 +142,8 @@ class RunInput(_Model):
     tenant: str = "default"
     agent: str | None = None  # which agent of the team runs (patterns set it for children)
     parent_run_id: str | None = None
-    carry: AgentCarry | None = None  # set only by continue-as-new
+    carry: AgentCarry | None = None  # set only by continue-as-new (an agent loop's state)
+    pattern_carry: PatternCarry | None = None  # set only by continue-as-new (a pattern's)
     context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
     # handoff: agent → description; adds a transfer_to_<agent> tool per target
     transfer_targets: dict[str, str] = Field(default_factory=dict)
@@ -157,21 +198,6 @@ class Admission(_Model):
     @property
     def reason(self) -> str:
         return "; ".join(f"{p.location}: {p.message}" for p in self.problems)
-
-
-class ChildRecord(_Model):
-    """One member run of a pattern: what the parent delegated and how it ended."""
-
-    member: str
-    kind: Literal["agent", "team"]
-    workflow_id: str
-    status: RunStatus
-    task: str
-    output: str | None = None
-    reason: str | None = None
-    steps: int = 0
-    usage: Usage = Usage()
-    cost_usd: float = 0.0
 
 
 class Transfer(_Model):

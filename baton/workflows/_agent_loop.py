@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, RetryState
+from temporalio.exceptions import ActivityError, CancelledError, RetryState
 
 from baton.calls import Catalog, ChatRequest
 from baton.messages import (
@@ -169,6 +169,8 @@ class AgentLoop(ToolTurn):
             response = await _activities.chat(
                 request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
         except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):  # the run is being cancelled
+                raise asyncio.CancelledError from exc
             error_type, message = failure_of(exc)
             fallback = self.profile.fallback
             # Fail over on an outage (retries or time used up), not on a request the provider

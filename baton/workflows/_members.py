@@ -9,20 +9,31 @@ across replays, retries and restarts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import CancelledError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
 
 from baton import visibility
 from baton.messages import Message
-from baton.runs import ChildEvent, ChildRecord, RunInput, RunResult, RunStatus
+from baton.runs import (
+    ChildEvent,
+    ChildRecord,
+    MembersCarry,
+    RunInput,
+    RunResult,
+    RunStatus,
+)
 from baton.specs import TeamSpec
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._ending import result_of_failure
 from baton.workflows._runlog import RunLog
 
 __all__ = ["WORKFLOW_TYPES", "Members", "workflow_type"]
+
+_CARRIED_OUTPUT = 500
 
 WORKFLOW_TYPES = {
     "single": "AgentWorkflow", "supervisor": "SupervisorWorkflow",
@@ -44,6 +55,17 @@ class Members:
         self.catalog = run.catalog
         self.records: list[ChildRecord] = []
         self._started = 0
+
+    def restore(self, carry: MembersCarry) -> None:
+        """Continue where the previous continuation stopped (child ids stay unique)."""
+        self._started, self.records = carry.started, list(carry.records)
+
+    def carry(self, state: dict[str, Any]) -> MembersCarry:
+        # Outputs are cut: the records say who did what; each member's full answer stays in
+        # its own workflow (baton show reads it there).
+        records = [r.model_copy(update={"output": (r.output or "")[:_CARRIED_OUTPUT] or None})
+                   for r in self.records]
+        return MembersCarry(started=self._started, records=records, state=state)
 
     def _child(self, member: str, task: str, *, context: Sequence[Message],
                transfer_targets: Sequence[str], share: float) -> tuple[str, RunInput]:
@@ -92,6 +114,9 @@ class Members:
                     SearchAttributePair(visibility.STATUS, RunStatus.RUNNING.value),
                 ]),
                 static_summary=f"{kind} {member}: {task[:120]}",
+                # Cancelling the run cancels its members (they record it and close their
+                # approvals); explicit, because Temporal's default would terminate them.
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as exc:
             # A member that did not complete closes failed (or cancelled) with its typed result;

@@ -23,9 +23,11 @@ from baton.approvals import ApprovalAuthority
 from baton.runs import (
     Admission,
     AgentStatus,
+    ContinuedEvent,
     FinishedEvent,
     MessagesPage,
     PageRequest,
+    PatternCarry,
     RunInput,
     RunLogPage,
     RunResult,
@@ -63,11 +65,20 @@ class PatternRun:
         self.pattern: str = run.team.pattern
         # A nested pattern belongs to its parent's run (one script, one ledger, one trace).
         self.run_id = run.parent_run_id or info.workflow_id
-        self.log = RunLog(self.pattern)
-        self.budget = BudgetTracker(run.team.budget, workflow.now())
+        carry = run.pattern_carry
+        self.log = RunLog(self.pattern, offset=carry.log_offset if carry else 0)
+        self.budget = BudgetTracker(
+            run.team.budget, carry.started_at if carry else workflow.now(),
+            usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
+            waited_s=carry.waited_s if carry else 0.0)
         self.members = Members(run, self.run_id, self.log, self.budget)
+        self.state: dict[str, Any] = {}  # the pattern's own, carried into continuations
+        self.previous_runs: list[str] = []
+        if carry is not None:
+            self.members.restore(carry.members)
+            self.state, self.previous_runs = dict(carry.members.state), list(carry.previous_runs)
         self.status = RunStatus.RUNNING
-        self.step = 0
+        self.step = carry.step if carry else 0
         self.max_steps = max_steps
         self.current: str | None = None
         self.admission: Admission | None = None
@@ -89,10 +100,35 @@ class PatternRun:
             return refused
         self.members.catalog = catalog
         self.gate.authority = catalog.approvals
-        self.log.add(StartedEvent, step=0, input=self.input.input[:2_000], team=self.team.name,
-                     tenant=self.input.tenant)
+        if self.input.pattern_carry is None:  # a continuation goes on; it did not start
+            self.log.add(StartedEvent, step=0, input=self.input.input[:2_000],
+                         team=self.team.name, tenant=self.input.tenant)
         set_status(RunStatus.RUNNING)
         return None
+
+    async def continue_if_long(self, state: dict[str, Any]) -> None:
+        """Between units of work: when the history is long enough (Temporal suggests it, or
+        the team's ``history`` limits are reached), continue as new, carrying ``state`` and
+        everything this run accounts (log position, budget, member records, continuations).
+        Returns only when the run goes on in this history."""
+        info = workflow.info()
+        limits = self.team.history
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        if not (info.is_continue_as_new_suggested() or events >= limits.continue_as_new_events
+                or size >= limits.continue_as_new_bytes):
+            return
+        self.log.add(ContinuedEvent, step=self.step, previous_run=info.run_id,
+                     history_events=events, history_bytes=size, compacted_messages=0)
+        now = workflow.now()
+        carry = PatternCarry(
+            members=self.members.carry(state), step=self.step, usage=self.budget.usage,
+            cost_usd=self.budget.cost_usd, started_at=self.budget.started_at,
+            waited_s=self.budget.paused_s(now), log_offset=self.log.offset + len(self.log.events),
+            previous_runs=[*self.previous_runs, info.run_id])
+        # Decisions and member reports in flight finish here before the run is replaced.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self.input.model_copy(update={
+            "pattern_carry": carry, "catalog": self.members.catalog}))
 
     def _people_changed(self) -> None:
         if self.status.finished:
@@ -137,7 +173,8 @@ class PatternHost(AdmissionHost, ApprovalsHost):
         return AgentStatus(
             run_id=run.run_id, team=run.team.name, agent=run.current or run.pattern,
             status=run.status, step=run.step, max_steps=run.max_steps, usage=run.budget.usage,
-            cost_usd=round(run.budget.cost_usd, 6), last_event=last)
+            cost_usd=round(run.budget.cost_usd, 6), last_event=last,
+            previous_runs=run.previous_runs)
 
     @workflow.query(name="run_log")
     def run_log(self, page: PageRequest) -> RunLogPage:

@@ -8,7 +8,7 @@ import asyncio
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from baton.calls import Catalog, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
@@ -122,6 +122,8 @@ class ToolTurn:
             outcome = await _activities.execute_tool(
                 invocation, summary=f"execute_tool {call.name} #{key[:6]}")
         except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):  # the run is being cancelled
+                raise asyncio.CancelledError from exc
             _, failure = failure_of(exc)
             outcome = ToolOutcome(status="error", error_type="tool_unavailable",
                                   content=f"tool {call.name} is unavailable: {failure}")

@@ -101,6 +101,14 @@ class FanoutWorkflow(PatternHost):
         refused = await pattern.start()
         if refused is not None:
             return refused
+        if len(self._jobs) > self._spec.max_branches:
+            # Every job is a child workflow: a task split into thousands of lines must not
+            # start thousands of runs. Refused before any starts.
+            return pattern.finish(
+                RunStatus.FAILED, reason=f"the task splits into {len(self._jobs)} jobs; this "
+                f"team allows at most max_branches={self._spec.max_branches} (raise it, or "
+                "split the input into several runs)", error_type="too_many_branches",
+                details=self._details())
         gate = asyncio.Semaphore(self._slots)
         try:
             await asyncio.gather(*(self._branch(job, gate) for job in self._jobs))

@@ -66,7 +66,7 @@ class HierarchicalWorkflow(AgentHost):
             return RunResult(run_id=loop.run_id, team=run.team.name, agent=loop.agent.name,
                              status=RunStatus.FAILED, reason=reason, error_type=error_type,
                              details={"depth": run.team.depth()})
-        result = await run_router(self._loop, self._delegation)
+        result = await run_router(self._loop, self._delegation, run)
         spec = run.team.hierarchical
         assert spec is not None
         return result.model_copy(update={"details": {
