@@ -33,7 +33,9 @@ from baton.workflows._decisions import edited_args, refusal_of
 from baton.workflows._relay import report_to_parent
 from baton.workflows._runlog import RunLog
 
-__all__ = ["ApprovalGate", "Resolution", "awaiting_details"]
+__all__ = ["MEMO_KEY", "ApprovalGate", "Resolution", "awaiting_details"]
+
+MEMO_KEY = "BatonApprovals"  # the run's open approvals, in its memo
 
 _ACTION = {"approve": "approved", "reject": "rejected", "edit": "edited"}
 # Refused decisions are audited one by one up to this many per run; beyond it the update
@@ -125,6 +127,7 @@ class ApprovalGate:
         self._log.add(ApprovalEvent, step=step, approval_id=approval_id, action="requested",
                       tool=call.name, reason=reason, arguments=call.arguments)
         report_to_parent(ApprovalChange(approval=entry.pending, state="open"))
+        self._record_in_memo()
         self._on_change()
         # No try/finally: when the worker evicts the workflow from its cache the coroutine is
         # closed (GeneratorExit) outside the workflow event loop, where nothing may be recorded.
@@ -137,8 +140,16 @@ class ApprovalGate:
         self._forget(approval_id)
         return resolution
 
+    def _record_in_memo(self) -> None:
+        """The open approvals in the workflow's memo: a history event when one is requested
+        or settled (the Temporal UI shows it, and a closed run's history alone tells it)."""
+        workflow.upsert_memo({MEMO_KEY: [
+            entry.pending.model_dump(mode="json") for entry in self._open.values()]})
+
     def _forget(self, approval_id: str) -> None:
         entry = self._open.pop(approval_id, None)
+        if entry is not None:
+            self._record_in_memo()
         if entry is not None:
             decision = entry.decision
             report_to_parent(ApprovalChange(
