@@ -26,7 +26,7 @@ It brings:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -91,11 +91,13 @@ class BatonPlugin(SimplePlugin):
 
     ``settings`` is the worker's configuration (profiles, tool modules, ledger, limits);
     ``registry`` overrides the tools served (default: the tools of ``settings.tool_modules``);
-    ``tracing`` overrides the exporters of ``settings`` (tests pass an in-memory exporter).
+    ``tracing`` overrides the exporters of ``settings`` (tests pass an in-memory exporter);
+    ``workflows`` overrides which of Baton's workflow classes are registered (all of them).
     """
 
     def __init__(self, settings: BatonSettings | None = None, *,
-                 registry: ToolRegistry | None = None, tracing: Tracing | None = None) -> None:
+                 registry: ToolRegistry | None = None, tracing: Tracing | None = None,
+                 workflows: Sequence[type] | None = None) -> None:
         self.settings = settings = settings or BatonSettings()
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.registry = registry or default_registry.serving(settings.tool_modules)
@@ -115,7 +117,7 @@ class BatonPlugin(SimplePlugin):
             "baton",
             data_converter=lambda existing: baton_data_converter(existing, codec=codec),
             interceptors=[telemetry],
-            workflows=ALL_WORKFLOWS,
+            workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
             activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool],
             workflow_runner=workflow_runner,
             run_context=self._resources,

@@ -117,6 +117,11 @@ class BatonSettings(BaseSettings):
         default=None, description="client private key for mTLS (PEM)")
     temporal_tls_server_name: str | None = Field(
         default=None, description="the server name to verify (default: the address's host)")
+    deployment_name: str | None = Field(
+        default=None, description="worker versioning: the Worker Deployment this worker belongs "
+        "to (with build_id; runs stay pinned to the version that started them)")
+    build_id: str | None = Field(
+        default=None, description="worker versioning: this worker's version (e.g. a git sha)")
     decider: str | None = Field(default=None, description="CLI: who you are when you decide")
     decider_key_file: Path | None = Field(
         default=None, description="CLI: your Ed25519 private key (PEM); decisions are signed")

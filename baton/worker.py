@@ -15,10 +15,11 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import Client, Plugin
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.opentelemetry import MetricsExporter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from baton.codec import encryption_codec
 from baton.plugin import BatonPlugin, baton_data_converter
@@ -27,7 +28,7 @@ from baton.telemetry import Tracing, configure_logging
 from baton.telemetry.metrics import meter_provider, temporal_runtime
 from baton.tools import ToolRegistry
 
-__all__ = ["connect", "run_worker", "tls_config", "worker_resources"]
+__all__ = ["connect", "deployment_config", "run_worker", "tls_config", "worker_resources"]
 
 log = structlog.get_logger("baton.worker")
 
@@ -47,6 +48,17 @@ async def connect(settings: BatonSettings, *, runtime: Runtime | None = None,
         runtime=runtime,
         plugins=plugins,
     )
+
+
+def deployment_config(settings: BatonSettings) -> WorkerDeploymentConfig | None:
+    """Worker versioning, when configured: this worker serves one version of a Worker
+    Deployment, and every run stays pinned to the version it started on, so a run that waits
+    days for a person finishes on the code that began it (see docs/operations.md)."""
+    if settings.deployment_name is None or settings.build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(settings.deployment_name, settings.build_id),
+        use_worker_versioning=True, default_versioning_behavior=VersioningBehavior.PINNED)
 
 
 def tls_config(settings: BatonSettings) -> TLSConfig | bool:
@@ -71,15 +83,17 @@ async def worker_resources(
     *,
     tracing: Tracing | None = None,
     max_cached_workflows: int | None = None,
+    workflows: Sequence[type] | None = None,
 ) -> AsyncIterator[Worker]:
     """A Baton worker on ``settings.task_queue`` for an existing client (``async with`` the
     worker to run it). ``registry`` overrides the tools served, ``tracing`` the exporters of
     ``settings``; ``max_cached_workflows=0`` makes every task replay from history (tests)."""
-    plugin = BatonPlugin(settings, registry=registry, tracing=tracing)
+    plugin = BatonPlugin(settings, registry=registry, tracing=tracing, workflows=workflows)
     yield Worker(
         client,
         task_queue=settings.task_queue,
         plugins=[plugin],
+        deployment_config=deployment_config(settings),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
