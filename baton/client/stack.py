@@ -21,6 +21,7 @@ import shutil
 import sys
 import sysconfig
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,6 +38,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 
 from baton.client._procs import ManagedProcess, check_port_free, free_port
+from baton.client._supervisor import Supervisor, SupervisorEvent, log_event
 from baton.errors import StackError
 from baton.examples import APPROVER_GROUPS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
@@ -97,6 +99,9 @@ class EmbeddedStack:
     ``settings.temporal_port``, ``ui_port`` and ``model_server_port`` choose the ports; the
     effective settings for clients and workers of this stack are ``stack.settings``. With
     ``serve_examples`` the worker serves the example tools too, so every example team runs.
+    Once up, the stack supervises its children (:mod:`baton.client._supervisor`): a child that
+    exits is restarted with backoff; ``on_event`` (default: a warning on the ``baton.stack``
+    logger) gets each exit and restart, and ``stack.events`` keeps them all.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class EmbeddedStack:
         worker: bool = True,
         serve_examples: bool = True,
         startup_timeout_s: float = 60.0,
+        on_event: Callable[[SupervisorEvent], None] | None = None,
     ) -> None:
         self.home = settings.home.expanduser().resolve()
         self.logs_dir = self.home / "logs"
@@ -127,7 +133,10 @@ class EmbeddedStack:
         self._want_model_server = model_server
         self._want_worker = worker
         self._timeout = startup_timeout_s
+        self._on_event = on_event or log_event
+        self._supervisor = Supervisor(self._record)
         self.processes: list[ManagedProcess] = []
+        self.events: list[SupervisorEvent] = []
 
     # -- addresses ---------------------------------------------------------------------------
     @property
@@ -191,26 +200,32 @@ class EmbeddedStack:
             # Also on Ctrl-C/cancellation during start-up: never leave half a stack behind.
             await self.stop()
             raise
+        # Supervised only once everything is ready: a child that fails during start-up is a
+        # start-up error (above), not something to retry.
+        for proc in self.processes:
+            self._supervisor.watch(proc)
 
     async def stop(self) -> None:
         """Stop every process this stack started, newest first (the worker before its server)."""
+        await self._supervisor.stop()  # first, or a child stopped here would be restarted
         while self.processes:
             await self.processes.pop().stop()
 
-    async def wait(self) -> ManagedProcess:
-        """Return the first child that exits on its own (``baton up`` reports it and stops)."""
-        while True:
-            for proc in self.processes:
-                if proc.exited() is not None:
-                    return proc
-            await asyncio.sleep(0.5)
+    async def wait(self) -> None:
+        """Until the stack gives up on a child that keeps exiting: raises ``StackError`` naming
+        it. Children that exit now and then are restarted and never end this wait."""
+        await self._supervisor.wait()
+
+    def _record(self, event: SupervisorEvent) -> None:
+        self.events.append(event)
+        self._on_event(event)
 
     # -- the three processes -----------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
-               stop_timeout_s: float = 10.0) -> ManagedProcess:
+    async def _spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
+                     stop_timeout_s: float = 10.0) -> ManagedProcess:
         proc = ManagedProcess(name=name, argv=argv, log=self.logs_dir / f"{name}.log",
                               env=env or {}, stop_timeout_s=stop_timeout_s)
-        proc.start()
+        await proc.start()
         self.processes.append(proc)
         return proc
 
@@ -230,7 +245,7 @@ class EmbeddedStack:
         ]
         if self.encrypted:  # the UI shows payloads decrypted by this stack's codec server
             argv += ["--ui-codec-endpoint", self.codec_server_url]
-        proc = self._spawn("temporal", argv)
+        proc = await self._spawn("temporal", argv)
         client = await self._connect_temporal(proc)
         await self._ensure_search_attributes(client, proc)
 
@@ -274,7 +289,7 @@ class EmbeddedStack:
 
     async def _start_model_server(self) -> None:
         s = self.settings
-        proc = self._spawn("model-server", [
+        proc = await self._spawn("model-server", [
             sys.executable, "-m", "baton.client.cli", "model-server",
             "--host", LOOPBACK, "--port", str(s.model_server_port),
         ])
@@ -282,7 +297,7 @@ class EmbeddedStack:
 
     async def _start_codec_server(self) -> None:
         s = self.settings
-        proc = self._spawn("codec-server", [
+        proc = await self._spawn("codec-server", [
             sys.executable, "-m", "baton.client.cli", "codec-server",
             "--host", LOOPBACK, "--port", str(s.codec_server_port),
         ], env=settings_env(s))  # the keys travel in the environment, as for the worker
@@ -306,8 +321,8 @@ class EmbeddedStack:
     async def _start_worker(self) -> None:
         s = self.settings
         # The worker gets its configuration the way a deployed one does: BATON_* variables.
-        proc = self._spawn("worker", [sys.executable, "-m", "baton.client.cli", "worker"],
-                           env=settings_env(s), stop_timeout_s=20.0)
+        proc = await self._spawn("worker", [sys.executable, "-m", "baton.client.cli", "worker"],
+                                 env=settings_env(s), stop_timeout_s=20.0)
         client = await Client.connect(self.temporal_address, namespace=s.namespace)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
