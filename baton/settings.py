@@ -26,7 +26,14 @@ from pydantic_settings import (
 from baton.approvals import ApprovalAuthority
 from baton.specs import ModelProfile
 
-__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG_FILE", "Approver", "BatonSettings", "config_file"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "ApprovalService",
+    "Approver",
+    "BatonSettings",
+    "config_file",
+]
 
 CONFIG_ENV = "BATON_CONFIG"
 DEFAULT_CONFIG_FILE = Path("baton.toml")
@@ -51,6 +58,16 @@ class Approver(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     public_keys: list[str] = Field(default_factory=list)
+
+
+class ApprovalService(BaseModel):
+    """A service that authenticates people itself (a web console behind the deployment's
+    login) and signs their decisions with its own key: for whom it may sign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_keys: list[str] = Field(default_factory=list)
+    may_sign_for: list[str] = Field(default_factory=lambda: ["*"])  # approvers or groups
 
 
 class BatonSettings(BaseSettings):
@@ -91,6 +108,9 @@ class BatonSettings(BaseSettings):
         default_factory=dict, description="worker: who may decide approvals, with public keys")
     approver_groups: dict[str, list[str]] = Field(
         default_factory=dict, description="worker: group name → approvers (policies name groups)")
+    approval_services: dict[str, ApprovalService] = Field(
+        default_factory=dict, description="worker: services that sign decisions for the people "
+        "they authenticated (e.g. the web console)")
     allow_unsigned_decisions: bool = Field(
         default=False, description="worker: accept decisions without a signature (development "
         "only: anyone with access to the namespace could then decide as anyone)")
@@ -193,7 +213,9 @@ class BatonSettings(BaseSettings):
         return ApprovalAuthority(
             keys={name: tuple(a.public_keys) for name, a in self.approvers.items()},
             groups={name: tuple(members) for name, members in self.approver_groups.items()},
-            allow_unsigned=self.allow_unsigned_decisions)
+            allow_unsigned=self.allow_unsigned_decisions,
+            services={name: (tuple(s.public_keys), tuple(s.may_sign_for))
+                      for name, s in self.approval_services.items()})
 
     @property
     def resolved_model_server_url(self) -> str:

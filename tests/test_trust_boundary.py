@@ -30,10 +30,11 @@ from baton.errors import ApprovalRefusedError, RunRefusedError, SpecError, ToolD
 from baton.loader import load_team, parse_team
 from baton.runs import PageRequest, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
-from baton.settings import Approver, BatonSettings
+from baton.settings import ApprovalService, Approver, BatonSettings
 from baton.signing import generate_key, public_key_text, signed
 from baton.specs import TeamSpec
 from baton.tools import ToolRegistry, tool
+from baton.worker import worker_resources
 
 AGENT = "teller"
 TRANSFER = {"name": "wire_transfer", "arguments": {"account": "DE001", "amount": 500.0}}
@@ -353,7 +354,6 @@ async def test_an_api_key_a_provider_echoes_reaches_neither_history_nor_logs(
         client: Client, settings: BatonSettings, scripted: ScriptedServer,
         monkeypatch: pytest.MonkeyPatch, output: Callable[[], str]) -> None:
     from baton.specs import ModelProfile
-    from baton.worker import worker_resources
 
     key = f"sk-live-{uuid.uuid4().hex}"
     monkeypatch.setenv("BATON_TEST_PROVIDER_KEY", key)
@@ -369,3 +369,32 @@ async def test_an_api_key_a_provider_echoes_reaches_neither_history_nor_logs(
     history = (await client.get_workflow_handle(run_id).fetch_history()).to_json()
     assert key not in history and key not in (result.reason or "")
     assert key not in output()
+
+
+async def test_an_approvals_service_signs_only_for_whom_it_may(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    # A console behind the deployment's login signs for the people it authenticated.
+    console, kiosk = generate_key(), generate_key()
+    settings = settings.model_copy(update={"approval_services": {
+        "console": ApprovalService(public_keys=[public_key_text(console)],
+                                   may_sign_for=["treasury"]),
+        "kiosk": ApprovalService(public_keys=[public_key_text(kiosk)],
+                                 may_sign_for=["mallory"])}})
+    async with worker_resources(client, settings) as running, running:
+        handle = await start(client, settings, scripted, team(),
+                             [{"tool_calls": [TRANSFER]}, {"content": "Paid."}])
+        approval = await pending(handle)
+        baton = BatonClient(client, settings)
+        as_alice = ApprovalDecision(approval_id=approval.approval_id, decision="approve",
+                                    by="alice")
+        with pytest.raises(ApprovalRefusedError, match="'kiosk' may not sign for 'alice'"):
+            await baton.decide(signed(as_alice, kiosk, run_id=handle.id, signer="kiosk"),
+                               workflow_id=handle.id)
+        with pytest.raises(ApprovalRefusedError, match="does not prove 'alice'"):  # wrong key
+            await baton.decide(signed(as_alice, kiosk, run_id=handle.id, signer="console"),
+                               workflow_id=handle.id)
+        receipt = await baton.decide(signed(as_alice, console, run_id=handle.id,
+                                            signer="console"), workflow_id=handle.id)
+        assert receipt.accepted and (await run_result(handle)).status is RunStatus.COMPLETED
+        log = await approvals_log(handle)
+    assert [(e.action, e.by, e.signed) for e in log][-1] == ("approved", "alice", True)
