@@ -79,6 +79,8 @@ class ChatRequest(_Payload):
     tool_choice: Literal["auto", "none", "required"] = "auto"
     output_schema: dict[str, Any] | None = None
     step: int = 0
+    # What the run's budget leaves for this call's answer (never above the profile's own cap).
+    max_output_tokens: int | None = None
 
 
 class ChatResponse(_Payload):

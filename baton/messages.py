@@ -30,6 +30,7 @@ __all__ = [
     "digest_of",
     "dump_messages",
     "load_messages",
+    "size_of",
 ]
 
 
@@ -139,3 +140,12 @@ def dump_messages(messages: list[Message]) -> list[dict[str, Any]]:
 
 def load_messages(values: list[Any]) -> list[Message]:
     return _MESSAGES.validate_python(values)
+
+
+def size_of(message: BaseModel) -> int:
+    """UTF-8 bytes of what a message puts in a prompt (its text and tool calls)."""
+    content = getattr(message, "content", None) or ""
+    calls = getattr(message, "tool_calls", ())
+    return len(content.encode("utf-8")) + sum(
+        len(call.name) + len(json.dumps(call.arguments)) + len(call.raw_arguments or "")
+        for call in calls)

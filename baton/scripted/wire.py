@@ -70,8 +70,9 @@ def _usage(query: ChatQuery, answer: Answer) -> tuple[int, int]:
     prompt = sum(size(m.content, m.tool_calls) for m in query.messages)
     prompt += sum(len(t.name + t.description + json.dumps(t.parameters)) for t in query.tools)
     prompt += len(json.dumps(query.response_schema)) if query.response_schema is not None else 0
-    completion = size(answer.content or "", answer.tool_calls)
-    return max(1, math.ceil(prompt / 4)), max(1, math.ceil(completion / 4))
+    completion = math.ceil(size(answer.content or "", answer.tool_calls) / 4)
+    # A real model never answers more than max_tokens, tool calls included.
+    return max(1, math.ceil(prompt / 4)), max(1, min(completion, query.max_tokens or completion))
 
 
 def _require(cond: bool, message: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError, RetryState
 
-from baton.calls import Catalog, ChatRequest
+from baton.calls import Catalog, ChatRequest, ToolSchema
 from baton.messages import (
     AssistantMessage,
     Message,
@@ -40,7 +40,7 @@ from baton.schemas import schema_error
 from baton.specs import AgentSpec, ServedProfile, TeamSpec
 from baton.workflows import _activities
 from baton.workflows._approval import ApprovalGate, awaiting_details
-from baton.workflows._budget import BudgetTracker
+from baton.workflows._budget import BudgetTracker, estimate_tokens, schema_texts
 from baton.workflows._history import Conversation, compact
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
@@ -160,11 +160,19 @@ class AgentLoop(ToolTurn):
 
     async def _call_model(self) -> AssistantMessage:
         prefix, delta = self.conversation.outgoing()
+        profile, tools = self.profile, self.tool_schemas
+        prompt = self._prompt_estimate(tools)
+        room, refused = self.budget.room_for_call(
+            prompt, max_output=profile.max_output_tokens,
+            price_input_per_mtok=profile.price_input_per_mtok,
+            price_output_per_mtok=profile.price_output_per_mtok)
+        if refused is not None:
+            raise Finished(RunStatus.BUDGET_EXHAUSTED, refused)
         request = ChatRequest(
             workflow_id=workflow.info().workflow_id, run_id=self.run_id, agent=self.agent.name,
-            profile_name=self.profile_name, profile=self.profile, prefix=prefix, delta=delta,
-            tools=self.tool_schemas, output_schema=self.agent.output_schema, step=self.step,
-        )
+            profile_name=self.profile_name, profile=profile, prefix=prefix, delta=delta,
+            tools=tools, output_schema=self.agent.output_schema, step=self.step,
+            max_output_tokens=room)
         try:
             response = await _activities.chat(
                 request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
@@ -183,6 +191,7 @@ class AgentLoop(ToolTurn):
             raise Finished(RunStatus.FAILED, f"model call failed: {message}",
                            error_type=error_type) from exc
         self.conversation.mark_sent(prefix.length + len(delta))
+        self.budget.learn_prompt(prompt, response.usage.input_tokens)
         reply = response.message.model_copy(update={"agent": self.agent.name})
         self.conversation.append(reply)
         cost = self.profile.cost_usd(response.usage.input_tokens, response.usage.output_tokens)
@@ -265,6 +274,11 @@ class AgentLoop(ToolTurn):
         agent = self.agent
         return system_prompt(agent.name, agent.description, agent.instructions,
                              agent.output_schema)
+
+    def _prompt_estimate(self, tools: tuple[ToolSchema, ...]) -> int:
+        return estimate_tokens(schema_texts(tools, self.agent.output_schema),
+                               messages=len(self.conversation),
+                               measured_bytes=self.conversation.size)
 
     def _approvals_changed(self) -> None:
         """A person is (or no longer is) needed, here or in a member: say so everywhere — the

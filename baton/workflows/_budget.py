@@ -1,14 +1,55 @@
 """Per-run budget accounting, deterministic and kept in workflow state
-(docs/architecture.md#budgets)."""
+(docs/architecture.md#budgets).
+
+Spend is bounded *before* each model call, not noticed after it: the call's prompt is
+estimated (one token per three UTF-8 bytes, scaled up by the largest actual/estimated ratio
+seen so far in the run), its ``max_tokens`` is capped to what the token and cost budgets still
+allow, and a call that cannot pay for its prompt plus ``MIN_OUTPUT_TOKENS`` is not made (the
+run ends ``budget_exhausted``). A member is only started with a slice that can pay for one
+such call. So a run spends at most its caps, plus whatever a provider counts beyond the
+estimate for the prompts of calls in flight (none with the scripted model: it counts four bytes
+a token).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from baton.messages import Usage
 from baton.specs import Budget
 
-__all__ = ["BudgetTracker"]
+__all__ = ["MIN_OUTPUT_TOKENS", "BudgetTracker", "estimate_tokens", "schema_texts"]
+
+MIN_OUTPUT_TOKENS = 16  # a call that may answer less than this cannot say anything useful
+_BYTES_PER_TOKEN = 3  # conservative: English runs ~4 bytes a token, CJK ~3, code and JSON ~3
+_PER_MESSAGE = 4  # role and framing tokens every provider adds per message
+
+
+class _Described(Protocol):  # a tool as the model sees it (ToolSchema, ToolSpec)
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def parameters(self) -> dict[str, Any]: ...
+
+
+def schema_texts(tools: Iterable[_Described], output_schema: dict[str, Any] | None
+                 ) -> list[str]:
+    """What the tool definitions and the output schema put into a prompt."""
+    texts = [t.name + t.description + json.dumps(t.parameters) for t in tools]
+    return [*texts, json.dumps(output_schema)] if output_schema is not None else texts
+
+
+def estimate_tokens(texts: Iterable[str], *, messages: int = 0, measured_bytes: int = 0) -> int:
+    """A deliberately high estimate of the tokens ``texts`` (plus ``measured_bytes`` already
+    counted, and ``messages`` messages' framing) take in a prompt."""
+    size = measured_bytes + sum(len(text.encode("utf-8")) for text in texts)
+    return math.ceil(size / _BYTES_PER_TOKEN) + _PER_MESSAGE * messages
 
 
 class BudgetTracker:
@@ -26,6 +67,54 @@ class BudgetTracker:
         # the same remaining money.
         self.reserved_tokens = 0
         self.reserved_cost_usd = 0.0
+        # How far actual prompts exceeded the estimate so far (never below 1): later estimates
+        # are scaled by it, so a provider that counts more than three bytes a token is learned.
+        self.prompt_ratio = 1.0
+
+    def room_for_call(self, prompt_tokens: int, *, max_output: int, price_input_per_mtok: float,
+                      price_output_per_mtok: float) -> tuple[int, str | None]:
+        """(``max_tokens`` for the next call, or why it cannot be made) given its estimated
+        prompt: the output is capped to what the token and cost budgets leave after the
+        prompt; a call that cannot answer ``MIN_OUTPUT_TOKENS`` is refused."""
+        prompt = math.ceil(prompt_tokens * self.prompt_ratio)
+        room = max_output
+        budget = self.budget
+        if budget.max_tokens is not None:
+            left = budget.max_tokens - self.usage.total_tokens - self.reserved_tokens
+            room = min(room, left - prompt)
+        if budget.max_cost_usd is not None and price_output_per_mtok > 0:
+            left_usd = budget.max_cost_usd - self.cost_usd - self.reserved_cost_usd
+            after_prompt = left_usd - prompt * price_input_per_mtok / 1_000_000
+            room = min(room, math.floor(after_prompt * 1_000_000 / price_output_per_mtok))
+        if room < MIN_OUTPUT_TOKENS:
+            return 0, (f"the next model call needs about {prompt:,} prompt tokens plus at least "
+                       f"{MIN_OUTPUT_TOKENS} to answer, more than the budget has left "
+                       f"({self._left_text()})")
+        return room, None
+
+    def learn_prompt(self, estimated: int, actual: int) -> None:
+        if estimated > 0 and actual > estimated * self.prompt_ratio:
+            self.prompt_ratio = actual / estimated
+
+    def can_pay_for(self, budget: Budget, prompt_tokens: int, *, price_input_per_mtok: float,
+                    price_output_per_mtok: float) -> bool:
+        """Whether a member with ``budget`` can make one minimal call of ``prompt_tokens``."""
+        needed = math.ceil(prompt_tokens * self.prompt_ratio) + MIN_OUTPUT_TOKENS
+        if budget.max_tokens is not None and budget.max_tokens < needed:
+            return False
+        cost = (math.ceil(prompt_tokens * self.prompt_ratio) * price_input_per_mtok
+                + MIN_OUTPUT_TOKENS * price_output_per_mtok) / 1_000_000
+        return budget.max_cost_usd is None or budget.max_cost_usd >= cost
+
+    def _left_text(self) -> str:
+        parts = []
+        if self.budget.max_tokens is not None:
+            parts.append(f"{self.budget.max_tokens - self.usage.total_tokens:,} of "
+                         f"{self.budget.max_tokens:,} tokens")
+        if self.budget.max_cost_usd is not None:
+            parts.append(f"${self.budget.max_cost_usd - self.cost_usd:.4f} of "
+                         f"${self.budget.max_cost_usd:.4f}")
+        return ", ".join(parts) or "nothing"
 
     def reserve(self, budget: Budget) -> None:
         self.reserved_tokens += budget.max_tokens or 0

@@ -17,7 +17,7 @@ from temporalio.exceptions import CancelledError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 from baton import visibility
-from baton.messages import Message
+from baton.messages import Message, size_of
 from baton.runs import (
     ChildEvent,
     ChildRecord,
@@ -27,9 +27,10 @@ from baton.runs import (
     RunStatus,
 )
 from baton.specs import TeamSpec
-from baton.workflows._budget import BudgetTracker
+from baton.workflows._budget import BudgetTracker, estimate_tokens, schema_texts
 from baton.workflows._ending import result_of_failure
 from baton.workflows._runlog import RunLog
+from baton.workflows.prompts import system_prompt
 
 __all__ = ["WORKFLOW_TYPES", "Members", "workflow_type"]
 
@@ -99,6 +100,11 @@ class Members:
                 status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted))
         workflow_name, child_input = self._child(member, task, context=context,
                                                  transfer_targets=transfer_targets, share=share)
+        too_small = self._slice_too_small(child_input, task, context)
+        if too_small:
+            return self._record(member, kind, child_id, task, step=step, result=RunResult(
+                run_id=self.run_id, team=self.team.name, agent=member,
+                status=RunStatus.BUDGET_EXHAUSTED, reason=too_small))
         self.log.add(ChildEvent, step=step, action="started", member=member, member_kind=kind,
                      workflow_id=child_id, task=task[:2_000])
         self.budget.reserve(child_input.team.budget)
@@ -132,6 +138,27 @@ class Members:
         self.budget.release(child_input.team.budget)
         self.budget.charge(result.usage, result.cost_usd)
         return self._record(member, kind, child_id, task, step=step, result=result)
+
+    def _slice_too_small(self, child: RunInput, task: str, context: Sequence[Message]
+                         ) -> str | None:
+        """Why the member's budget slice cannot pay for even its first model call (then it is
+        not started: a member that can only fail would still cost a workflow and a call)."""
+        agent = child.team.agent(child.agent)
+        profile = self.catalog.profiles.get(agent.model) if self.catalog else None
+        if profile is None:
+            return None
+        tools = [t for name in agent.tools if (t := self.catalog.tools.get(name)) is not None] \
+            if self.catalog else []
+        texts = [system_prompt(agent.name, agent.description, agent.instructions,
+                               agent.output_schema), task, *schema_texts(tools, None)]
+        prompt = estimate_tokens(texts, messages=2 + len(context),
+                                 measured_bytes=sum(size_of(m) for m in context))
+        if self.budget.can_pay_for(child.team.budget, prompt,
+                                   price_input_per_mtok=profile.price_input_per_mtok,
+                                   price_output_per_mtok=profile.price_output_per_mtok):
+            return None
+        return (f"the budget left for {child.agent or child.team.name} cannot pay for its "
+                f"first model call (about {prompt:,} prompt tokens plus an answer)")
 
     def _record(self, member: str, kind: str, child_id: str, task: str, *, step: int,
                 result: RunResult) -> RunResult:

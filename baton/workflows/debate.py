@@ -176,8 +176,13 @@ class _Debate:
                         "no consensus")
                 break
         if not self.latest:
-            return self._finish(RunStatus.FAILED, None, "every debater failed; nothing to judge",
-                                agreed=False, error_type="debaters_failed")
+            # Debaters that ran out of budget mean the run did: say so, not "failed".
+            broke = any(why.startswith(f"round 1: [{RunStatus.BUDGET_EXHAUSTED.value}]")
+                        for why in self.failed.values())
+            return self._finish(
+                RunStatus.BUDGET_EXHAUSTED if broke else RunStatus.FAILED, None,
+                "every debater failed; nothing to judge", agreed=False,
+                error_type="debaters_failed")
         self.p.current = self.spec.judge
         judged = await self.p.members.run(self.spec.judge, self._judge_task(stop),
                                           step=self.p.step + 1)
