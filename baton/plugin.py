@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import temporalio.client
@@ -48,6 +48,7 @@ from baton.telemetry import TelemetryInterceptor, Tracing
 from baton.telemetry.tracing import tracer_provider
 from baton.tools import ToolRegistry, default_registry
 from baton.workflows import ALL_WORKFLOWS
+from baton.workflows._activities import rate_limited_queue
 
 __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workflow_runner"]
 
@@ -136,6 +137,7 @@ class BatonPlugin(SimplePlugin):
         config = super().configure_worker(config)
         # The llm activity rebuilds a conversation prefix by querying its workflow.
         self.llm.temporal_client = config["client"]
+        self._task_queue = config["task_queue"]
         return config
 
     def configure_replayer(self, config: temporalio.worker.ReplayerConfig
@@ -153,6 +155,26 @@ class BatonPlugin(SimplePlugin):
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
                 self.llm.http = http
                 try:
-                    yield
+                    async with AsyncExitStack() as limited:
+                        for worker in self._rate_limited_workers():
+                            await limited.enter_async_context(worker)
+                        yield
                 finally:
                     self.llm.http = None
+
+    def _rate_limited_workers(self) -> list[temporalio.worker.Worker]:
+        """One activity worker per rate-limited profile, polling that profile's queue: the
+        server dispatches its calls at most ``max_requests_per_second`` across the fleet."""
+        client, queue = self.llm.temporal_client, getattr(self, "_task_queue", None)
+        if client is None or queue is None:
+            return []
+        # The same connection and converter, without this plugin: a worker built from a client
+        # that carries it would register all of Baton again (and start its own limited workers).
+        config = client.config(active_config=True)
+        config["plugins"] = []
+        plain = temporalio.client.Client(**config)
+        return [temporalio.worker.Worker(
+            plain, task_queue=rate_limited_queue(queue, name), activities=[self.llm.chat],
+            max_task_queue_activities_per_second=profile.max_requests_per_second)
+            for name, profile in self.settings.profiles.items()
+            if profile.max_requests_per_second is not None]

@@ -92,6 +92,9 @@ class ServedProfile(_Spec):
     price_output_per_mtok: float = Field(default=0.0, ge=0)
     max_attempts: int = Field(default=6, ge=1, le=100)  # retries before failing over / failing
     fallback: str | None = None  # profile to fail over to once max_attempts are used up
+    # Calls per second across every worker of the fleet: this profile's calls then go through a
+    # task queue of their own, which the Temporal server rate-limits (see rate_limited_queue).
+    max_requests_per_second: float | None = Field(default=None, gt=0)
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return (
