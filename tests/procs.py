@@ -281,6 +281,7 @@ async def run_log(handle: WorkflowHandle[Any, Any]) -> list[Any]:
 
 
 def ledger_rows(state: Path) -> list[tuple[str, str]]:
-    """(idempotency key, tool) of every side effect the tool ledger recorded."""
+    """(idempotency key, tool) of every side effect the tool ledger recorded an outcome for."""
     with sqlite3.connect(state / "ledger.sqlite") as db:
-        return db.execute("SELECT idempotency_key, tool FROM side_effects").fetchall()
+        return db.execute("SELECT idempotency_key, tool FROM baton_ledger "
+                          "WHERE outcome IS NOT NULL").fetchall()
