@@ -124,6 +124,8 @@ def worker_env(*, address: str, task_queue: str, model_url: str, state: Path,
         "BATON_HOME": str(state),
         # Shared between a killed worker and its replacement: the ledger is a file.
         "BATON_LEDGER_PATH": str(state / "ledger.sqlite"),
+        # A killed worker's claims expire after this long; the replacement then takes them over.
+        "BATON_LEDGER_LEASE_S": "3.0",
         "BATON_SUPPORT_DB": str(state / "support.sqlite"),
         "BATON_TOOL_MODULES": json.dumps(["crash_tools"]),
         # A small provider timeout: the chat activity's start-to-close (timeout_s + 5) is what

@@ -54,6 +54,11 @@ __all__ = ["DEFAULT_LEASE_S", "ToolActivities"]
 DEFAULT_LEASE_S = 30.0
 
 
+def _discard(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _problems(exc: ValidationError, allowed: list[str]) -> list[dict[str, str]]:
     problems = []
     for err in exc.errors():
@@ -233,6 +238,8 @@ class ToolActivities:
                     if lease is not None and not running.done():
                         lease.adopted = True
                         self.orphans.adopt(running, lease, settle)
+                    else:  # a read: nobody waits for it, but its error must not go unread
+                        running.add_done_callback(_discard)
                     raise
         except (ApplicationError, asyncio.CancelledError):
             raise
