@@ -246,7 +246,9 @@ class ToolActivities:
         except Exception as exc:
             return settle(None, exc)
         finally:
-            ticker.cancel()
+            # Awaited, so no renewal is still in flight when the claim is released or recorded.
+            beat.stop()
+            await ticker
         return settle(result, None)
 
     def _settle(self, inv: ToolInvocation, attempt: int, result: Any,

@@ -34,6 +34,7 @@ class Heartbeat:
         self._loop = asyncio.get_running_loop()
         self._context = contextvars.copy_context()
         self._lease = lease
+        self._stopped = asyncio.Event()
         self.details: tuple[Any, ...] = ()
 
     def __call__(self, *details: Any) -> None:
@@ -52,8 +53,15 @@ class Heartbeat:
         return min(interval, self._lease.renew_every_s) if self._lease else interval
 
     async def tick(self, interval_s: float) -> None:
-        while True:
+        """Beat (and renew) every ``interval_s`` until ``stop()``."""
+        while not self._stopped.is_set():
             self._send()  # resend the latest details so ticks never erase the tool's progress
             if self._lease is not None:
                 await self._lease.renew()
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), interval_s)
+
+    def stop(self) -> None:
+        """End ``tick`` after the renewal in flight, if any. Not a task cancel: a cancelled
+        renewal may still commit in the store after the claim was released, and extend it."""
+        self._stopped.set()

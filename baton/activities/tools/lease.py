@@ -55,10 +55,13 @@ class Lease:
                 "tool %s: claim %s lost while the tool runs; another attempt may run it too",
                 self.tool, self.key[:12])
 
-    async def keep_alive(self) -> None:
-        while True:
+    async def keep_alive(self, stopped: asyncio.Event) -> None:
+        """Renew until ``stopped`` is set; the renewal in flight then completes (a cancelled one
+        could still commit after a release and extend the claim)."""
+        while not stopped.is_set():
             await self.renew()
-            await asyncio.sleep(self.renew_every_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), self.renew_every_s)
 
     async def record(self, outcome: ToolOutcome) -> ToolOutcome:
         return await self.store.record(self.tenant, self.key, self.owner, outcome)
@@ -91,24 +94,23 @@ class Orphans:
     @staticmethod
     async def _finish(running: asyncio.Future[Any], lease: Lease,
                       settle: Callable[[Any, BaseException | None], ToolOutcome]) -> None:
-        keeper = asyncio.create_task(lease.keep_alive())
+        stopped = asyncio.Event()
+        keeper = asyncio.create_task(lease.keep_alive(stopped))
+        result, error = None, None
         try:
-            result, error = None, None
-            try:
-                result = await running
-            except Exception as exc:
-                error = exc
-            try:
-                outcome = settle(result, error)
-            except Exception:
-                await lease.release()
-                return
-            await lease.record(outcome)
-            activity.logger.info("tool %s: outcome of a cancelled attempt recorded", lease.tool)
+            result = await running
+        except Exception as exc:
+            error = exc
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            stopped.set()
+            await keeper  # before releasing or recording: see keep_alive
+        try:
+            outcome = settle(result, error)
+        except Exception:
+            await lease.release()
+            return
+        await lease.record(outcome)
+        activity.logger.info("tool %s: outcome of a cancelled attempt recorded", lease.tool)
 
     async def drain(self) -> None:
         """Wait for every orphaned run (the worker calls this before closing the ledger)."""
