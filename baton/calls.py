@@ -102,6 +102,9 @@ class ToolInvocation(_Payload):
     workflow_id: str
     agent: str
     step: int
+    # Part of every ledger and read-cache key: one tenant never sees another's recorded
+    # outcomes or cached reads. "default" also for payloads scheduled before it existed.
+    tenant: str = "default"
 
 
 class ToolOutcome(_Payload):

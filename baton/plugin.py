@@ -19,8 +19,8 @@ It brings:
   them when tracing is on;
 * the eight pattern workflows and the ``resolve_catalog``, ``chat`` and ``execute_tool``
   activities, built from the worker's configuration: the model profiles it serves, the tools of
-  its ``tool_modules``, its idempotency ledger and one pooled HTTP client, opened and closed
-  with the worker.
+  its ``tool_modules``, its idempotency ledger (``ledger_url``) and one pooled HTTP client,
+  opened and closed with the worker.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
-from baton.activities.tools import Ledger, ToolActivities
+from baton.activities.tools import ToolActivities, open_ledger
 from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
 from baton.telemetry import TelemetryInterceptor, Tracing
@@ -103,8 +103,10 @@ class BatonPlugin(SimplePlugin):
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.registry = registry or default_registry.serving(settings.tool_modules)
         self.llm = LlmActivities(settings=settings)
-        self.tools = ToolActivities(self.registry, Ledger(settings.resolved_ledger_path),
-                                    max_result_chars=settings.max_tool_result_chars)
+        # The ledger store the configuration names: SQLite on one host, PostgreSQL across hosts.
+        self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
+                                    max_result_chars=settings.max_tool_result_chars,
+                                    lease_s=settings.ledger_lease_s)
         self.catalog = CatalogActivities(settings, self.registry)
         telemetry = TelemetryInterceptor(self.tracing)
         # Temporal's tracing interceptor must run outside Baton's, so the caller's trace context
@@ -148,8 +150,8 @@ class BatonPlugin(SimplePlugin):
 
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:
-        """What lives as long as the worker: exporters and one pooled HTTP client for every
-        provider call (no SDK retries: Temporal owns retries)."""
+        """What lives as long as the worker: exporters, one pooled HTTP client for every
+        provider call (no SDK retries: Temporal owns retries) and the ledger's connections."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
@@ -161,6 +163,10 @@ class BatonPlugin(SimplePlugin):
                         yield
                 finally:
                     self.llm.http = None
+                    # Tools whose attempt was cancelled may still run in threads: their claims
+                    # are renewed and their outcomes recorded before the ledger closes.
+                    await self.tools.drain()
+                    await self.tools.ledger.close()
 
     def _rate_limited_workers(self) -> list[temporalio.worker.Worker]:
         """One activity worker per rate-limited profile, polling that profile's queue: the

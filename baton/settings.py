@@ -104,6 +104,13 @@ class BatonSettings(BaseSettings):
         default_factory=lambda: {"default": ModelProfile()},
         description="the model profiles the worker serves, by name (agents name them)")
     ledger_path: Path | None = Field(default=None, description="default: HOME/ledger.sqlite")
+    ledger_url: str | None = Field(
+        default=None, description="the idempotency ledger and read cache: sqlite://PATH (default: "
+        "sqlite:// + ledger_path; one host) or postgresql://USER:PASSWORD@HOST:PORT/DB (workers "
+        "on any hosts)")
+    ledger_lease_s: float = Field(
+        default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
+        "how long a retry waits before taking over from a crashed attempt")
     approvers: dict[str, Approver] = Field(
         default_factory=dict, description="worker: who may decide approvals, with public keys")
     approver_groups: dict[str, list[str]] = Field(
@@ -226,6 +233,10 @@ class BatonSettings(BaseSettings):
     @property
     def resolved_ledger_path(self) -> Path:
         return self.ledger_path or self.home / "ledger.sqlite"
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        return self.ledger_url or f"sqlite://{self.resolved_ledger_path}"
 
     @property
     def temporal_ui_url(self) -> str:

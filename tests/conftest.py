@@ -92,3 +92,21 @@ async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkey
     async with worker_resources(client, settings) as running, running:
         yield running
 
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:  # type: ignore[name-defined]  # noqa: F821
+    """One real PostgreSQL server for the session (tests/postgres.py says which and why)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database on the session's server, for one test."""
+    return str(postgres.create_database())

@@ -124,6 +124,8 @@ def worker_env(*, address: str, task_queue: str, model_url: str, state: Path,
         "BATON_HOME": str(state),
         # Shared between a killed worker and its replacement: the ledger is a file.
         "BATON_LEDGER_PATH": str(state / "ledger.sqlite"),
+        # A killed worker's claims expire after this long; the replacement then takes them over.
+        "BATON_LEDGER_LEASE_S": "3.0",
         "BATON_SUPPORT_DB": str(state / "support.sqlite"),
         "BATON_TOOL_MODULES": json.dumps(["crash_tools"]),
         # A development configuration: decisions in these tests are unsigned.
@@ -283,6 +285,7 @@ async def run_log(handle: WorkflowHandle[Any, Any]) -> list[Any]:
 
 
 def ledger_rows(state: Path) -> list[tuple[str, str]]:
-    """(idempotency key, tool) of every side effect the tool ledger recorded."""
+    """(idempotency key, tool) of every side effect the tool ledger recorded an outcome for."""
     with sqlite3.connect(state / "ledger.sqlite") as db:
-        return db.execute("SELECT idempotency_key, tool FROM side_effects").fetchall()
+        return db.execute("SELECT idempotency_key, tool FROM baton_ledger "
+                          "WHERE outcome IS NOT NULL").fetchall()

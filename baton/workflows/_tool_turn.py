@@ -117,6 +117,7 @@ class ToolTurn:
             tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
             idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
             agent=self.agent.name, step=step,
+            tenant=self.run.tenant,  # type: ignore[attr-defined]  # AgentLoop's RunInput
         )
         try:
             outcome = await _activities.execute_tool(
