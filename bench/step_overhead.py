@@ -26,7 +26,7 @@ REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
 
 def stepper_team() -> Any:
     return parse_team({
-        "name": "bench", "pattern": "single", "tool_modules": ["bench.tools"],
+        "name": "bench", "pattern": "single",
         "budget": {"max_tokens": 10_000_000, "max_cost_usd": 100},
         "agents": [{"name": "stepper", "description": "benchmark agent",
                     "instructions": "call echo", "tools": ["echo"], "max_steps": STEPS + 1}],
