@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, history, step_overhead, tracing
+from bench import fanout, floor, history, step_overhead, tracing
 from bench._env import bench_env
 
 ROOT = Path(__file__).parent.parent
@@ -20,7 +20,7 @@ RESULTS = Path(__file__).parent / "results.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-BENCHMARKS = {"step_overhead": step_overhead, "history": history, "tracing": tracing,
+BENCHMARKS = {"floor": floor, "step_overhead": step_overhead, "history": history, "tracing": tracing,
               "fanout": fanout}
 
 
