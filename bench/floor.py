@@ -9,12 +9,13 @@ differ (a per-shard token bucket on the transfer queue reader, 20 reads/s, empti
 quick rounds). The same bare workflow also runs on a second dev server left at those defaults, in
 the same run, so the effect of the tuning is measured rather than remembered.
 
-``agent_step_floor_ratio`` = steady-state agent step / (2 × bare first-ten activity): an agent
+``agent_step_floor_ratio`` = steady-state agent step / (2 x bare first-ten activity): an agent
 step is two activities (a model call, then a tool call), so 1.0 would be the floor itself.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import tempfile
@@ -48,7 +49,7 @@ def _cycles_ms(history: WorkflowHistory, activity_type: str | None = None) -> li
         and (activity_type is None
              or event.activity_task_scheduled_event_attributes.activity_type.name
              == activity_type)]
-    return [(b - a).total_seconds() * 1000 for a, b in zip(times, times[1:], strict=False)]
+    return [(b - a).total_seconds() * 1000 for a, b in itertools.pairwise(times)]
 
 
 async def _bare_cycles(client: Client, queue: str) -> list[float]:
