@@ -1,9 +1,9 @@
 """The ``baton`` command line (typer + rich): the app, its commands in order, and ``main``.
 
-One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.run` (run,
-status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs, lint, examples,
-resume) and :mod:`.approvals`. The command modules define plain functions and never import
-this module; it registers them, so the order here is the order of ``baton --help``.
+One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
+:mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
+lint, examples, resume) and :mod:`.approvals`. The command modules define plain functions and
+never import this module; it registers them, so the order here is the order of ``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -24,6 +24,7 @@ from baton.client import _tracing
 from baton.client.cli import approvals, debug, ops, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
+from baton.client.cli.console import console
 from baton.client.cli.keys import keys
 from baton.errors import BatonError, SpecError
 
@@ -38,6 +39,7 @@ app.command()(stack.up)
 app.command()(stack.worker)
 app.command("model-server")(stack.model_server)
 app.command("codec-server")(codec_server)
+app.command("console")(console)
 app.command()(run.run)
 app.command()(run.status)
 app.command()(run.cancel)
