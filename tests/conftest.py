@@ -92,3 +92,10 @@ async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkey
     async with worker_resources(client, settings) as running, running:
         yield running
 
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the console's browser tests left their screenshots (kept out of git)."""
+    shots = Path(__file__).parent / "artifacts" / "console"
+    if shots.is_dir() and any(shots.glob("*.png")):
+        terminalreporter.write_line(f"console screenshots: {shots}")
