@@ -9,7 +9,6 @@ run goes on and final once it has ended.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -63,8 +62,6 @@ async def runs(request: Request) -> Response:
         rows = await client.search_runs(query, limit=100)
     except BatonError as exc:
         error = str(exc)
-    oldest = datetime.min.replace(tzinfo=UTC)
-    rows.sort(key=lambda r: r.started_at or oldest, reverse=True)
     return render(request, "runs.html", {
         "rows": rows, "given": given, "query": query, "error": error,
         "statuses": [s.value for s in RunStatus], "ui_url": client.settings.temporal_ui_url,

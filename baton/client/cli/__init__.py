@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -34,6 +36,19 @@ app = typer.Typer(
     name="baton", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Durable orchestration of AI-agent teams on Temporal.",
 )
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"baton {version('baton')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(_version_: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="print Baton's version and exit")] = False) -> None:
+    """Durable orchestration of AI-agent teams on Temporal."""
 
 app.command()(stack.up)
 app.command()(stack.worker)
