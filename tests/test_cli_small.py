@@ -38,6 +38,7 @@ from baton.runs import (
 )
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
+from baton.signing import load_private_key, public_key_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -202,3 +203,14 @@ async def test_runs_are_listed_newest_first(client: Client, settings: BatonSetti
             break
         await asyncio.sleep(0.05)
     assert [r.run_id for r in rows] == [newer, older]
+
+
+def test_keys_print_the_lines_for_the_workers_configuration(tmp_path: Path) -> None:
+    made = baton("keys", "console", "--out", str(tmp_path / "console.pem"),
+                 "--may-sign-for", "support-leads")
+    assert made.returncode == 0, made.stderr
+    public = public_key_text(load_private_key(tmp_path / "console.pem"))
+    assert (f'[approval_services.console]\npublic_keys = ["{public}"]\n'
+            'may_sign_for = ["support-leads"]') in made.stdout
+    approver = baton("keys", "approver", "alice", "--out", str(tmp_path / "alice.pem"))
+    assert "[approvers.alice]\npublic_keys = [" in approver.stdout  # not eaten as markup
