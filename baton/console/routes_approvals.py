@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from temporalio.service import RPCError
 
 from baton.approvals import PendingApproval
 from baton.client.cli._summary import summary
@@ -36,8 +37,11 @@ async def inbox(request: Request) -> Response:
     if isinstance(person, Response):
         return person
     console = console_of(request)
-    mine = visible_to(person, await console.feed.current())
-    return render(request, "inbox.html", {"approvals": mine}, person=person)
+    try:
+        mine, problem = visible_to(person, await console.feed.current()), None
+    except (BatonError, RPCError) as exc:  # Temporal out of reach: say so, the stream retries
+        mine, problem = [], f"cannot read open approvals right now: {exc}"
+    return render(request, "inbox.html", {"approvals": mine, "problem": problem}, person=person)
 
 
 async def inbox_stream(request: Request) -> Response:
