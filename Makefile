@@ -3,7 +3,8 @@
 #
 #   make demo    offline demo: embedded Temporal + scripted model + worker, one support run
 #   make up      the embedded stack in the foreground (Temporal UI on http://127.0.0.1:8233)
-#   make test    the whole test suite against real Temporal dev servers (slow tests included)
+#   make test    the whole test suite against real Temporal dev servers (slow tests included);
+#                installs Debian's chromium for the console's browser tests where it can
 #   make lint    ruff + mypy --strict
 #   make bench   benchmarks (python -m bench)
 #   make clean   remove caches and local state (.baton/); keeps .venv
@@ -13,7 +14,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.baton-installed
 
-.PHONY: demo up test lint bench clean install bytecode
+.PHONY: demo up test lint bench clean install bytecode browser
 
 install: $(STAMP)
 
@@ -37,8 +38,15 @@ demo: bytecode
 up: bytecode
 	$(BIN)/baton up
 
-test: bytecode
+test: bytecode browser
 	$(BIN)/pytest -q
+
+# The console's browser tests need Debian's chromium; as root with apt it is installed, elsewhere
+# those tests are skipped and say why.
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+	  echo "no /usr/bin/chromium: the console's browser tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

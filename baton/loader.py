@@ -15,11 +15,14 @@ starts (see ``docs/configuration.md``).
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from baton.errors import SpecError
 from baton.specs import LocatedError, TeamSpec
@@ -56,6 +59,50 @@ def _location(loc: tuple[int | str, ...]) -> str:
         elif not part.startswith(("function-", "tagged-union")):
             out += f".{part}" if out else part
     return out or "(top level)"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds directly or as ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if (model := _model_in(arg)) is not None:
+                return model
+    return None
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a team file may use at ``loc`` (pydantic's path to the unknown key's owner):
+    walk the spec's field types, through lists and tuples (an index) and dicts (a name)."""
+    annotation: Any = TeamSpec
+    for part in loc:
+        model = _model_in(annotation)
+        if model is not None:
+            if not isinstance(part, str) or part not in model.model_fields:
+                return []
+            annotation = model.model_fields[part].annotation
+            continue
+        args = [a for a in typing.get_args(_strip_optional(annotation)) if a is not Ellipsis]
+        if not args:
+            return []
+        annotation = args[-1]  # list[X], tuple[X, ...], dict[str, X]: the element type
+    model = _model_in(annotation)
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else annotation
+    return annotation
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """``unknown key 'tols' (did you mean 'tools'?)``: the closest key valid at that place."""
+    key = str(loc[-1])
+    close = difflib.get_close_matches(key, _keys_at(loc[:-1]), n=1, cutoff=0.6)
+    return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def _read_yaml(path: Path) -> Any:
@@ -168,7 +215,7 @@ def parse_team(document: Any, *, file: str | None = None) -> TeamSpec:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            message = f"unknown key {str(first['loc'][-1])!r}"
+            message = _unknown_key(first["loc"])
         location = _location(first["loc"])
         cause = first.get("ctx", {}).get("error")
         if isinstance(cause, LocatedError):  # a cross-reference: the validator knows the place

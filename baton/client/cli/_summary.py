@@ -64,7 +64,11 @@ def _who_did_what(node: RunView) -> list[str]:
         sentence += f" and used {', '.join(work)}" if work else " without using tools"
         lines.append(sentence + ".")
         for event in mine:
-            if isinstance(event, ToolCallEvent) and event.effect == "workflow":
+            if isinstance(event, ToolCallEvent) and event.status == "error" and (
+                    event.effect != "workflow"):
+                lines.append(f"{agent}'s call to {event.tool} failed: "
+                             f"{_clip(event.content, 160)}")
+            elif isinstance(event, ToolCallEvent) and event.effect == "workflow":
                 target = event.tool.removeprefix(DELEGATE_PREFIX).removeprefix(TRANSFER_PREFIX)
                 verb = "handed the conversation to" if event.tool.startswith(TRANSFER_PREFIX) \
                     else "asked"
@@ -150,6 +154,15 @@ def summary(root: RunView) -> list[str]:
     ended = f"How it ended: {ending}{took}"
     ended += f", because {_clip(reason, 300)}." if reason and status != RunStatus.COMPLETED \
         else "."
+    failed = [e for node in root.walk() for e in node.events if isinstance(e, ToolCallEvent)
+              and e.status == "error" and e.effect != "workflow"]
+    if failed:
+        tools = ", ".join(dict.fromkeys(e.tool for e in failed))
+        ended += f"\n{_plural(len(failed), 'tool call')} failed along the way ({tools})."
+    stage = root.result.details.get("failed_stage") if root.result else None
+    if stage and status is not None and not status.succeeded:
+        ended += (f"\nIt can continue from stage {stage} without redoing the earlier stages: "
+                  f"baton resume {root.run_id}")
     answer = root.result.output if root.result else None
     if answer:
         ended += f"\nFinal answer: {_clip(answer, 600)}"
