@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from baton.errors import SpecError
-from baton.specs import LocatedError, TeamSpec
+from baton.specs import WORKER_OWNED_KEYS, LocatedError, TeamSpec
 
 __all__ = [
     "MAX_DOCUMENT_DEPTH",
@@ -105,6 +105,36 @@ def _unknown_key(loc: tuple[int | str, ...]) -> str:
     return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
+def _unknown_key_at(value: Any, annotation: Any, loc: tuple[int | str, ...] = ()
+                    ) -> tuple[int | str, ...] | None:
+    """Where ``value`` (part of a team document) has a key its spec does not define.
+
+    Checked here, on what a person wrote, and not by the models: the same models decode run
+    input on the wire, where a newer client's extra field must not stop an older worker."""
+    model = _model_in(annotation)
+    children: list[tuple[int | str, Any, Any]] = []
+    if model is not None:
+        if not isinstance(value, dict):
+            return None  # not a mapping: validation says so, with the type it expected
+        fields = model.model_fields
+        names = {name: name for name in fields} | {
+            f.alias: name for name, f in fields.items() if f.alias}
+        for key, item in value.items():
+            if key not in names:
+                return (*loc, key)
+            children.append((key, item, fields[names[key]].annotation))
+    else:
+        args = [a for a in typing.get_args(_strip_optional(annotation)) if a is not Ellipsis]
+        items: Any = (value.items() if isinstance(value, dict)
+                      else enumerate(value) if isinstance(value, list) else ())
+        children = [(key, item, args[-1]) for key, item in items] if args else []
+    for key, item, inner in children:
+        found = _unknown_key_at(item, inner, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -168,6 +198,7 @@ def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ..
     if where.count("teams.") >= MAX_TEAM_NESTING:
         raise SpecError(f"sub-teams nest more than {MAX_TEAM_NESTING} levels deep",
                         file=file, location=where.removesuffix("."))
+    assert set(_WORKER_OWNED) == WORKER_OWNED_KEYS  # one list of what moved, explained here
     for key, owner in _WORKER_OWNED.items():
         if key in document:
             raise SpecError(f"unknown key {key!r}: {owner}", file=file, location=where + key)
@@ -209,6 +240,9 @@ def parse_team(document: Any, *, file: str | None = None) -> TeamSpec:
     seen = (Path(file).resolve(),) if file else ()
     _check_bounds(document, file)
     document = _expand(document, file=file, base=base, seen=seen)
+    unknown = _unknown_key_at(document, TeamSpec)
+    if unknown is not None:
+        raise SpecError(_unknown_key(unknown), file=file, location=_location(unknown))
     try:
         team = TeamSpec.model_validate(document)
     except ValidationError as exc:
