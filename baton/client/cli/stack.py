@@ -109,7 +109,9 @@ def worker(*, address: Address = None, namespace: Namespace = None, task_queue: 
     settings = settings_from(temporal_address=address, namespace=namespace,
                              task_queue=task_queue, home=home, log_format=log_format,
                              log_level=log_level)
-    run_async(run_worker(settings), hard_exit=False)  # telemetry exporters flush at exit
+    # Spans and metrics are flushed by run_worker itself before it returns; a hard exit then
+    # spares the process the SDK's finalization crash (SIGABRT) after a worker that failed.
+    run_async(run_worker(settings))
 
 
 def model_server(
