@@ -74,8 +74,9 @@ class Harness:
         self.env.scripted.set_script(_loop.UNATTRIBUTED, {_loop.UNATTRIBUTED: steps})
         return _loop.UNATTRIBUTED
 
-    async def start(self, peer: ModuleType, queue: str, workflow_id: str, steps: int) -> Any:
-        arg = baton.run_input(steps) if peer is baton else _loop.PROMPT
+    async def start(self, peer: ModuleType, queue: str, workflow_id: str, steps: int,
+                    write_tool: str = "record_payment") -> Any:
+        arg = baton.run_input(steps, write_tool) if peer is baton else _loop.PROMPT
         return await self.client.start_workflow(
             peer.WORKFLOW, arg, id=workflow_id, task_queue=queue,
             result_type=RunResult if peer is baton else str)
@@ -121,7 +122,7 @@ class Harness:
             workflow_id = f"peers-kill-{peer.NAME}-{uuid.uuid4().hex[:6]}"
             self.script(peer, workflow_id, _loop.write_script(tool))
             started = time.perf_counter()
-            handle = await self.start(peer, queue, workflow_id, 2)
+            handle = await self.start(peer, queue, workflow_id, 2, tool)
             deadline = time.monotonic() + 60
             while not _common.effects(effects_file):
                 if time.monotonic() > deadline:

@@ -52,19 +52,20 @@ async def record_payment_keyless(order_id: str) -> str:
     return f"payment {number} recorded"
 
 
-def team(steps: int) -> TeamSpec:
+def team(steps: int, write_tool: str = "record_payment") -> TeamSpec:
+    """The peers' agent: the echo tool and one write tool (two tools, as every peer has)."""
     return parse_team({
         "name": "peers",
         "budget": {"max_tokens": 100_000_000, "max_cost_usd": 1000, "max_wall_clock_s": 36_000},
         "agents": [{"name": AGENT, "description": "long-running agent",
                     "instructions": _loop.INSTRUCTIONS,
-                    "tools": ["echo", "record_payment", "record_payment_keyless"],
+                    "tools": ["echo", write_tool],
                     "max_steps": steps + 1}],
     })
 
 
-def run_input(steps: int) -> Any:
-    return RunInput(team=team(steps), input=_loop.PROMPT)
+def run_input(steps: int, write_tool: str = "record_payment") -> Any:
+    return RunInput(team=team(steps, write_tool), input=_loop.PROMPT)
 
 
 async def serve(address: str, queue: str) -> None:
