@@ -102,7 +102,7 @@ class Harness:
             if (await handle.describe()).status is not WorkflowExecutionStatus.TERMINATED:
                 raise
             # Model calls made = steps reached (the last one's tool call may not have run).
-            made = steps + 1 - self.env.scripted.leftovers(key).get(_loop.UNATTRIBUTED, 0)
+            made = steps + 1 - sum(self.env.scripted.leftovers(key).values())
             return workflow_id, time.perf_counter() - started, made
         elapsed = time.perf_counter() - started
         if left := self.env.scripted.leftovers(key):  # every scripted step was asked for
