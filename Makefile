@@ -7,14 +7,17 @@
 #                installs Debian's chromium for the console's browser tests where it can
 #   make lint    ruff + mypy --strict
 #   make bench   benchmarks (python -m bench)
+#   make bench-peers  Baton against peer frameworks (python -m bench.peers; installs the
+#                     `peers` extra into the venv first)
 #   make clean   remove caches and local state (.baton/); keeps .venv
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.baton-installed
+PEERS_STAMP := $(VENV)/.baton-peers-installed
 
-.PHONY: demo up test lint bench clean install bytecode browser
+.PHONY: demo up test lint bench bench-peers clean install bytecode browser
 
 install: $(STAMP)
 
@@ -54,6 +57,14 @@ lint: $(STAMP)
 
 bench: bytecode
 	$(BIN)/python -m bench
+
+# The peers' libraries live in an optional extra: the product never depends on them.
+$(PEERS_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev,peers]'
+	touch $(STAMP) $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP) bytecode
+	$(BIN)/python -m bench.peers
 
 clean:
 	rm -rf .baton .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
