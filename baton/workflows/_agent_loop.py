@@ -63,7 +63,7 @@ class AgentLoop(ToolTurn):
     def __init__(self, run: RunInput, run_id: str, path: str, *,
                  on_status: Callable[[RunStatus], None] = lambda _: None,
                  workflow_tools: Mapping[str, WorkflowTool] | None = None,
-                 can_continue_as_new: bool = True) -> None:
+                 can_continue_as_new: bool = True, log: RunLog | None = None) -> None:
         self.run = run
         self.team: TeamSpec = run.team
         self.agent: AgentSpec = run.team.agent(run.agent)
@@ -74,7 +74,8 @@ class AgentLoop(ToolTurn):
         carry = run.carry
         self.profile_name = carry.profile_name if carry else self.agent.model
         self.conversation = Conversation(carry.messages if carry else None)
-        self.log = RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
+        # A pattern hosting this loop passes its own log (see RunLog.as_agent).
+        self.log = log or RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
         self.budget = BudgetTracker(
             self.team.budget, carry.started_at if carry else workflow.now(),
             usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
