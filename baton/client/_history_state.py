@@ -197,7 +197,8 @@ class WalkState:
         return None
 
     async def failure(self, failure: Failure) -> tuple[str, str]:
-        """The innermost cause's type and message: what actually went wrong."""
+        """The innermost cause's type and message: what actually went wrong, worded as the
+        workflow saw it (the SDK's ``str()`` of an ``ApplicationError`` leads with its type)."""
         while failure.HasField("cause"):
             failure = failure.cause
         message = failure.message
@@ -209,4 +210,6 @@ class WalkState:
             "application_failure_info" else {"timeout_failure_info": "TimeoutError",
                                              "canceled_failure_info": "CancelledError",
                                              "terminated_failure_info": "TerminatedError"}.get(kind)
+        if kind == "application_failure_info" and error_type:
+            message = f"{error_type}: {message}"
         return error_type or "ActivityError", message or error_type or "no message"
