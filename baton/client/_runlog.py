@@ -69,9 +69,14 @@ async def view(reader: WorkflowReader, workflow_id: str, *, member: str | None =
             status, events = await whole_log(reader, workflow_id)
         except _QUERY_PROBLEMS as exc:  # no worker answers: the history still tells
             problem = str(exc) or type(exc).__name__
-    if finished or problem is not None:
-        read = await read_chain(await fetch_chain(reader.client, workflow_id),
-                                reader.client.data_converter)
+    if finished:
+        read = await _history(reader, workflow_id)
+    elif problem is not None:
+        try:
+            read = await _history(reader, workflow_id)
+        except RPCError as exc:  # neither answers: Temporal's own facts still help
+            problem = f"{problem}; its history could not be read either ({exc.message})"
+    if read is not None:
         status, events = read.status, read.events
     children: list[RunView] = []
     if depth < MAX_DEPTH:
@@ -97,6 +102,11 @@ async def view(reader: WorkflowReader, workflow_id: str, *, member: str | None =
         notes=read.notes if read else [],
     )
     return built.model_copy(update={"totals": totals(built)})
+
+
+async def _history(reader: WorkflowReader, workflow_id: str) -> HistoryRead:
+    return await read_chain(await fetch_chain(reader.client, workflow_id),
+                            reader.client.data_converter)
 
 
 async def _member(reader: WorkflowReader, workflow_id: str, *, member: str, member_kind: str,
