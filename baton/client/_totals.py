@@ -46,8 +46,16 @@ def totals(root: RunView) -> Totals:
                           cost_usd=round(sum(c.cost_usd for c in calls), 6),
                           latency_ms=round(sum(c.latency_ms for c in calls), 1))
               for name, calls in sorted(per_model.items())]
+    # Members only their parent's history told of: what their results report.
+    reported = [(node.run_id, node.result) for node in root.walk()
+                if node.source == "parent" and node.result is not None]
+    agents += [AgentTotals(workflow_id=wid, agent=r.agent, steps=r.steps, model_calls=0,
+                           tool_calls=0, usage=r.usage, cost_usd=r.cost_usd)
+               for wid, r in reported]
     every = [c for calls in per_model.values() for c in calls]
-    return Totals(usage=_sum_usage(every), cost_usd=round(sum(c.cost_usd for c in every), 6),
+    usage = sum((r.usage for _, r in reported), _sum_usage(every))
+    cost = sum(c.cost_usd for c in every) + sum(r.cost_usd for _, r in reported)
+    return Totals(usage=usage, cost_usd=round(cost, 6),
                   model_calls=len(every), tool_calls=len(tools),
                   cache_hits=sum(t.cache_hit for t in tools),
                   ledger_hits=sum(t.ledger_hit for t in tools),

@@ -51,7 +51,9 @@ class ModelTotals(_View):
 
 
 class Totals(_View):
-    """Sums over a workflow and all its member runs, from the model and tool call events."""
+    """Sums over a workflow and all its member runs, from the model and tool call events. A
+    member known only from its parent's history (``source="parent"``) counts with the usage
+    and cost its result reports (its calls are not known, so it adds no model calls)."""
 
     usage: Usage = Usage()
     cost_usd: float = 0.0
@@ -84,6 +86,11 @@ class RunView(_View):
     totals: Totals = Totals()
     query_error: str | None = None  # why the run log could not be read (no worker, ...)
     ui_url: str
+    # Where ``events`` come from: the workflow's ``run_log`` query; its event history (a closed
+    # run, or a running one no worker answered for: no replay, so any release's run reads);
+    # or only what its parent's history says of it (a member whose own history is not at hand).
+    source: Literal["queries", "history", "parent"] = "queries"
+    notes: list[str] = Field(default_factory=list)  # what could not be read, and why
 
     @property
     def run_status(self) -> RunStatus | None:

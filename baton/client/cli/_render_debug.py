@@ -114,8 +114,14 @@ def _label(node: RunView) -> Text:
     text.append(f"  {t.usage.total_tokens} tokens, ${t.cost_usd:.4f}")
     if node.previous_runs:
         text.append(f"  ({len(node.previous_runs)} continuations)", style="cyan")
+    if node.source != "queries":
+        text.append("  (from its parent's history)" if node.source == "parent"
+                    else "  (from its history)", style="dim")
     if node.query_error:
-        text.append(f"\n  run log unavailable: {node.query_error}", style="yellow")
+        text.append(f"\n  queries unanswered: {node.query_error}" if node.source == "history"
+                    else f"\n  run log unavailable: {node.query_error}", style="yellow")
+    for note in node.notes:
+        text.append(f"\n  note: {note}", style="yellow")
     return text
 
 

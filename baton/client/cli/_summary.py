@@ -133,16 +133,23 @@ def summary(root: RunView) -> list[str]:
     work: list[str] = []
     for node in root.walk():
         work += _who_did_what(node)
+    missing = _missing(root)
+    # With parts of the run unreadable, an absence proves nothing: say so instead.
+    nothing = "nothing could be read" if missing else "nothing was recorded yet"
     paragraphs.append("Who did what:\n" + "\n".join(f"- {line}" for line in work)
-                      if work else "Who did what: nothing was recorded yet.")
+                      if work else f"Who did what: {nothing}.")
     approvals = _approvals(root)
     paragraphs.append("Approvals:\n" + "\n".join(f"- {line}" for line in approvals)
-                      if approvals else "Approvals: none were needed.")
+                      if approvals else "Approvals: none in what could be read." if missing
+                      else "Approvals: none were needed.")
     t = root.totals
     per_agent = ", ".join(f"{a.agent} ${a.cost_usd:.4f}" for a in t.per_agent)
+    reported = [n for n in root.walk() if n.source == "parent"]
+    calls = _plural(t.model_calls, "model call") + (
+        f" of its own plus what {_plural(len(reported), 'member')} reported" if reported else "")
     paragraphs.append(
         f"Cost: {t.usage.total_tokens} tokens ({t.usage.input_tokens} read, "
-        f"{t.usage.output_tokens} written) in {_plural(t.model_calls, 'model call')}, "
+        f"{t.usage.output_tokens} written) in {calls}, "
         f"${t.cost_usd:.4f} in total" + (f" ({per_agent})." if per_agent else "."))
     status = root.run_status
     ending = _ENDINGS.get(status, f"It ended {status.value}") if status else (
@@ -167,4 +174,20 @@ def summary(root: RunView) -> list[str]:
     if answer:
         ended += f"\nFinal answer: {_clip(answer, 600)}"
     paragraphs.append(ended)
+    if missing:
+        paragraphs.append("Not everything could be read:\n"
+                          + "\n".join(f"- {line}" for line in missing))
     return paragraphs
+
+
+def _missing(root: RunView) -> list[str]:
+    """What the account could not include, and why (history that could not be decoded, members
+    whose own histories were not read)."""
+    lines = list(dict.fromkeys(note for node in root.walk() if node.source != "parent"
+                               for note in node.notes))
+    members = list(dict.fromkeys(n.member or n.run_id for n in root.walk()
+                                 if n.source == "parent"))
+    if members:
+        lines.append(f"What {', '.join(members)} did is told only by the parent's history "
+                     "(each one's task, how it ended and its result), not their own steps.")
+    return lines
