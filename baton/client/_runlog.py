@@ -20,8 +20,8 @@ from collections.abc import AsyncIterator
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from baton.client._history_state import MemberFacts
-from baton.client._history_view import HistoryRead, fetch_chain, member_view, read_chain
+from baton.client._history.state import MemberFacts
+from baton.client._history.view import HistoryRead, fetch_chain, member_view, read_chain
 from baton.client._totals import totals
 from baton.client._workflow import WorkflowReader
 from baton.client.views import RunView

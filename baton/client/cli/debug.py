@@ -47,8 +47,8 @@ def _one_source(run_id: str | None, history: Path | None) -> None:
 
 async def _from_file(history: Path, settings: BatonSettings) -> RunView:
     """A run from a saved history: no server is asked (codec keys come from ``settings``)."""
-    from baton.client._history_decode import load_history_file
-    from baton.client._history_view import file_view
+    from baton.client._history.decode import load_history_file
+    from baton.client._history.view import file_view
     from baton.worker import data_converter
 
     return await file_view(load_history_file(history), data_converter(settings), ui_base=(

@@ -1,6 +1,6 @@
 """People and the end of a run as its history shows them: ``decide`` signals and updates, the
 approvals memo, the ``BatonStatus`` search attribute, timers and cancellation (handed to
-``_history_approvals``), continue-as-new, and how the workflow closed.
+``approvals``), continue-as-new, and how the workflow closed.
 
 A run that did not complete closes its workflow failed with its typed ``RunResult`` as the
 failure's first detail (``baton.workflows._ending``), so the result reads from history either
@@ -15,8 +15,8 @@ from typing import Any
 
 from temporalio.api.history.v1 import HistoryEvent
 
-from baton.client._history_decode import MISSING
-from baton.client._history_state import WalkState, at, jdict
+from baton.client._history.decode import MISSING
+from baton.client._history.state import WalkState, at, jdict
 from baton.runs import (
     ChildEvent,
     ContinuedEvent,

@@ -1,6 +1,6 @@
 """What a walk over one workflow's history keeps, and the lenient readers its steps share.
 
-``WalkState`` is the state of :class:`baton.client._history_walk.Walk` (the handlers live in
+``WalkState`` is the state of :class:`baton.client._history.walk.Walk` (the handlers live in
 mixins, one module per kind of history event); the helpers read plain JSON field by field, so a
 payload of an older release (missing fields, other shapes) still reads.
 """
@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 
-from baton.client._history_approvals import Approvals
-from baton.client._history_decode import Decoder, tolerant
+from baton.client._history.approvals import Approvals
+from baton.client._history.decode import Decoder, tolerant
 from baton.messages import Usage
 from baton.runs import (
     RUN_NOT_COMPLETED,

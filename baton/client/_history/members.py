@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio.api.history.v1 import HistoryEvent
 
-from baton.client._history_state import MemberFacts, WalkState, at, host_of, jdict, text
+from baton.client._history.state import MemberFacts, WalkState, at, host_of, jdict, text
 from baton.runs import ChildEvent, RunResult, RunStatus
 
 __all__ = ["MemberEvents"]

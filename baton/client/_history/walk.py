@@ -3,7 +3,7 @@
 What the workflow logs has a trace in history: its input (``started``), each ``chat`` and
 ``execute_tool`` activity (``model_call``, costed with the prices the request recorded, and
 ``tool_call``), member runs (``child`` started and finished, with the member's typed result),
-approvals (memo upserts, ``decide`` updates and signals: ``_history_approvals``), failovers (a
+approvals (memo upserts, ``decide`` updates and signals: ``approvals``), failovers (a
 failed ``chat`` followed by one on another profile), continuations and the end (``finished``
 and the ``RunResult``, typed even when the workflow closed failed). Delegations, transfers and
 refused tool calls are read from the tool results the next model call carried.
@@ -12,7 +12,7 @@ What history cannot show is absent: ``output_invalid`` (a check in workflow code
 delegated call whose result no later model call carried, and members a budget refused before
 starting them (unless the final result lists them). ``step`` of a pattern's own member events is
 the member's start order, and a continuation's history size is summed from its events. Every
-payload is read as plain JSON, field by field (``_history_decode``), so histories recorded by
+payload is read as plain JSON, field by field (``decode``), so histories recorded by
 older releases read too.
 """
 
@@ -23,10 +23,10 @@ from typing import Any
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from baton.client._history_decode import MISSING, tolerant
-from baton.client._history_end import RunEvents
-from baton.client._history_members import MemberEvents
-from baton.client._history_state import Call, at, host_of, jdict, number, text
+from baton.client._history.decode import MISSING, tolerant
+from baton.client._history.end import RunEvents
+from baton.client._history.members import MemberEvents
+from baton.client._history.state import Call, at, host_of, jdict, number, text
 from baton.messages import Usage
 from baton.runs import (
     FailoverEvent,

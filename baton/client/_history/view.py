@@ -6,9 +6,9 @@ closed run would fail or tell something the run never did. Its history is what t
 whichever release recorded it: ``_runlog.view`` reads closed runs (and running ones no worker
 answers for) from it, and ``baton show --history FILE`` reads a saved history with no server.
 
-The events are rebuilt by :class:`baton.client._history_walk.Walk` (whose docstring says what
+The events are rebuilt by :class:`baton.client._history.walk.Walk` (whose docstring says what
 history shows and what it cannot), with every payload decoded leniently through the data
-converter's codec (``_history_decode``). A continue-as-new chain is walked back from its last run
+converter's codec (``decode``). A continue-as-new chain is walked back from its last run
 through each start event's ``continued_execution_run_id``. A member run is read from its own
 history when the server has it; otherwise (a history file, retention) from what its parent's
 history tells: started, ended, its typed result.
@@ -24,9 +24,9 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from baton.client._history_decode import Decoder
-from baton.client._history_state import MemberFacts, jdict
-from baton.client._history_walk import Walk
+from baton.client._history.decode import Decoder
+from baton.client._history.state import MemberFacts, jdict
+from baton.client._history.walk import Walk
 from baton.client._totals import totals
 from baton.client.views import RunView
 from baton.errors import RunNotFoundError
