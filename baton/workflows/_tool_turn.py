@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from baton.calls import Catalog, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
@@ -32,7 +32,9 @@ def failure_of(exc: ActivityError) -> tuple[str, str]:
         cause = cause.__cause__
     error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else (
         type(cause).__name__)
-    return error_type or "ActivityError", str(cause) or str(exc)
+    # ``FailureError.message``, not ``str()``: the latter already starts with the type.
+    message = cause.message if isinstance(cause, FailureError) else str(cause)
+    return error_type or "ActivityError", message or str(exc)
 
 
 class ToolTurn:
