@@ -11,19 +11,14 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from baton.scripted.wire import ChatQuery
 from baton.workflows.prompts import read_system_prompt
 
-_STOPWORDS = """a an the and or but if then of to in on at by for from with without into
-    about as is are was were be been am do does did have has had it its this that these those there
-    here i me my we our you your he she they them their please thanks can could would should will
-    shall may might must just also too very so such not no yes any some all each every other than
-    what which who when where why how up out off over only own same both more most id ids get got
-    need needs want wants like let make sure ok hi hello via per one two us use using"""
-STOPWORDS = frozenset(_STOPWORDS.split())
-_PARTICLES = frozenset({"up", "in", "out", "off", "on", "down", "back", "over"})
+LEXICON = json.loads((Path(__file__).parent / "lexicon.json").read_text(encoding="utf-8"))
+STOPWORDS, _PARTICLES = frozenset(LEXICON["stopwords"]), frozenset(LEXICON["particles"])
 
 
 def words(text: str) -> list[str]:
