@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, history, step_overhead, tracing
+from bench import fanout, history, prompt_cache, step_overhead, tracing
 from bench._env import bench_env
 
 ROOT = Path(__file__).parent.parent
@@ -21,7 +21,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 BENCHMARKS = {"step_overhead": step_overhead, "history": history, "tracing": tracing,
-              "fanout": fanout}
+              "fanout": fanout, "prompt_cache": prompt_cache}
 
 
 async def main() -> None:
