@@ -17,15 +17,17 @@ WORKDIR /app
 # Dependencies first (cached layer): only pyproject.toml invalidates it. The package directories
 # are created empty so setuptools can resolve the project; the real sources are copied below.
 COPY pyproject.toml README.md* ./
+# The postgres extra: compose workers share the PostgreSQL ledger and example shop.
 RUN mkdir -p baton && touch baton/__init__.py \
-    && pip install . \
+    && pip install '.[postgres]' \
     && pip uninstall -y baton
 
 COPY baton ./baton
 RUN pip install --no-deps . \
     && useradd --system --create-home --home-dir /var/lib/baton baton
 
-# The idempotency ledger and tool caches live in BATON_HOME; mount a volume to keep them.
+# Without BATON_LEDGER_URL the idempotency ledger is a SQLite file in BATON_HOME, which serves
+# the workers of one host only; mount a volume to keep it.
 VOLUME ["/var/lib/baton"]
 USER baton
 

@@ -22,6 +22,7 @@ from baton.conditions import check_condition
 
 __all__ = [
     "ApprovalAuthority",
+    "ApprovalChange",
     "ApprovalDecision",
     "ApprovalPolicy",
     "DecisionReceipt",
@@ -80,6 +81,7 @@ class ApprovalDecision(BaseModel):
     args: dict[str, Any] | None = None
     signed_at: datetime | None = None
     signature: str | None = None
+    signer: str | None = None  # an approvals service that authenticated ``by`` and signed
 
 
 def parse_decision(value: Any) -> ApprovalDecision | str:
@@ -121,6 +123,9 @@ class ApprovalAuthority(BaseModel):
     keys: dict[str, tuple[str, ...]] = {}  # approver → base64 Ed25519 public keys
     groups: dict[str, tuple[str, ...]] = {}  # group → approvers
     allow_unsigned: bool = False
+    # approvals service (a console behind the deployment's login) → its public keys, and the
+    # approvers it may sign for ("*": any configured approver)
+    services: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def expand(self, names: tuple[str, ...] | list[str]) -> list[str]:
         """People and groups → the people, sorted."""
@@ -128,6 +133,14 @@ class ApprovalAuthority(BaseModel):
         for name in names:
             people.update(self.groups.get(name, (name,)))
         return sorted(people)
+
+    def signer_keys(self, by: str, signer: str | None) -> tuple[str, ...]:
+        """The public keys that may prove a decision by ``by`` signed by ``signer``."""
+        if signer is None:
+            return self.keys.get(by, ())
+        keys, may_sign_for = self.services.get(signer, ((), ()))
+        allowed = ("*" in may_sign_for and self.knows(by)) or by in self.expand(may_sign_for)
+        return keys if allowed else ()
 
     def knows(self, name: str) -> bool:
         return name in self.keys or name in self.groups or any(
@@ -183,3 +196,16 @@ class PendingApproval(BaseModel):
     expires_at: datetime | None
     allowed_deciders: list[str]  # empty: anyone
     escalated: bool = False
+
+
+class ApprovalChange(BaseModel):
+    """The ``member_approvals`` signal: an approval of a member run changed. ``state`` open (a
+    new or escalated approval), closed (decided, expired or withdrawn; ``reason`` says how) or
+    refused (a decision was refused; ``reason`` says why)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    approval: PendingApproval
+    state: Literal["open", "closed", "refused"]
+    by: str | None = None
+    reason: str | None = None

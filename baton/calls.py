@@ -86,6 +86,8 @@ class ChatRequest(_Payload):
     output_schema: dict[str, Any] | None = None
     step: int = 0
     attempt: int = 1  # of this call on this profile: the workflow retries, one attempt each
+    # What the run's budget leaves for this call's answer (never above the profile's own cap).
+    max_output_tokens: int | None = None
 
 
 class ChatResponse(_Payload):
@@ -112,6 +114,9 @@ class ToolInvocation(_Payload):
     workflow_id: str
     agent: str
     step: int
+    # Part of every ledger and read-cache key: one tenant never sees another's recorded
+    # outcomes or cached reads. "default" also for payloads scheduled before it existed.
+    tenant: str = "default"
 
 
 class ToolOutcome(_Payload):

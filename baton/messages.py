@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "EMPTY_DIGEST",
@@ -28,6 +28,9 @@ __all__ = [
     "UserMessage",
     "chain_digest",
     "digest_of",
+    "dump_messages",
+    "load_messages",
+    "size_of",
 ]
 
 
@@ -135,3 +138,25 @@ def digest_of(message: BaseModel) -> str:
 def chain_digest(previous: str, message: BaseModel) -> str:
     """Digest of a prefix extended by one message: ``sha256(previous || digest(message))``."""
     return hashlib.sha256(f"{previous}:{digest_of(message)}".encode()).hexdigest()
+
+
+_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
+
+
+def dump_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as plain JSON values (for state carried in an untyped mapping)."""
+    dumped: list[dict[str, Any]] = _MESSAGES.dump_python(messages, mode="json")
+    return dumped
+
+
+def load_messages(values: list[Any]) -> list[Message]:
+    return _MESSAGES.validate_python(values)
+
+
+def size_of(message: BaseModel) -> int:
+    """UTF-8 bytes of what a message puts in a prompt (its text and tool calls)."""
+    content = getattr(message, "content", None) or ""
+    calls = getattr(message, "tool_calls", ())
+    return len(content.encode("utf-8")) + sum(
+        len(call.name) + len(json.dumps(call.arguments)) + len(call.raw_arguments or "")
+        for call in calls)

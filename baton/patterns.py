@@ -48,7 +48,7 @@ class SupervisorSpec(_Section):
 
     router: str
     workers: tuple[str, ...] = Field(min_length=1)
-    max_rounds: int = Field(default=6, ge=1, le=100)  # delegations before the run stops
+    max_rounds: int = Field(default=6, ge=1, le=1000)  # delegations before the run stops
     max_repeats: int = Field(default=1, ge=0, le=10)  # same worker + same sub-task again
 
     def members(self) -> list[str]:
@@ -93,6 +93,8 @@ class FanoutSpec(_Section):
     branches: tuple[str, ...] = Field(min_length=1)
     split: Literal["none", "lines", "paragraphs"] = "none"  # none: every branch gets all
     max_concurrency: int = Field(default=8, ge=1, le=200)
+    # Jobs (one per part of a split task) one run may start: each is a child workflow.
+    max_branches: int = Field(default=100, ge=1, le=1000)
     merge: Literal["agent", "concat", "vote", "best_of"] = "agent"
     merger: str | None = None  # the merge agent (merge: agent) or the judge (best_of)
 
@@ -103,6 +105,9 @@ class FanoutSpec(_Section):
     def _merger_when_needed(self) -> FanoutSpec:
         if self.merge in ("agent", "best_of") and not self.merger:
             raise ValueError(f"merge {self.merge!r} needs a merger (the agent that merges/judges)")
+        if len(self.branches) > self.max_branches:
+            raise ValueError(f"{len(self.branches)} branches; max_branches is "
+                             f"{self.max_branches}")
         return self
 
 
@@ -111,7 +116,7 @@ class DebateSpec(_Section):
 
     debaters: tuple[str, ...] = Field(min_length=2)
     judge: str
-    max_rounds: int = Field(default=3, ge=1, le=20)
+    max_rounds: int = Field(default=3, ge=1, le=100)
     consensus: Literal["unanimous", "majority", "none"] = "unanimous"
 
     def members(self) -> list[str]:
@@ -124,7 +129,7 @@ class HandoffSpec(_Section):
     agents: tuple[str, ...] = Field(min_length=2)
     entry: str | None = None  # default: the first
     history: Literal["full", "last_message", "summary", "none"] = "full"
-    max_handoffs: int = Field(default=4, ge=1, le=50)
+    max_handoffs: int = Field(default=4, ge=1, le=500)
     routes: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # agent → may transfer to
 
     def members(self) -> list[str]:
@@ -170,7 +175,7 @@ class BlackboardSpec(_Section):
     scheduler: Literal["rules", "model"] = "rules"
     rules: tuple[BlackboardRule, ...] = ()
     scheduler_agent: str | None = None  # scheduler: model
-    max_turns: int = Field(default=10, ge=1, le=200)
+    max_turns: int = Field(default=10, ge=1, le=2000)
 
     def members(self) -> list[str]:
         names = [rule.agent for rule in self.rules]

@@ -19,15 +19,15 @@ It brings:
   them when tracing is on;
 * the eight pattern workflows and the ``resolve_catalog``, ``chat`` and ``execute_tool``
   activities, built from the worker's configuration: the model profiles it serves, the tools of
-  its ``tool_modules``, its idempotency ledger and one pooled HTTP client, opened and closed
-  with the worker.
+  its ``tool_modules``, its idempotency ledger (``ledger_url``) and one pooled HTTP client,
+  opened and closed with the worker.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import temporalio.client
@@ -41,13 +41,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
-from baton.activities.tools import Ledger, ToolActivities
+from baton.activities.tools import ToolActivities, open_ledger
 from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
 from baton.telemetry import TelemetryInterceptor, Tracing
 from baton.telemetry.tracing import tracer_provider
 from baton.tools import ToolRegistry, default_registry
 from baton.workflows import ALL_WORKFLOWS
+from baton.workflows._activities import rate_limited_queue
 
 __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workflow_runner"]
 
@@ -91,17 +92,21 @@ class BatonPlugin(SimplePlugin):
 
     ``settings`` is the worker's configuration (profiles, tool modules, ledger, limits);
     ``registry`` overrides the tools served (default: the tools of ``settings.tool_modules``);
-    ``tracing`` overrides the exporters of ``settings`` (tests pass an in-memory exporter).
+    ``tracing`` overrides the exporters of ``settings`` (tests pass an in-memory exporter);
+    ``workflows`` overrides which of Baton's workflow classes are registered (all of them).
     """
 
     def __init__(self, settings: BatonSettings | None = None, *,
-                 registry: ToolRegistry | None = None, tracing: Tracing | None = None) -> None:
+                 registry: ToolRegistry | None = None, tracing: Tracing | None = None,
+                 workflows: Sequence[type] | None = None) -> None:
         self.settings = settings = settings or BatonSettings()
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.registry = registry or default_registry.serving(settings.tool_modules)
         self.llm = LlmActivities(settings=settings)
-        self.tools = ToolActivities(self.registry, Ledger(settings.resolved_ledger_path),
-                                    max_result_chars=settings.max_tool_result_chars)
+        # The ledger store the configuration names: SQLite on one host, PostgreSQL across hosts.
+        self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
+                                    max_result_chars=settings.max_tool_result_chars,
+                                    lease_s=settings.ledger_lease_s)
         self.catalog = CatalogActivities(settings, self.registry)
         telemetry = TelemetryInterceptor(self.tracing)
         # Temporal's tracing interceptor must run outside Baton's, so the caller's trace context
@@ -115,7 +120,7 @@ class BatonPlugin(SimplePlugin):
             "baton",
             data_converter=lambda existing: baton_data_converter(existing, codec=codec),
             interceptors=[telemetry],
-            workflows=ALL_WORKFLOWS,
+            workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
             activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool],
             workflow_runner=workflow_runner,
             run_context=self._resources,
@@ -134,6 +139,7 @@ class BatonPlugin(SimplePlugin):
         config = super().configure_worker(config)
         # The llm activity rebuilds a conversation prefix by querying its workflow.
         self.llm.temporal_client = config["client"]
+        self._task_queue = config["task_queue"]
         return config
 
     def configure_replayer(self, config: temporalio.worker.ReplayerConfig
@@ -144,13 +150,37 @@ class BatonPlugin(SimplePlugin):
 
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:
-        """What lives as long as the worker: exporters and one pooled HTTP client for every
-        provider call (no SDK retries: Temporal owns retries)."""
+        """What lives as long as the worker: exporters, one pooled HTTP client for every
+        provider call (no SDK retries: Temporal owns retries) and the ledger's connections."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
                 self.llm.http = http
                 try:
-                    yield
+                    async with AsyncExitStack() as limited:
+                        for worker in self._rate_limited_workers():
+                            await limited.enter_async_context(worker)
+                        yield
                 finally:
                     self.llm.http = None
+                    # Tools whose attempt was cancelled may still run in threads: their claims
+                    # are renewed and their outcomes recorded before the ledger closes.
+                    await self.tools.drain()
+                    await self.tools.ledger.close()
+
+    def _rate_limited_workers(self) -> list[temporalio.worker.Worker]:
+        """One activity worker per rate-limited profile, polling that profile's queue: the
+        server dispatches its calls at most ``max_requests_per_second`` across the fleet."""
+        client, queue = self.llm.temporal_client, getattr(self, "_task_queue", None)
+        if client is None or queue is None:
+            return []
+        # The same connection and converter, without this plugin: a worker built from a client
+        # that carries it would register all of Baton again (and start its own limited workers).
+        config = client.config(active_config=True)
+        config["plugins"] = []
+        plain = temporalio.client.Client(**config)
+        return [temporalio.worker.Worker(
+            plain, task_queue=rate_limited_queue(queue, name), activities=[self.llm.chat],
+            max_task_queue_activities_per_second=profile.max_requests_per_second)
+            for name, profile in self.settings.profiles.items()
+            if profile.max_requests_per_second is not None]

@@ -14,6 +14,7 @@ from baton.specs import TeamSpec
 
 __all__ = [
     "MAX_INPUT_CHARS",
+    "RUN_NOT_COMPLETED",
     "Admission",
     "AdmissionProblem",
     "AgentCarry",
@@ -25,10 +26,12 @@ __all__ = [
     "ContinuedEvent",
     "FailoverEvent",
     "FinishedEvent",
+    "MembersCarry",
     "MessagesPage",
     "ModelAttemptEvent",
     "ModelCallEvent",
     "PageRequest",
+    "PatternCarry",
     "RunEvent",
     "RunInput",
     "RunLogPage",
@@ -63,9 +66,58 @@ class RunStatus(StrEnum):
     def finished(self) -> bool:
         return self not in (RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL)
 
+    @property
+    def succeeded(self) -> bool:
+        """What Temporal is told: a run that did not succeed closes its workflow as failed
+        (or cancelled), so Temporal's UI, metrics and alerts see what Baton sees. A transfer is
+        a handoff member doing its job."""
+        return self in (RunStatus.COMPLETED, RunStatus.TRANSFERRED)
+
+
+# The failure type of a workflow closed for a run that did not succeed; its first detail is the
+# RunResult, so clients and parent runs still get the typed result.
+RUN_NOT_COMPLETED = "BatonRunNotCompleted"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChildRecord(_Model):
+    """One member run of a pattern: what the parent delegated and how it ended."""
+
+    member: str
+    kind: Literal["agent", "team"]
+    workflow_id: str
+    status: RunStatus
+    task: str
+    output: str | None = None
+    reason: str | None = None
+    steps: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+
+
+class MembersCarry(_Model):
+    """What a run with members carries into its next continuation: how many member runs it
+    started (their workflow ids stay unique), their records, and the pattern's own state."""
+
+    started: int = 0
+    records: list[ChildRecord] = Field(default_factory=list)
+    state: dict[str, Any] = Field(default_factory=dict)  # rounds, board, handoffs, routing…
+
+
+class PatternCarry(_Model):
+    """What a pattern run (no agent loop of its own) carries into its next continuation."""
+
+    members: MembersCarry
+    step: int
+    usage: Usage
+    cost_usd: float
+    started_at: datetime
+    waited_s: float = 0.0
+    log_offset: int
+    previous_runs: list[str]
 
 
 class AgentCarry(_Model):
@@ -81,6 +133,8 @@ class AgentCarry(_Model):
     log_offset: int  # sequence number of the next run-log event
     previous_runs: list[str]  # Temporal run ids of earlier continuations, oldest first
     last_answer: str | None = None
+    waited_s: float = 0.0  # time spent waiting for people, not counted by the wall clock
+    members: MembersCarry | None = None  # a supervisor's router: its delegations so far
 
 
 MAX_INPUT_CHARS = 1_000_000  # Temporal refuses payloads over 2 MB; leave room for the spec
@@ -92,7 +146,8 @@ class RunInput(_Model):
     tenant: str = "default"
     agent: str | None = None  # which agent of the team runs (patterns set it for children)
     parent_run_id: str | None = None
-    carry: AgentCarry | None = None  # set only by continue-as-new
+    carry: AgentCarry | None = None  # set only by continue-as-new (an agent loop's state)
+    pattern_carry: PatternCarry | None = None  # set only by continue-as-new (a pattern's)
     context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
     # handoff: agent → description; adds a transfer_to_<agent> tool per target
     transfer_targets: dict[str, str] = Field(default_factory=dict)
@@ -147,21 +202,6 @@ class Admission(_Model):
     @property
     def reason(self) -> str:
         return "; ".join(f"{p.location}: {p.message}" for p in self.problems)
-
-
-class ChildRecord(_Model):
-    """One member run of a pattern: what the parent delegated and how it ended."""
-
-    member: str
-    kind: Literal["agent", "team"]
-    workflow_id: str
-    status: RunStatus
-    task: str
-    output: str | None = None
-    reason: str | None = None
-    steps: int = 0
-    usage: Usage = Usage()
-    cost_usd: float = 0.0
 
 
 class Transfer(_Model):

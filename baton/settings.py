@@ -26,7 +26,14 @@ from pydantic_settings import (
 from baton.approvals import ApprovalAuthority
 from baton.specs import ModelProfile
 
-__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG_FILE", "Approver", "BatonSettings", "config_file"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "ApprovalService",
+    "Approver",
+    "BatonSettings",
+    "config_file",
+]
 
 CONFIG_ENV = "BATON_CONFIG"
 DEFAULT_CONFIG_FILE = Path("baton.toml")
@@ -51,6 +58,16 @@ class Approver(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     public_keys: list[str] = Field(default_factory=list)
+
+
+class ApprovalService(BaseModel):
+    """A service that authenticates people itself (a web console behind the deployment's
+    login) and signs their decisions with its own key: for whom it may sign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_keys: list[str] = Field(default_factory=list)
+    may_sign_for: list[str] = Field(default_factory=lambda: ["*"])  # approvers or groups
 
 
 class BatonSettings(BaseSettings):
@@ -87,10 +104,20 @@ class BatonSettings(BaseSettings):
         default_factory=lambda: {"default": ModelProfile()},
         description="the model profiles the worker serves, by name (agents name them)")
     ledger_path: Path | None = Field(default=None, description="default: HOME/ledger.sqlite")
+    ledger_url: str | None = Field(
+        default=None, description="the idempotency ledger and read cache: sqlite://PATH (default: "
+        "sqlite:// + ledger_path; one host) or postgresql://USER:PASSWORD@HOST:PORT/DB (workers "
+        "on any hosts)")
+    ledger_lease_s: float = Field(
+        default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
+        "how long a retry waits before taking over from a crashed attempt")
     approvers: dict[str, Approver] = Field(
         default_factory=dict, description="worker: who may decide approvals, with public keys")
     approver_groups: dict[str, list[str]] = Field(
         default_factory=dict, description="worker: group name → approvers (policies name groups)")
+    approval_services: dict[str, ApprovalService] = Field(
+        default_factory=dict, description="worker: services that sign decisions for the people "
+        "they authenticated (e.g. the web console)")
     allow_unsigned_decisions: bool = Field(
         default=False, description="worker: accept decisions without a signature (development "
         "only: anyone with access to the namespace could then decide as anyone)")
@@ -117,6 +144,11 @@ class BatonSettings(BaseSettings):
         default=None, description="client private key for mTLS (PEM)")
     temporal_tls_server_name: str | None = Field(
         default=None, description="the server name to verify (default: the address's host)")
+    deployment_name: str | None = Field(
+        default=None, description="worker versioning: the Worker Deployment this worker belongs "
+        "to (with build_id; runs stay pinned to the version that started them)")
+    build_id: str | None = Field(
+        default=None, description="worker versioning: this worker's version (e.g. a git sha)")
     decider: str | None = Field(default=None, description="CLI: who you are when you decide")
     decider_key_file: Path | None = Field(
         default=None, description="CLI: your Ed25519 private key (PEM); decisions are signed")
@@ -188,7 +220,9 @@ class BatonSettings(BaseSettings):
         return ApprovalAuthority(
             keys={name: tuple(a.public_keys) for name, a in self.approvers.items()},
             groups={name: tuple(members) for name, members in self.approver_groups.items()},
-            allow_unsigned=self.allow_unsigned_decisions)
+            allow_unsigned=self.allow_unsigned_decisions,
+            services={name: (tuple(s.public_keys), tuple(s.may_sign_for))
+                      for name, s in self.approval_services.items()})
 
     @property
     def resolved_model_server_url(self) -> str:
@@ -199,6 +233,10 @@ class BatonSettings(BaseSettings):
     @property
     def resolved_ledger_path(self) -> Path:
         return self.ledger_path or self.home / "ledger.sqlite"
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        return self.ledger_url or f"sqlite://{self.resolved_ledger_path}"
 
     @property
     def temporal_ui_url(self) -> str:

@@ -39,11 +39,12 @@ _VERSION = "baton.decision.v1"
 
 def decision_message(*, run_id: str, approval_id: str, decision: str,
                      args: dict[str, Any] | None, by: str, reason: str | None,
-                     signed_at: datetime) -> bytes:
-    """The exact bytes a decision's signature covers (key-sorted, whitespace-free JSON)."""
+                     signed_at: datetime, signer: str | None = None) -> bytes:
+    """The exact bytes a decision's signature covers (key-sorted, whitespace-free JSON).
+    ``signer`` names the approvals service that signed for ``by`` (None: ``by`` signed)."""
     return json.dumps(
-        [_VERSION, run_id, approval_id, decision, args, by, reason, signed_at.isoformat()],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        [_VERSION, run_id, approval_id, decision, args, by, reason, signed_at.isoformat(),
+         signer], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def sign_decision(key: Ed25519PrivateKey, message: bytes) -> str:
@@ -51,13 +52,14 @@ def sign_decision(key: Ed25519PrivateKey, message: bytes) -> str:
 
 
 def signed(decision: ApprovalDecision, key: Ed25519PrivateKey, *, run_id: str,
-           at: datetime | None = None) -> ApprovalDecision:
-    """``decision`` signed for the approval it names in run ``run_id``."""
+           at: datetime | None = None, signer: str | None = None) -> ApprovalDecision:
+    """``decision`` signed for the approval it names in run ``run_id``: by its decider's key,
+    or by the key of the approvals service ``signer`` that authenticated the decider."""
     at = at or datetime.now(UTC)
     message = decision_message(run_id=run_id, approval_id=decision.approval_id,
                                decision=decision.decision, args=decision.args, by=decision.by,
-                               reason=decision.reason, signed_at=at)
-    return decision.model_copy(update={"signed_at": at,
+                               reason=decision.reason, signed_at=at, signer=signer)
+    return decision.model_copy(update={"signed_at": at, "signer": signer,
                                        "signature": sign_decision(key, message)})
 
 

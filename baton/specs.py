@@ -101,6 +101,9 @@ class ServedProfile(_Spec):
     # schema in the prompt (servers that answer 500 to json_schema: llama.cpp, older vLLM).
     structured_output: Literal["json_schema", "json_object", "prompt"] = "json_schema"
     prompt_caching: bool = True  # Anthropic: cache_control on system prompt, tools, conversation
+    # Calls per second across every worker of the fleet: this profile's calls then go through a
+    # task queue of their own, which the Temporal server rate-limits (see rate_limited_queue).
+    max_requests_per_second: float | None = Field(default=None, gt=0)
 
     def cost_usd(self, input_tokens: int | Usage, output_tokens: int = 0) -> float:
         """USD of a call: cached reads and writes at their prices, the rest of the prompt at
@@ -216,11 +219,15 @@ class HistorySpec(_Spec):
 
 
 class Budget(_Spec):
-    """Per-run limits. Low defaults: a runaway agent should cost cents, not dollars."""
+    """Per-run limits. Low defaults: a runaway agent should cost cents, not dollars.
+
+    Time spent waiting for a person does not count against ``max_wall_clock_s`` unless
+    ``count_human_wait``: an approval's own expiry and escalation govern that wait."""
 
     max_tokens: int | None = Field(default=200_000, gt=0)
     max_cost_usd: float | None = Field(default=1.0, gt=0)
     max_wall_clock_s: float | None = Field(default=3600.0, gt=0)
+    count_human_wait: bool = False
 
 
 @dataclass(frozen=True)

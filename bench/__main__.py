@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, history, prompt_cache, step_overhead, tracing
+from bench import fanout, floor, history, prompt_cache, step_overhead, throughput, tracing
 from bench._env import bench_env
 
 ROOT = Path(__file__).parent.parent
@@ -20,8 +20,9 @@ RESULTS = Path(__file__).parent / "results.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-BENCHMARKS = {"step_overhead": step_overhead, "history": history, "tracing": tracing,
-              "fanout": fanout, "prompt_cache": prompt_cache}
+BENCHMARKS = {"floor": floor, "step_overhead": step_overhead, "history": history,
+              "tracing": tracing, "fanout": fanout, "throughput": throughput,
+              "prompt_cache": prompt_cache}
 
 
 async def main() -> None:

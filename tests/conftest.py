@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from baton.client._devserver import tuning_args
 from baton.examples import APPROVER_GROUPS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
@@ -48,7 +49,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_existing_path=TEMPORAL_BIN,
         search_attributes=ALL_SEARCH_ATTRIBUTES,
-        dev_server_extra_args=["--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"],
+        dev_server_extra_args=tuning_args(sqlite=False),  # tuned as baton up runs it
     )
     yield env
     await env.shutdown()
@@ -92,3 +93,21 @@ async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkey
     async with worker_resources(client, settings) as running, running:
         yield running
 
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:  # type: ignore[name-defined]  # noqa: F821
+    """One real PostgreSQL server for the session (tests/postgres.py says which and why)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database on the session's server, for one test."""
+    return str(postgres.create_database())

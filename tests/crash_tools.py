@@ -29,7 +29,8 @@ from baton.tools import ToolContext, tool
 
 __all__ = [
     "broken_backend", "commit_then_hang", "count_effects", "effects", "effects_of", "huge_text",
-    "hung_backend", "markers", "opaque_value", "release", "slow_write", "take_note",
+    "hung_backend", "markers", "opaque_value", "overrun_write", "release", "slow_write",
+    "take_note",
 ]
 
 _HOLD_S = 60.0  # a blocked attempt gives up waiting for its release file after this long
@@ -135,6 +136,20 @@ async def commit_then_hang(order_id: str, ctx: ToolContext) -> dict[str, Any]:
     _mark("committed", order_id, ctx)
     await _wait_release(order_id)
     return result
+
+
+@tool(effect="write", timeout_s=2.0, retry=_CRASH_RETRY)
+def overrun_write(order_id: str, ctx: ToolContext) -> dict[str, Any]:
+    """Record a payment for an order; a synchronous call that takes longer than it may.
+
+    Args:
+        order_id: The order to record the payment for, e.g. A1001.
+    """
+    # Five seconds against a two-second start-to-close: Temporal retries while this thread,
+    # which nothing can stop, still runs.
+    _mark("started", order_id, ctx)
+    time.sleep(5.0)
+    return _effect(order_id, ctx)
 
 
 @tool

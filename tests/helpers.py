@@ -10,6 +10,7 @@ from typing import Any
 from temporalio.client import Client
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.loader import load_team
 from baton.runs import RunInput, RunResult
 from baton.scripted.testing import ScriptedServer
@@ -49,7 +50,7 @@ async def run_agent(
         "AgentWorkflow", RunInput(team=team, input=task), id=run_id,
         task_queue=settings.task_queue, result_type=RunResult,
     )
-    result: RunResult = await handle.result()
+    result: RunResult = await run_result(handle)
     return result
 
 
@@ -62,7 +63,7 @@ async def run_approving(client: Client, settings: BatonSettings, team: TeamSpec,
         "AgentWorkflow", RunInput(team=team, input=task), id=run_id,
         task_queue=settings.task_queue, result_type=RunResult)
     approved = 0
-    result_task = asyncio.ensure_future(handle.result())
+    result_task = asyncio.ensure_future(run_result(handle))
     while not result_task.done():
         for pending in await handle.query("pending_approvals", result_type=list[PendingApproval]):
             await handle.execute_update("decide", ApprovalDecision(

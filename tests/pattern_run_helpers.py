@@ -13,6 +13,7 @@ from replaying import assert_replays, record
 from temporalio.client import Client, WorkflowHandle
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.runs import ChildEvent, PageRequest, RunInput, RunLogPage, RunResult
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
@@ -51,7 +52,7 @@ async def run(  # noqa: PLR0917  # same signature as start
         script: dict[str, list[dict[str, Any]]], task: str,
         **kwargs: Any) -> tuple[str, RunResult]:
     handle = await start(client, settings, scripted, team, script, task, **kwargs)
-    return handle.id, await handle.result()
+    return handle.id, await run_result(handle)
 
 
 async def child_events(client: Client, workflow_id: str) -> list[ChildEvent]:

@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from baton.client._devserver import tuning_args
 from baton.client._procs import free_port as client_free_port
 from baton.loader import parse_team
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult
@@ -124,6 +125,8 @@ def worker_env(*, address: str, task_queue: str, model_url: str, state: Path,
         "BATON_HOME": str(state),
         # Shared between a killed worker and its replacement: the ledger is a file.
         "BATON_LEDGER_PATH": str(state / "ledger.sqlite"),
+        # A killed worker's claims expire after this long; the replacement then takes them over.
+        "BATON_LEDGER_LEASE_S": "3.0",
         "BATON_SUPPORT_DB": str(state / "support.sqlite"),
         "BATON_TOOL_MODULES": json.dumps(["crash_tools"]),
         # A development configuration: decisions in these tests are unsigned.
@@ -185,12 +188,10 @@ class DevServer:
         return [
             TEMPORAL_BIN, "server", "start-dev",
             "--db-filename", str(self.db),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
             "--ip", "127.0.0.1", "--port", str(self.port), "--ui-port", str(self.ui_port),
             "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
             "--headless", "--log-level", "warn",
-            "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-            *dev_server_flags(),
+            *tuning_args(), *dev_server_flags(),
         ]
 
     async def start(self, within_s: float = 30) -> Client:
@@ -283,6 +284,7 @@ async def run_log(handle: WorkflowHandle[Any, Any]) -> list[Any]:
 
 
 def ledger_rows(state: Path) -> list[tuple[str, str]]:
-    """(idempotency key, tool) of every side effect the tool ledger recorded."""
+    """(idempotency key, tool) of every side effect the tool ledger recorded an outcome for."""
     with sqlite3.connect(state / "ledger.sqlite") as db:
-        return db.execute("SELECT idempotency_key, tool FROM side_effects").fetchall()
+        return db.execute("SELECT idempotency_key, tool FROM baton_ledger "
+                          "WHERE outcome IS NOT NULL").fetchall()

@@ -145,16 +145,21 @@ async def test_structured_output_fails_cleanly_past_the_bound(
 
 async def test_token_budget_ends_the_run_with_typed_status(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    # Room for the first call (about 600 tokens of prompt), not for the second: the second call
+    # is never made, the run ends typed, and the first call's tool result survives.
     base = support_team()
-    team = base.model_copy(update={"budget": base.budget.model_copy(update={"max_tokens": 1})})
+    team = base.model_copy(update={"budget": base.budget.model_copy(update={"max_tokens": 1200})})
     run_id = new_run_id(team)
     result = await run_agent(client, settings, team, "Look up A1001", run_id=run_id,
                              scripted=scripted, script={AGENT: [
         {"tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A1001"}}]},
     ]})
-    assert result.status is RunStatus.BUDGET_EXHAUSTED
-    assert "token budget" in (result.reason or "")
+    assert result.status is RunStatus.BUDGET_EXHAUSTED, result
+    assert "more than the budget has left" in (result.reason or "")
+    assert result.usage.total_tokens <= 1200  # bounded before the call, not noticed after
     assert result.output is not None and "A1001" in result.output  # partial results survive
+    assert len(scripted.calls(run_id)) == 1
+    scripted.assert_script_consumed(run_id)
 
 
 async def test_provider_auth_failure_is_a_typed_failed_run(

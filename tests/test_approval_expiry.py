@@ -14,11 +14,12 @@ from guarded_tools import executed
 from helpers import support_team
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -63,9 +64,11 @@ async def skipping_worker(skipping: WorkflowEnvironment, settings: BatonSettings
 
 async def start(env: WorkflowEnvironment, settings: BatonSettings, scripted: ScriptedServer,
                 policy: ApprovalPolicy, steps: list[dict[str, Any]], *,
-                wall_clock_s: float = 10 * 24 * HOUR) -> WorkflowHandle[Any, RunResult]:
+                wall_clock_s: float = 10 * 24 * HOUR, count_human_wait: bool = False,
+                ) -> WorkflowHandle[Any, RunResult]:
     team = support_team(approvals={"issue_refund": policy}, max_steps=4)
-    budget = team.budget.model_copy(update={"max_wall_clock_s": wall_clock_s})
+    budget = team.budget.model_copy(update={"max_wall_clock_s": wall_clock_s,
+                                            "count_human_wait": count_human_wait})
     team = team.model_copy(update={"budget": budget})
     run_id = f"expiry-{uuid.uuid4().hex[:10]}"
     scripted.set_script(run_id, {AGENT: steps})
@@ -91,7 +94,7 @@ async def test_expiry_rejects(skipping: WorkflowEnvironment, settings: BatonSett
         {"tool_calls": [REFUND]},
         {"content": "Nobody approved.", "expect": {"last_message_contains": "expired"}},
     ])
-    result = await handle.result()  # the time-skipping server jumps the 4 hours
+    result = await run_result(handle)  # the time-skipping server jumps the 4 hours
     assert result.status is RunStatus.COMPLETED
     assert await approvals_log(handle) == [("requested", None), ("expired", "baton")]
     scripted.assert_script_consumed(handle.id)
@@ -113,7 +116,7 @@ async def test_expiry_approves_only_a_write_tool_whose_code_opts_in(
     handle = await skipping.client.start_workflow(
         "AgentWorkflow", RunInput(team=team, input="top up DE001"), id=run_id,
         task_queue=settings.task_queue, result_type=RunResult)
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert await approvals_log(handle) == [("requested", None), ("expired", "baton")]
     page = await handle.query("run_log", PageRequest(limit=1000), result_type=RunLogPage)
@@ -121,8 +124,8 @@ async def test_expiry_approves_only_a_write_tool_whose_code_opts_in(
     assert [t["account"] for t in executed()] == ["DE001"]
     # The example refund tool did not opt in: a team asking to approve it on expiry is refused.
     policy = ApprovalPolicy(mode="always", expires_in_s=HOUR, on_expiry="approve")
-    refused = await (await start(skipping, settings, scripted, policy,
-                                 [{"tool_calls": [REFUND]}])).result()
+    refused = await run_result(await start(skipping, settings, scripted, policy,
+                                           [{"tool_calls": [REFUND]}]))
     assert refused.status is RunStatus.FAILED and refused.error_type == "not_served"
     assert "approve on expiry" in (refused.reason or "")
 
@@ -151,19 +154,41 @@ async def test_expiry_escalates_then_the_new_group_decides(
     assert late["accepted"] is False and "'alice' may not decide" in late["reason"]
     await handle.execute_update("decide", ApprovalDecision(
         approval_id=after.approval_id, decision="approve", by="manager"))
-    assert (await handle.result()).status is RunStatus.COMPLETED
+    assert (await run_result(handle)).status is RunStatus.COMPLETED
     assert await approvals_log(handle) == [
         ("requested", None), ("escalated", "baton"), ("refused", "alice"),
         ("approved", "manager")]
 
 
 @pytest.mark.usefixtures("skipping_worker")
-async def test_wall_clock_budget_ends_a_waiting_run_and_closes_its_approval(
+async def test_waiting_for_a_person_does_not_burn_the_wall_clock_budget(
+        skipping: WorkflowEnvironment, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    # The support example's shape: a 10-minute wall clock, an approval that waits a day.
+    policy = ApprovalPolicy(mode="always", expires_in_s=24 * HOUR, on_expiry="reject")
+    handle = await start(skipping, settings, scripted, policy,
+                         [{"tool_calls": [REFUND]}, {"content": "Refunded."}],
+                         wall_clock_s=600)
+    for _ in range(100):
+        if await pending(handle):
+            break
+        await skipping.sleep(0.1)
+    [waiting] = await pending(handle)
+    await skipping.sleep(20 * HOUR)  # far past the 600 s wall clock, inside the approval's day
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    await handle.execute_update("decide", ApprovalDecision(
+        approval_id=waiting.approval_id, decision="approve", by="alice"))
+    result = await run_result(handle)
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert await approvals_log(handle) == [("requested", None), ("approved", "alice")]
+
+
+@pytest.mark.usefixtures("skipping_worker")
+async def test_a_team_that_counts_human_wait_ends_a_waiting_run_and_closes_its_approval(
         skipping: WorkflowEnvironment, settings: BatonSettings, scripted: ScriptedServer) -> None:
     policy = ApprovalPolicy(mode="always")  # no expiry: only the run's budget bounds the wait
     handle = await start(skipping, settings, scripted, policy, [{"tool_calls": [REFUND]}],
-                         wall_clock_s=2 * HOUR)
-    result = await handle.result()
+                         wall_clock_s=2 * HOUR, count_human_wait=True)
+    result = await run_result(handle)
     assert result.status is RunStatus.BUDGET_EXHAUSTED
     assert "wall-clock" in (result.reason or "")
     assert await approvals_log(handle) == [("requested", None), ("closed", "baton")]

@@ -16,6 +16,7 @@ from helpers import new_run_id, support_team
 from temporalio.client import Client, WorkflowHandle
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import Approver, BatonSettings
@@ -85,7 +86,7 @@ async def test_approve_runs_the_tool_once_with_the_original_arguments(
     receipt = await decide(handle, approval_id=pending.approval_id, decision="approve", by="bob",
                            reason="policy allows")
     assert receipt["by"] == "bob"
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert outbox(tmp_path) == [("A1001", 10.0)]
     actions = [e.action for e in await events(handle) if e.kind == "approval"]
@@ -103,7 +104,7 @@ async def test_reject_returns_the_reason_to_the_model_and_the_tool_never_runs(
     [pending] = await wait_pending(handle)
     await decide(handle, approval_id=pending.approval_id, decision="reject", by="alice",
                  reason="too generous")
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert not (tmp_path / "support.sqlite").exists() or outbox(tmp_path) == []
     assert not [e for e in await events(handle) if e.kind == "tool_call"]
@@ -119,7 +120,7 @@ async def test_edit_runs_with_edited_arguments_and_the_log_keeps_both(
     edited = {**REFUND["arguments"], "amount": 4.5}
     await decide(handle, approval_id=pending.approval_id, decision="edit", by="alice",
                  args=edited, reason="partial refund")
-    await handle.result()
+    await run_result(handle)
     assert outbox(tmp_path) == [("A1001", 4.5)]
     log = await events(handle)
     requested = next(e for e in log if e.kind == "approval" and e.action == "requested")
@@ -149,7 +150,7 @@ async def test_each_invalid_decision_is_refused_and_recorded(
     await decide(handle, approval_id=ap, decision="approve", by="alice")
     late = await decide(handle, approval_id=ap, decision="reject", by="alice")
     assert late["accepted"] is False and "already approved by alice" in late["reason"]
-    assert (await handle.result()).status is RunStatus.COMPLETED
+    assert (await run_result(handle)).status is RunStatus.COMPLETED
     # Every refused attempt is in the run log: who, and why.
     refused = [(e.by, e.reason) for e in await events(handle)
                if e.kind == "approval" and e.action == "refused"]
@@ -177,7 +178,7 @@ async def test_signal_from_the_temporal_cli_binary_decides(
                                      "by": "mallory", "reason": None, "args": None})
     await asyncio.to_thread(signal, {"approval_id": pending.approval_id, "decision": "approve",
                                      "by": "alice", "reason": "ok", "args": None})
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     actions = [(e.action, e.by) for e in await events(handle) if e.kind == "approval"]
     assert actions == [("requested", None), ("refused", "mallory"), ("approved", "alice")]
@@ -195,7 +196,7 @@ async def test_parallel_approvals_wait_independently(
     by_order = {p.args["order_id"]: p.approval_id for p in pending}
     await decide(handle, approval_id=by_order["A1002"], decision="approve", by="alice")
     await decide(handle, approval_id=by_order["A1001"], decision="reject", by="alice")
-    assert (await handle.result()).status is RunStatus.COMPLETED
+    assert (await run_result(handle)).status is RunStatus.COMPLETED
     assert outbox(tmp_path) == [("A1002", 3.0)]
 
 
@@ -205,7 +206,7 @@ async def test_condition_policy_only_gates_matching_calls(
     team = gated_team(mode="when", condition="amount > 50")
     handle = await start(client, settings, scripted, team,
                          [{"tool_calls": [REFUND]}, {"content": "Refunded."}])
-    assert (await handle.result()).status is RunStatus.COMPLETED  # 10 <= 50: no person needed
+    assert (await run_result(handle)).status is RunStatus.COMPLETED  # 10 <= 50: no person needed
     assert outbox(tmp_path) == [("A1001", 10.0)]
     assert not [e for e in await events(handle) if e.kind == "approval"]
 
@@ -223,7 +224,7 @@ async def test_search_attribute_finds_runs_awaiting_approval(
         await asyncio.sleep(0.1)
     assert found == [handle.id]
     await decide(handle, approval_id=pending.approval_id, decision="approve", by="alice")
-    await handle.result()
+    await run_result(handle)
 
 
 async def test_cancel_while_waiting_closes_the_approval(
@@ -231,7 +232,7 @@ async def test_cancel_while_waiting_closes_the_approval(
     handle = await start(client, settings, scripted, gated_team(), [{"tool_calls": [REFUND]}])
     await wait_pending(handle)
     await handle.cancel()
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.CANCELLED
     closed = [e for e in await events(handle) if e.kind == "approval" and e.action == "closed"]
     assert len(closed) == 1
@@ -250,7 +251,7 @@ async def test_a_new_worker_resumes_and_the_decision_applies(
     # an empty workflow cache) replays up to the wait and applies it.
     async with worker_resources(client, settings) as second, second:
         await decide(handle, approval_id=pending.approval_id, decision="approve", by="alice")
-        result = await handle.result()
+        result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert outbox(tmp_path) == [("A1001", 10.0)]
     scripted.assert_script_consumed(handle.id)

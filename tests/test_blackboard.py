@@ -21,6 +21,7 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import PageRequest, RunLogPage, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -203,7 +204,7 @@ async def test_approval_gate_and_ledger_inside_a_member(
         "writer": [write({"draft": "Refunded.", "score": 1})]}, TASK)
     child_id = await approve_in_child(client, handle.id)
     assert child_id == f"{handle.id}.researcher.1"
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert outbox(tmp_path) == [("A1001", 10.0)]
     scripted.assert_script_consumed(handle.id)

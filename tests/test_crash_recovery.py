@@ -34,6 +34,7 @@ from procs import (
 from temporalio.client import Client
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.runs import RunStatus
 from baton.scripted.testing import ScriptedServer
 
@@ -102,9 +103,9 @@ async def one_crash(client: Client, scripted: ScriptedServer,
             ids = {k: f"crash-{k.lower()}-{tag}" for k in ("K1", "K2", "M", "REF")}
             # The uninterrupted reference for M: same team, same script, no crash.
             scripted.set_script(ids["REF"], NOTE_SCRIPT)
-            reference = await asyncio.wait_for(
-                (await start(client, workers.queue, crash_team("take_note"), "Note hello",
-                             ids["REF"])).result(), 30)
+            reference = await asyncio.wait_for(run_result(
+                await start(client, workers.queue, crash_team("take_note"), "Note hello",
+                            ids["REF"])), 30)
             ref_events = await run_log(client.get_workflow_handle(ids["REF"]))
 
             scripted.set_script(ids["K1"], write_script("slow_write", "K1"))
@@ -146,7 +147,7 @@ async def test_worker_killed_while_write_tool_runs_before_commit(
     assert not [e for e in crash.before.effects if e["order_id"] == "K1"]  # nothing committed
 
     handle = crash.handles["K1"]
-    result = await asyncio.wait_for(handle.result(), 60)
+    result = await asyncio.wait_for(run_result(handle), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert result.output == "Payment for K1 recorded."
     [effect] = crash_tools.effects_of("K1")
@@ -169,7 +170,7 @@ async def test_worker_killed_after_commit_before_activity_completed(
     assert not [k for k, tool in crash.before.ledger if tool == "commit_then_hang"]
 
     handle = crash.handles["K2"]
-    result = await asyncio.wait_for(handle.result(), 60)
+    result = await asyncio.wait_for(run_result(handle), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert result.output == "Payment for K2 recorded."
     [effect] = crash_tools.effects_of("K2")  # still exactly one side effect
@@ -188,7 +189,7 @@ async def test_worker_killed_during_model_call_resumes_without_duplicate_step(
         one_crash: SimpleNamespace, scripted: ScriptedServer) -> None:
     crash = one_crash
     handle = crash.handles["M"]
-    result = await asyncio.wait_for(handle.result(), 60)
+    result = await asyncio.wait_for(run_result(handle), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert result.output == crash.reference.output == "Noted: hello."
     assert result.steps == crash.reference.steps == 2
@@ -238,7 +239,7 @@ async def test_two_workers_one_killed_under_load_every_effect_exactly_once(
     victim.kill()
     crash_tools.release()
 
-    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 75)
+    results = await asyncio.wait_for(asyncio.gather(*(run_result(h) for h in handles)), 75)
     for i, result in enumerate(results):
         assert result.status is RunStatus.COMPLETED, (run_ids[i], result.reason)
         assert result.output == f"Payment for L{i:02d} recorded."
@@ -269,7 +270,7 @@ async def test_worker_killed_while_waiting_for_approval_then_decision_applies_on
     await stack.spawn("worker-b")
     await handle.execute_update("decide", ApprovalDecision(
         approval_id=pending[0].approval_id, decision="approve", by="alice", reason="ok"))
-    result = await asyncio.wait_for(handle.result(), 60)
+    result = await asyncio.wait_for(run_result(handle), 60)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert [e["order_id"] for e in crash_tools.effects()] == ["AP1"]
     actions = [e.action for e in await run_log(handle) if e.kind == "approval"]

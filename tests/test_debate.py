@@ -17,6 +17,7 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -181,7 +182,7 @@ async def test_approval_gate_and_ledger_inside_a_debater(
     }, TASK)
     child_id = await approve_in_child(client, handle.id)
     assert child_id.startswith(f"{handle.id}.optimist.")
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert outbox(tmp_path) == [("A1001", 10.0)]
     scripted.assert_script_consumed(handle.id)

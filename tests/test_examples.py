@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import Client
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.lint import lint_team
 from baton.loader import load_team
 from baton.runs import RunInput, RunResult, RunStatus
@@ -118,7 +119,7 @@ async def test_example_runs_end_to_end_in_heuristic_mode(
     handle = await client.start_workflow(
         WORKFLOW_TYPES[team.pattern], RunInput(team=team, input=task), id=run_id,
         task_queue=settings.task_queue, result_type=RunResult)
-    done = asyncio.ensure_future(handle.result())
+    done = asyncio.ensure_future(run_result(handle))
     await _approve_all(client, run_id, done)
     result = done.result()
     assert result.status is RunStatus.COMPLETED, (result.status, result.reason, result.output)

@@ -21,6 +21,7 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -196,7 +197,7 @@ async def test_approval_and_exactly_once_refund_in_a_branch(
         "notes": says("Noted."), "refunder": [{"tool_calls": [REFUND]}, {"content": "Refunded."}],
     }, "Refund A1001")
     waiting = await approve_in_child(client, handle.id)
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert waiting == next(c.workflow_id for c in result.children if c.member == "refunder")
     assert result.output == "Noted.\n\nRefunded."

@@ -20,6 +20,7 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.messages import AssistantMessage, ToolResultMessage, UserMessage
 from baton.runs import MessagesPage, PageRequest, RunStatus
@@ -183,7 +184,7 @@ async def test_approval_gate_and_ledger_after_a_transfer(
     }, TASK)
     child_id = await approve_in_child(client, handle.id)
     assert child_id == f"{handle.id}.billing.2"
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     assert outbox(tmp_path) == [("A1001", 10.0)]
     scripted.assert_script_consumed(handle.id)

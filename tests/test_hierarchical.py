@@ -23,6 +23,7 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.errors import SpecError
 from baton.loader import parse_team
 from baton.runs import RunStatus
@@ -152,7 +153,7 @@ async def test_approval_and_exactly_once_refund_two_levels_down(
         "billing": [{"tool_calls": [REFUND]}, {"content": "Refunded 10.0."}],
     }, "Refund A1001")
     waiting = await approve_in_child(client, handle.id)
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert waiting.startswith(result.children[0].workflow_id + ".billing.")
     assert outbox(tmp_path) == [("A1001", 10.0)]

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
@@ -75,7 +76,7 @@ async def test_workflow_and_activity_lines_carry_the_run_context(
             approval_id="apr-nope", decision="approve", by="alice"))
         await handle.execute_update("decide", ApprovalDecision(
             approval_id=pending[0].approval_id, decision="approve", by="alice"))
-        result = await handle.result()
+        result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED
     [agent_span] = [s for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")]
     trace_id = format(agent_span.context.trace_id, "032x")

@@ -20,6 +20,7 @@ from pattern_run_helpers import (
 )
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import AgentStatus, RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -143,7 +144,7 @@ async def test_a_pipeline_as_a_supervisor_worker(
     assert (child.member, child.kind) == ("drafting", "team")
     await assert_parent(client, child.workflow_id, run_id, "PipelineWorkflow")
     pipeline = client.get_workflow_handle(child.workflow_id, result_type=RunResult)
-    stages = (await pipeline.result()).children
+    stages = (await run_result(pipeline)).children
     assert [s.member for s in stages] == ["outliner", "drafter"]
     for stage in stages:  # the grandchildren hang under the pipeline, not the supervisor
         await assert_parent(client, stage.workflow_id, child.workflow_id, "AgentWorkflow")
@@ -163,7 +164,7 @@ async def test_approval_and_exactly_once_refund_inside_a_stage(
         "refunder": [{"tool_calls": [REFUND]}, {"content": "Refunded."}],
     }, "Refund A1001")
     waiting = await approve_in_child(client, handle.id)
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert waiting == result.children[1].workflow_id
     assert outbox(tmp_path) == [("A1001", 10.0)]

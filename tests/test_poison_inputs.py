@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
+from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.errors import RunRefusedError, SpecError
 from baton.loader import load_team, parse_team
@@ -40,7 +41,7 @@ async def run(client: Client, settings: BatonSettings, scripted: ScriptedServer,
     handle = await client.start_workflow("AgentWorkflow", RunInput(team=team, input=task),
                                          id=run_id, task_queue=settings.task_queue,
                                          result_type=RunResult)
-    return await handle.result(), handle
+    return await run_result(handle), handle
 
 
 async def still_serving(client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
@@ -241,7 +242,7 @@ async def test_run_naming_an_unserved_profile_or_tool_is_refused_at_start(
         f"agents[0].tools[1]: tool 'wire_money' is not served by the worker (served: "
         f"{', '.join(default_registry.serving(settings.tool_modules).names())})"]
     # The refused run is closed, typed, and nothing was asked of a model.
-    result = await client.get_workflow_handle(run_id, result_type=RunResult).result()
+    result = await run_result(client.get_workflow_handle(run_id))
     assert result.status is RunStatus.FAILED and result.error_type == "not_served"
     assert "wire_money" in (result.reason or "") and scripted.calls(run_id) == []
     await still_serving(client, settings, scripted)

@@ -21,6 +21,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 from test_provider_matrix import SHAPES, live
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import ModelAttemptEvent, ModelCallEvent, RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -88,7 +89,7 @@ async def run(client: Client, settings: BatonSettings, scripted: ScriptedServer,
     handle = await client.start_workflow("AgentWorkflow", RunInput(team=spec, input="remember"),
                                          id=run_id, task_queue=settings.task_queue,
                                          result_type=RunResult)
-    waiting = asyncio.ensure_future(handle.result())
+    waiting = asyncio.ensure_future(run_result(handle))
     stamps: list[float] = []
     while not waiting.done():
         seen = len(scripted.calls(run_id))

@@ -20,6 +20,7 @@ from rich.console import Console
 from temporalio.client import Client
 from test_provider_matrix import SHAPES, completion_body, live
 
+from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.client.cli._render_debug import run_tree
 from baton.client.cli._summary import summary
@@ -86,7 +87,7 @@ async def run(  # noqa: PLR0917  # the fixtures, then what to run: read like a s
     handle = await client.start_workflow("AgentWorkflow", RunInput(team=spec, input="remember"),
                                          id=run_id, task_queue=settings.task_queue,
                                          result_type=RunResult)
-    result = await handle.result()
+    result = await run_result(handle)
     scripted.assert_script_consumed(run_id)
     return result, await run_log(handle)
 

@@ -6,11 +6,15 @@ model calls hanging, one run waiting on an approval) the server is stopped with 
 SIGKILL and started again on the same file and ports. The worker is *not* restarted: it must
 reconnect by itself. The test reconnects with a new client. Every run must complete, and every
 side effect must exist exactly once.
+
+The last test leaves the restart to the embedded stack: its supervisor notices the SIGKILLed dev
+server and starts it again on the same SQLite file, and the stack's worker reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +25,8 @@ from typing import Any
 import crash_tools
 import pytest
 from procs import (
+    REPO,
+    TESTS,
     DevServer,
     Proc,
     crash_team,
@@ -34,10 +40,14 @@ from procs import (
     write_script,
 )
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import EmbeddedStack, free_port, run_result
+from baton.client._supervisor import ChildExited, ChildRestarted
 from baton.runs import RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
+from baton.settings import BatonSettings
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +137,7 @@ async def test_runs_survive_server_restart_and_effects_happen_once(
     runs[approval_run] = "AP"
 
     results: list[RunResult] = await asyncio.wait_for(asyncio.gather(*(
-        fresh.get_workflow_handle(run_id, result_type=RunResult).result() for run_id in runs)),
+        run_result(fresh.get_workflow_handle(run_id)) for run_id in runs)),
         60)
     for run_id, result in zip(runs, results, strict=True):
         assert result.status is RunStatus.COMPLETED, (run_id, result.reason)
@@ -153,16 +163,67 @@ async def test_new_runs_start_on_a_restarted_server_from_the_same_database(
     crash_tools.release()
     first = f"restart-before-{uuid.uuid4().hex[:6]}"
     scripted.set_script(first, write_script("slow_write", "P1"))
-    done = await (await start(client, world.queue, crash_team("slow_write"), "Record P1",
-                              first)).result()
+    done = await run_result(await start(client, world.queue, crash_team("slow_write"),
+                                        "Record P1", first))
     assert done.status is RunStatus.COMPLETED
     world.server.stop(signal.SIGKILL)
     fresh = await world.server.start()
-    kept: Any = await fresh.get_workflow_handle(first, result_type=RunResult).result()
+    kept: Any = await run_result(fresh.get_workflow_handle(first))
     assert kept.status is RunStatus.COMPLETED and kept.output == done.output
     second = f"restart-after-{uuid.uuid4().hex[:6]}"
     scripted.set_script(second, write_script("slow_write", "P2"))
-    result = await asyncio.wait_for((await start(
-        fresh, world.queue, crash_team("slow_write"), "Record P2", second)).result(), 30)
+    result = await asyncio.wait_for(run_result(await start(
+        fresh, world.queue, crash_team("slow_write"), "Record P2", second)), 30)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert sorted(r["order_id"] for r in crash_tools.effects()) == ["P1", "P2"]
+
+
+async def test_embedded_stack_restarts_its_killed_server_and_the_run_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    monkeypatch.setenv("BATON_CRASH_DIR", str(crash))
+    # The stack's worker inherits the environment: it can import the test's blocking tool.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(REPO)]))
+    settings = BatonSettings(
+        home=tmp_path / "home", temporal_port=free_port(), ui_port=free_port(),
+        model_server_port=free_port(), task_queue=f"stack-{uuid.uuid4().hex[:8]}",
+        model_server_url=None, tool_modules=["crash_tools"])
+    async with EmbeddedStack(settings) as stack:
+        temporal, _, worker = stack.processes
+        worker_pid = worker.pid
+        client = await Client.connect(stack.temporal_address,
+                                      data_converter=pydantic_data_converter)
+        model = ScriptedServer.attach("127.0.0.1", settings.model_server_port)
+        run_id = f"stack-restart-{uuid.uuid4().hex[:6]}"
+        model.set_script(run_id, write_script("slow_write", "S1"))
+        await start(client, settings.task_queue, crash_team("slow_write"), "Record S1", run_id)
+        await until(lambda: crash_tools.markers("started", "S1"), "the tool to block")
+
+        assert temporal.pid is not None
+        os.kill(temporal.pid, signal.SIGKILL)  # the test restarts nothing: the stack does
+        await until(lambda: any(isinstance(e, ChildRestarted) for e in stack.events),
+                    "the stack to restart the dev server")
+        crash_tools.release()
+
+        async def connect() -> Client | None:
+            try:
+                return await Client.connect(stack.temporal_address,
+                                            data_converter=pydantic_data_converter)
+            except RuntimeError:  # not listening yet
+                return None
+
+        fresh: Client = await until(connect, "the restarted dev server")
+        result = await asyncio.wait_for(run_result(fresh.get_workflow_handle(run_id)), 120)
+        assert result.status is RunStatus.COMPLETED, result.reason
+        assert result.output == "Payment for S1 recorded."
+        assert [e["order_id"] for e in crash_tools.effects()] == ["S1"]
+        model.assert_script_consumed(run_id)
+        model.stop()  # attached: closes only the control connection
+
+        # Only the dev server came back; the worker rode it out as the same process.
+        exited, restarted = stack.events
+        assert isinstance(exited, ChildExited) and exited.name == "temporal"
+        assert exited.code == -signal.SIGKILL and exited.restart_in_s == 0.5
+        assert isinstance(restarted, ChildRestarted) and restarted.name == "temporal"
+        assert worker.pid == worker_pid and worker.exited() is None

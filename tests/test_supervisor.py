@@ -18,6 +18,7 @@ from pattern_run_helpers import (
 from pattern_run_helpers import start as pattern_start
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -48,10 +49,10 @@ async def start(client: Client, settings: BatonSettings, scripted: ScriptedServe
                 script: dict[str, list[dict[str, Any]]]) -> tuple[str, RunResult]:
     run_id = new_run_id(team)
     scripted.set_script(run_id, script)
-    result = await client.execute_workflow(
+    handle = await client.start_workflow(
         "SupervisorWorkflow", RunInput(team=team, input="My A1001 headphones crackle; refund?"),
         id=run_id, task_queue=settings.task_queue, result_type=RunResult)
-    return run_id, result
+    return run_id, await run_result(handle)
 
 
 async def test_router_delegates_and_composes_the_answer(
@@ -126,7 +127,7 @@ async def test_approval_and_exactly_once_refund_inside_a_worker(
         "refunder": [{"tool_calls": [REFUND]}, {"content": "Refund queued."}],
     }, "Refund A1001")
     waiting = await approve_in_child(client, handle.id)
-    result = await handle.result()
+    result = await run_result(handle)
     assert result.status is RunStatus.COMPLETED, result.reason
     assert waiting == result.children[0].workflow_id
     assert outbox(tmp_path) == [("A1001", 10.0)]

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from baton.approvals import ApprovalDecision, PendingApproval
+from baton.client import run_result
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
@@ -74,7 +75,7 @@ async def run_with_approval(client: Client, settings: BatonSettings, scripted: S
         [approval] = pending
         await handle.execute_update("decide", ApprovalDecision(
             approval_id=approval.approval_id, decision="approve", by="alice", reason="ok"))
-        result = await handle.result()
+        result = await run_result(handle)
         page = await handle.query("run_log", PageRequest(limit=1000), result_type=RunLogPage)
     assert result.status is RunStatus.COMPLETED, result
     return result, page.events, approval.approval_id

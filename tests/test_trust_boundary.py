@@ -23,16 +23,18 @@ from guarded_tools import executed
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from baton.approvals import ApprovalDecision, ApprovalPolicy, PendingApproval
+from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.conditions import ConditionError, check_condition, evaluate_condition
 from baton.errors import ApprovalRefusedError, RunRefusedError, SpecError, ToolDefinitionError
 from baton.loader import load_team, parse_team
 from baton.runs import PageRequest, RunLogPage, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
-from baton.settings import Approver, BatonSettings
+from baton.settings import ApprovalService, Approver, BatonSettings
 from baton.signing import generate_key, public_key_text, signed
 from baton.specs import TeamSpec
 from baton.tools import ToolRegistry, tool
+from baton.worker import worker_resources
 
 AGENT = "teller"
 TRANSFER = {"name": "wire_transfer", "arguments": {"account": "DE001", "amount": 500.0}}
@@ -96,7 +98,7 @@ async def failed_with(client: Client, run_id: str, text: str) -> None:
     """The run ended as a failed workflow whose failure says ``text`` (not a retrying task)."""
     handle = client.get_workflow_handle(run_id)
     with pytest.raises(WorkflowFailureError) as caught:
-        await asyncio.wait_for(handle.result(), 30)
+        await asyncio.wait_for(run_result(handle), 30)
     assert (await handle.describe()).status is WorkflowExecutionStatus.FAILED
     assert text in str(caught.value.cause), caught.value.cause
 
@@ -206,7 +208,7 @@ async def test_forged_decisions_are_refused_and_recorded(
     receipt = await baton.decide(signed(ApprovalDecision(**decide), ALICE, run_id=handle.id),
                                  workflow_id=handle.id)
     assert receipt.accepted and receipt.by == "alice"
-    assert (await handle.result()).status is RunStatus.COMPLETED
+    assert (await run_result(handle)).status is RunStatus.COMPLETED
     assert [t["amount"] for t in executed()] == [500.0]
     log = await approvals_log(handle)
     assert [(e.action, e.by, e.signed) for e in log] == [
@@ -233,7 +235,7 @@ async def test_a_signed_decision_cannot_be_replayed_on_another_approval_or_run(
     await baton.decide(decision, workflow_id=first.id)
     with pytest.raises(ApprovalRefusedError, match="already approved"):
         await baton.decide(decision, workflow_id=first.id)  # and not twice on its own
-    assert (await first.result()).status is RunStatus.COMPLETED
+    assert (await run_result(first)).status is RunStatus.COMPLETED
     await second.cancel()
     assert [t["key"] for t in executed()] == [executed()[0]["key"]]
 
@@ -352,7 +354,6 @@ async def test_an_api_key_a_provider_echoes_reaches_neither_history_nor_logs(
         client: Client, settings: BatonSettings, scripted: ScriptedServer,
         monkeypatch: pytest.MonkeyPatch, output: Callable[[], str]) -> None:
     from baton.specs import ModelProfile
-    from baton.worker import worker_resources
 
     key = f"sk-live-{uuid.uuid4().hex}"
     monkeypatch.setenv("BATON_TEST_PROVIDER_KEY", key)
@@ -362,9 +363,38 @@ async def test_an_api_key_a_provider_echoes_reaches_neither_history_nor_logs(
     scripted.set_faults(run_id, [{"fault": "401", "message": f"Incorrect API key provided: {key}"}])
     async with worker_resources(client, keyed) as worker, worker:
         await BatonClient(client, keyed).start(team(), "hello", run_id=run_id)
-        result = await client.get_workflow_handle(run_id, result_type=RunResult).result()
+        result = await run_result(client.get_workflow_handle(run_id))
     assert result.status is RunStatus.FAILED and result.error_type == "ProviderAuthError"
     assert "Incorrect API key provided: ***" in (result.reason or "")
     history = (await client.get_workflow_handle(run_id).fetch_history()).to_json()
     assert key not in history and key not in (result.reason or "")
     assert key not in output()
+
+
+async def test_an_approvals_service_signs_only_for_whom_it_may(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    # A console behind the deployment's login signs for the people it authenticated.
+    console, kiosk = generate_key(), generate_key()
+    settings = settings.model_copy(update={"approval_services": {
+        "console": ApprovalService(public_keys=[public_key_text(console)],
+                                   may_sign_for=["treasury"]),
+        "kiosk": ApprovalService(public_keys=[public_key_text(kiosk)],
+                                 may_sign_for=["mallory"])}})
+    async with worker_resources(client, settings) as running, running:
+        handle = await start(client, settings, scripted, team(),
+                             [{"tool_calls": [TRANSFER]}, {"content": "Paid."}])
+        approval = await pending(handle)
+        baton = BatonClient(client, settings)
+        as_alice = ApprovalDecision(approval_id=approval.approval_id, decision="approve",
+                                    by="alice")
+        with pytest.raises(ApprovalRefusedError, match="'kiosk' may not sign for 'alice'"):
+            await baton.decide(signed(as_alice, kiosk, run_id=handle.id, signer="kiosk"),
+                               workflow_id=handle.id)
+        with pytest.raises(ApprovalRefusedError, match="does not prove 'alice'"):  # wrong key
+            await baton.decide(signed(as_alice, kiosk, run_id=handle.id, signer="console"),
+                               workflow_id=handle.id)
+        receipt = await baton.decide(signed(as_alice, console, run_id=handle.id,
+                                            signer="console"), workflow_id=handle.id)
+        assert receipt.accepted and (await run_result(handle)).status is RunStatus.COMPLETED
+        log = await approvals_log(handle)
+    assert [(e.action, e.by, e.signed) for e in log][-1] == ("approved", "alice", True)

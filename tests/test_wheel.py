@@ -5,6 +5,7 @@ read the corpus shipped as package data."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,11 +77,21 @@ def test_wheel_installs_only_baton_and_runs_an_example(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
             time.sleep(0.5)
         done = run(venv / "bin" / "baton", "run", package / "examples" / "research_report.yaml",
-                   "--input", QUESTION, cwd=tmp_path, env={**env, "COLUMNS": "200"})
+                   "--input", QUESTION, "--run-id", "research-wheel", cwd=tmp_path,
+                   env={**env, "COLUMNS": "200"})
+        shown = json.loads(run(venv / "bin" / "baton", "show", "research-wheel", "--json",
+                               cwd=tmp_path, env=env).stdout)
     finally:
         os.killpg(up.pid, signal.SIGTERM)
         up.wait(60)
         log.close()
     assert "completed" in done.stdout
-    # The researchers' tools read the corpus from the installed package.
-    assert "idempotency" in done.stdout.lower()
+    # The researchers' tools read the corpus from the installed package: their results name its
+    # documents (guides/…, postmortems/…).
+    calls = [e for node in _walk(shown) for e in node["events"] if e["kind"] == "tool_call"]
+    assert calls and all(call["status"] == "ok" for call in calls), calls
+    assert any("guides/" in c["content"] or "postmortems/" in c["content"] for c in calls)
+
+
+def _walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node["children"] for n in _walk(child))]

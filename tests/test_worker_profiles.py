@@ -13,6 +13,7 @@ import uuid
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.loader import parse_team
 from baton.runs import FailoverEvent, ModelAttemptEvent, ModelCallEvent, RunStatus
@@ -87,7 +88,7 @@ async def test_a_profile_in_the_run_input_does_not_change_what_the_worker_serves
                 "catalog": {"profiles": {"default": {"model": "forged", "timeout_s": 3600,
                                                      "price_input_per_mtok": 0}}, "tools": {}}},
             id=run_id, task_queue=settings.task_queue)
-        await handle.result()
+        await run_result(handle)
         events = [e for e in await BatonClient(client, settings).run_log(run_id)
                   if isinstance(e, ModelCallEvent)]
     [call] = scripted.calls(run_id)

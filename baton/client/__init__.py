@@ -5,6 +5,7 @@
 client. The ``baton`` CLI lives in :mod:`baton.client.cli` and only orchestrates these.
 """
 
+from baton.client._workflow import run_result
 from baton.client.api import WORKFLOW_TYPE, BatonClient, QueryTimeoutError, RunExistsError, RunView
 from baton.client.reader import RunReader
 from baton.client.stack import EmbeddedStack, find_temporal_binary, free_port
@@ -19,4 +20,5 @@ __all__ = [
     "RunView",
     "find_temporal_binary",
     "free_port",
+    "run_result",
 ]

@@ -91,28 +91,36 @@ def tail(path: Path, *, offset: int = 0, lines: int = 30) -> str:
 
 @dataclass
 class ManagedProcess:
-    """One child process whose output goes to ``log``; ``offset`` marks where this run began."""
+    """One child process whose output goes to ``log``; ``offset`` marks where this run began.
+
+    ``start`` may be called again after the process exited (the stack's supervisor restarts it
+    that way): same command line, same log file, a new banner.
+    """
 
     name: str
     argv: Sequence[str]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     stop_timeout_s: float = 10.0
-    popen: subprocess.Popen[bytes] | None = None
+    process: asyncio.subprocess.Process | None = None
     offset: int = 0
-    started_at: float = 0.0
+    started_at: float = 0.0  # wall clock: compared with the times the server reports
+    started_monotonic: float = 0.0  # how long this run has been up
 
-    def start(self) -> None:
+    async def start(self, note: str = "") -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as handle:
             # A banner per start: logs append across restarts, the banner shows where each began.
-            handle.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(self.argv)}\n"
+            why = f" ({note})" if note else ""
+            handle.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')}{why} {' '.join(self.argv)}\n"
                          .encode())
             self.offset = handle.tell()
         out = self.log.open("ab")
         try:
-            self.popen = subprocess.Popen(
-                list(self.argv),
+            # asyncio's subprocess, not Popen: ``wait`` is then an awaitable the supervisor can
+            # sit on, instead of a thread or a polling loop per child.
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -120,21 +128,27 @@ class ManagedProcess:
                 # Own session: Ctrl-C in the terminal reaches only the parent, which then stops
                 # the children in order (worker before the server it talks to).
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
             raise StackError(f"cannot start {self.name} ({self.argv[0]}): {exc}") from exc
         finally:
             out.close()
-        self.started_at = time.time()
+        self.started_at, self.started_monotonic = time.time(), time.monotonic()
 
     @property
     def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
+        return self.process.pid if self.process else None
 
     def exited(self) -> int | None:
-        """The exit code when the process has ended, else None."""
-        return self.popen.poll() if self.popen else None
+        """The exit code when the process has ended, else None (negative: killed by a signal)."""
+        return self.process.returncode if self.process else None
+
+    async def wait(self) -> int:
+        """Until the process ends; its exit code."""
+        if self.process is None:
+            raise StackError(f"{self.name} was never started")
+        return await self.process.wait()
 
     def tail(self, lines: int = 30) -> str:
         return tail(self.log, offset=self.offset, lines=lines)
@@ -147,14 +161,14 @@ class ManagedProcess:
 
     async def stop(self) -> None:
         """SIGTERM, wait ``stop_timeout_s``, then SIGKILL. Safe to call twice."""
-        proc = self.popen
-        if proc is None or proc.poll() is not None:
+        proc = self.process
+        if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.to_thread(proc.wait, self.stop_timeout_s)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(proc.wait(), self.stop_timeout_s)
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            await asyncio.to_thread(proc.wait)
+            await proc.wait()

@@ -103,23 +103,18 @@ async def search(client: Client, query: str, *, limit: int = 50,
 
 
 async def pending_of(reader: WorkflowReader, run_id: str) -> list[PendingApproval]:
-    """Open approvals of one run: its own, and those of member runs (child workflows) that wait
-    for a person, found through the ``BatonStatus`` search attribute."""
-    pending = await reader.query(run_id, "pending_approvals", None, list[PendingApproval])
-    query = (f"{STATUS.name} = '{RunStatus.AWAITING_APPROVAL.value}' "
-             f"AND WorkflowId STARTS_WITH '{run_id}.'")
-    async for child in reader.client.list_workflows(query):
-        pending += await reader.query(child.id, "pending_approvals", None,
-                                      list[PendingApproval])
-    return pending
+    """Open approvals of one run: its own and its members' (members report theirs to the run,
+    so one query answers for the whole tree; each names the member's workflow)."""
+    return await reader.query(run_id, "pending_approvals", None, list[PendingApproval])
 
 
 async def pending_everywhere(reader: WorkflowReader, *, team: str | None = None,
                              tenant: str | None = None) -> list[PendingApproval]:
-    """Open approvals of every run waiting for a person, member runs included (each approval
-    names its top-level run in ``run_id`` and the workflow to decide on in ``workflow_id``)."""
+    """Open approvals of every run waiting for a person, member runs included (a run reports
+    ``awaiting_approval`` while any member waits; each approval names its top-level run in
+    ``run_id`` and the member holding it in ``workflow_id``)."""
     query = runs_query(team=team, tenant=tenant, status=RunStatus.AWAITING_APPROVAL.value,
-                       top_level_only=False)
+                       top_level_only=True)
     pending: list[PendingApproval] = []
     seen: set[tuple[str, str]] = set()
     async for execution in reader.client.list_workflows(query):

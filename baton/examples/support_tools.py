@@ -1,8 +1,10 @@
 """Tools of the customer-support example: look up orders, search the help center, refund.
 
-They run against the offline demo database of :mod:`baton.examples.support_db`. Errors are raised as
-plain ``LookupError``/``ValueError`` with a sentence the model can act on: the tool activity turns
-them into error outcomes the agent reads (see :mod:`baton.activities.tools.retry`).
+Orders and refunds are the demo shop's (:mod:`baton.examples.support_shop`: SQLite by default,
+PostgreSQL when replicas share it), the help center is the offline SQLite database of
+:mod:`baton.examples.support_db`. Errors are raised as plain ``LookupError``/``ValueError`` with a
+sentence the model can act on: the tool activity turns them into error outcomes the agent reads
+(see :mod:`baton.activities.tools.retry`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sqlite3
 from contextlib import closing
 from typing import Any
 
+from baton.examples import support_shop
 from baton.examples.support_db import connect
 from baton.tools import ToolContext, tool
 
@@ -39,15 +42,6 @@ def _order_id(raw: str) -> str:
     return order_id
 
 
-def _order(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM orders WHERE order_id = ?", (order_id,)
-    ).fetchone()
-    if row is None:
-        raise LookupError(f"no order with id {order_id}; check the id with the customer")
-    return row
-
-
 @tool(cacheable=True, cache_ttl_s=60.0, timeout_s=10.0)
 def lookup_order(order_id: str) -> dict[str, Any]:
     """Look up an order by its id (e.g. A1001): customer, item, amount, status.
@@ -55,8 +49,7 @@ def lookup_order(order_id: str) -> dict[str, Any]:
     Args:
         order_id: The order id, a letter followed by digits, e.g. A1001.
     """
-    with closing(connect()) as conn:
-        return dict(_order(conn, _order_id(order_id)))
+    return support_shop.order(_order_id(order_id))
 
 
 def _fts_query(query: str) -> str:
@@ -109,34 +102,6 @@ def search_help_center(query: str, limit: int = 3) -> list[dict[str, str]]:
     ]
 
 
-def _refund(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT o.*, ord.currency FROM outbox o JOIN orders ord USING (order_id) "
-        "WHERE o.idempotency_key = ?",
-        (key,),
-    ).fetchone()
-    return row
-
-
-def _check_refundable(conn: sqlite3.Connection, order_id: str, amount: float) -> None:
-    order = _order(conn, order_id)
-    if amount <= 0:
-        raise ValueError("the refund amount must be positive")
-    if order["status"] == "cancelled":
-        raise ValueError(f"order {order_id} was cancelled and has already been refunded in full")
-    refunded: float = conn.execute(
-        "SELECT COALESCE(SUM(amount), 0) FROM outbox WHERE order_id = ? AND kind = 'refund'",
-        (order_id,),
-    ).fetchone()[0]
-    remaining = round(order["amount"] - refunded, 2)
-    if amount > remaining:
-        raise ValueError(
-            f"cannot refund {amount:.2f} {order['currency']} on order {order_id}: it was paid "
-            f"{order['amount']:.2f} and {refunded:.2f} is already refunded, so at most "
-            f"{remaining:.2f} can be refunded"
-        )
-
-
 # Approval (docs/architecture.md#approvals) is a decorator option, e.g.
 # approval=ApprovalPolicy(mode="when",
 # condition="amount > 100"); it stays at the default "never" until approvals are wired up.
@@ -149,29 +114,9 @@ def issue_refund(order_id: str, amount: float, reason: str, ctx: ToolContext) ->
         amount: How much to refund, in the order's currency; at most what is still refundable.
         reason: Why the customer is refunded, in one sentence (kept for the audit trail).
     """
-    order_id = _order_id(order_id)
-    amount = round(amount, 2)
-    with closing(connect()) as conn:
-        # IMMEDIATE: the refundable-amount check and the insert see the same outbox.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = _refund(conn, ctx.idempotency_key)
-            if row is None:  # the first execution of this call; a re-execution skips to the end
-                _check_refundable(conn, order_id, amount)
-                # The UNIQUE idempotency_key is what makes this exactly-once even when the
-                # activity's ledger never heard that this insert committed.
-                conn.execute(
-                    "INSERT OR IGNORE INTO outbox (idempotency_key, kind, order_id, amount, reason)"
-                    " VALUES (?, 'refund', ?, ?, ?)",
-                    (ctx.idempotency_key, order_id, amount, reason),
-                )
-                row = _refund(conn, ctx.idempotency_key)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    if row is None:  # impossible: the row was found or inserted in the transaction above
-        raise RuntimeError(f"refund for call {ctx.call_id} vanished from the outbox")
+    # The shop's UNIQUE idempotency key is what makes this exactly-once even when the activity's
+    # ledger never heard that the refund committed (a crash between the two).
+    row = support_shop.refund(ctx.idempotency_key, _order_id(order_id), round(amount, 2), reason)
     return {
         "refund_id": f"RF-{row['id']:05d}",
         "order_id": row["order_id"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -214,7 +215,7 @@ class ScriptStore:
             if run is not None and len(run.calls) < _MAX_CALLS:
                 run.calls.append({"agent": plan.agent, "step_index": plan.step_index,
                                   "workflow_id": plan.workflow_id, "step": plan.step_header,
-                                  "call_index": plan.call_index, **entry})
+                                  "call_index": plan.call_index, "at": time.time(), **entry})
 
     def _get(self, key: str, *, controlled: bool) -> _Run:
         if key not in self._runs:  # beyond a bound, forget the oldest runs seen only by calls

@@ -90,10 +90,9 @@ def prompt_tokens(query: ChatQuery, cache: dict[str, float], now: float) -> tupl
     cache.update({d: now + _CACHE_TTL for d, s, _ in usable if s >= _CACHE_MIN})
     for stale in [d for d, until in cache.items() if until <= now] if len(cache) > 10**5 else ():
         del cache[stale]  # a long-running demo server stays bounded
-    top = usable[-1][1] if query.api == "anthropic" and usable[-1:] and (
-        usable[-1][1] >= _CACHE_MIN) else read
+    top = usable[-1][1] if usable and query.api == "anthropic" else 0  # written up to here
     prompt = max(1, math.ceil((query.prefix[-1][1] if query.prefix else 0) / 4))
-    return prompt, min(read // 4, prompt), (top - read) // 4
+    return prompt, min(read // 4, prompt), (top - read) // 4 if top >= _CACHE_MIN else 0
 
 
 def _require(cond: bool, message: str) -> None:
@@ -262,13 +261,13 @@ def parse(api: Api, body: Any) -> ChatQuery:
 def render(query: ChatQuery, answer: Answer, response_id: str,
            tokens: tuple[int, int, int]) -> dict[str, Any]:
     """The answer as the API it was asked through returns it, with ``prompt_tokens``'s numbers;
-    text beyond ``max_tokens`` cut as a real model cuts it (finish reason ``length``)."""
+    text beyond ``max_tokens`` cut, and never more tokens, as a real model answers."""
     limit = (query.max_tokens or 10**9) * 4
     if not answer.tool_calls and len(answer.content or "") > limit:
         answer = replace(answer, content=(answer.content or "")[:limit], truncated=True)
     size = len(answer.content or "") + sum(len(c.name + c.arguments) for c in answer.tool_calls)
     return (_render_openai if query.api == "openai" else _render_anthropic)(
-        query, answer, response_id, (*tokens, max(1, math.ceil(size / 4))))
+        query, answer, response_id, (*tokens, max(1, (min(size, limit) + 3) // 4)))
 
 
 def error_body(api: Api, status: int, message: str, kind: str | None = None) -> dict[str, Any]:

@@ -27,7 +27,12 @@ with workflow.unsafe.imports_passed_through():
     from baton.activities.llm.activity import LlmActivities
     from baton.activities.tools import ToolActivities
 
-__all__ = ["chat", "execute_tool", "resolve_catalog"]
+__all__ = ["chat", "execute_tool", "rate_limited_queue", "resolve_catalog"]
+
+
+def rate_limited_queue(task_queue: str, profile_name: str) -> str:
+    """The task queue of one rate-limited model profile's calls."""
+    return f"{task_queue}.llm.{profile_name}"
 
 
 async def resolve_catalog(request: CatalogRequest) -> CatalogResolution:
@@ -51,9 +56,14 @@ async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
     # The provider's own timeout fires first (httpx); the activity timeout is the backstop for a
     # response that hangs at the socket level, so a stuck call is retried rather than waited on.
     timeout = timedelta(seconds=request.profile.timeout_s + 5)
+    limited = request.profile.max_requests_per_second is not None
     return await workflow.execute_activity_method(
         LlmActivities.chat,
         request,
+        # A rate-limited profile's calls wait in a queue of their own, which the server hands
+        # out at the profile's rate to all workers together.
+        task_queue=rate_limited_queue(workflow.info().task_queue, request.profile_name)
+        if limited else None,
         start_to_close_timeout=timeout,
         # The activity heartbeats every 2 s while the provider works: a lost worker is noticed
         # in seconds even when the model may legitimately take minutes.

@@ -35,10 +35,11 @@ from baton.runs import (
 )
 from baton.schemas import schema_error
 from baton.specs import AgentSpec, TeamSpec
-from baton.workflows._approval import ApprovalGate
+from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
 from baton.workflows._model_turn import ModelTurn
+from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
 from baton.workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
 from baton.workflows.prompts import system_prompt
@@ -75,7 +76,8 @@ class AgentLoop(ModelTurn):
         self.log = RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
         self.budget = BudgetTracker(
             self.team.budget, carry.started_at if carry else workflow.now(),
-            usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0)
+            usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
+            waited_s=carry.waited_s if carry else 0.0)
         self.step = carry.step if carry else 0
         self.fix_attempts = carry.fix_attempts if carry else 0
         self.previous_runs = list(carry.previous_runs) if carry else []
@@ -83,6 +85,7 @@ class AgentLoop(ModelTurn):
         self._on_status = on_status
         self.gate = ApprovalGate(self.log, self.catalog.approvals,
                                  on_change=self._approvals_changed)
+        self.relay = ApprovalRelay(on_change=self._approvals_changed)  # members' approvals
         self.last_answer: str | None = carry.last_answer if carry else None
         self.structured: dict[str, Any] | None = None
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
@@ -201,6 +204,7 @@ class AgentLoop(ModelTurn):
             messages=messages, step=self.step, fix_attempts=self.fix_attempts,
             usage=self.budget.usage, cost_usd=self.budget.cost_usd,
             started_at=self.budget.started_at, profile_name=self.profile_name,
+            waited_s=self.budget.paused_s(workflow.now()),
             log_offset=self.log.offset + len(self.log.events),
             previous_runs=[*self.previous_runs, info.run_id], last_answer=self.last_answer))
 
@@ -230,9 +234,16 @@ class AgentLoop(ModelTurn):
                              agent.output_schema)
 
     def _approvals_changed(self) -> None:
-        if not self.status.finished:
-            self.status = RunStatus.AWAITING_APPROVAL if self.gate.waiting else RunStatus.RUNNING
-            self._on_status(self.status)
+        """A person is (or no longer is) needed, here or in a member: say so everywhere — the
+        status query, ``BatonStatus``, the UI's current details — and pause the wall clock."""
+        if self.status.finished:
+            return
+        waiting = [*self.gate.pending(), *self.relay.pending.values()]
+        self.budget.wait_for_people(bool(waiting), workflow.now())
+        self.status = RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING
+        self._on_status(self.status)
+        if waiting:
+            workflow.set_current_details(awaiting_details(waiting, workflow.now()))
 
     def _finish(self, done: Finished) -> RunResult:
         self.status = done.status

@@ -19,6 +19,7 @@ from temporalio import workflow
 
 from baton.approvals import (
     ApprovalAuthority,
+    ApprovalChange,
     ApprovalDecision,
     DecisionReceipt,
     PendingApproval,
@@ -29,14 +30,30 @@ from baton.messages import ToolCall
 from baton.runs import ApprovalEvent
 from baton.specs import ApprovalPolicy, ToolSpec
 from baton.workflows._decisions import edited_args, refusal_of
+from baton.workflows._relay import report_to_parent
 from baton.workflows._runlog import RunLog
 
-__all__ = ["ApprovalGate", "Resolution"]
+__all__ = ["MEMO_KEY", "ApprovalGate", "Resolution", "awaiting_details"]
+
+MEMO_KEY = "BatonApprovals"  # the run's open approvals, in its memo
 
 _ACTION = {"approve": "approved", "reject": "rejected", "edit": "edited"}
 # Refused decisions are audited one by one up to this many per run; beyond it the update
 # validator turns them away unrecorded, so nobody can grow a run's history without bound.
 MAX_AUDITED_REFUSALS = 50
+
+
+def awaiting_details(waiting: list[PendingApproval], now: datetime) -> str:
+    """The UI's current-details line while people are needed: who waits for what, how long."""
+    first = waiting[0]
+    args = ", ".join(f"{k}={v}" for k, v in list(first.args.items())[:3])
+    left = ""
+    if first.expires_at is not None:
+        hours = max((first.expires_at - now).total_seconds(), 0) / 3600
+        left = f", {hours:.0f} h left" if hours >= 1 else f", {hours * 60:.0f} min left"
+    more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
+    return (f"awaiting approval: {first.agent} → {first.tool}({args}){left}; "
+            f"decide with: baton approve {first.run_id} {first.approval_id}{more}")
 
 
 @dataclass
@@ -109,6 +126,8 @@ class ApprovalGate:
         self._open[approval_id] = entry
         self._log.add(ApprovalEvent, step=step, approval_id=approval_id, action="requested",
                       tool=call.name, reason=reason, arguments=call.arguments)
+        report_to_parent(ApprovalChange(approval=entry.pending, state="open"))
+        self._record_in_memo()
         self._on_change()
         # No try/finally: when the worker evicts the workflow from its cache the coroutine is
         # closed (GeneratorExit) outside the workflow event loop, where nothing may be recorded.
@@ -121,16 +140,33 @@ class ApprovalGate:
         self._forget(approval_id)
         return resolution
 
+    def _record_in_memo(self) -> None:
+        """The open approvals in the workflow's memo: a history event when one is requested
+        or settled (the Temporal UI shows it, and a closed run's history alone tells it)."""
+        workflow.upsert_memo({MEMO_KEY: [
+            entry.pending.model_dump(mode="json") for entry in self._open.values()]})
+
     def _forget(self, approval_id: str) -> None:
-        self._open.pop(approval_id, None)
+        entry = self._open.pop(approval_id, None)
+        if entry is not None:
+            self._record_in_memo()
+        if entry is not None:
+            decision = entry.decision
+            report_to_parent(ApprovalChange(
+                approval=entry.pending, state="closed",
+                by=decision.by if decision else "baton",
+                reason=_ACTION[decision.decision] if decision else self._ended.get(approval_id)))
         self._on_change()
 
     async def _wait(self, entry: _Open, deadline: datetime | None) -> Resolution:
         while True:
             until = [t for t in (entry.pending.expires_at, deadline) if t is not None]
             timeout = max(min(until) - workflow.now(), timedelta(0)) if until else None
+            what = ("approval " + entry.pending.approval_id + " expires"
+                    if until and entry.pending.expires_at == min(until) else "wall-clock budget")
             try:
-                await workflow.wait_condition(lambda: entry.decision is not None, timeout=timeout)
+                await workflow.wait_condition(lambda: entry.decision is not None, timeout=timeout,
+                                              timeout_summary=f"{what} ({entry.pending.tool})")
             except TimeoutError:
                 if deadline is not None and workflow.now() >= deadline:
                     return self._close(entry, "the run's wall-clock budget ran out while waiting")
@@ -158,6 +194,8 @@ class ApprovalGate:
         self._log.add(ApprovalEvent, step=pending.step, approval_id=pending.approval_id,
                       action="escalated", tool=pending.tool, by="baton",
                       reason=f"no decision in time; escalated to {', '.join(policy.escalate_to)}")
+        report_to_parent(ApprovalChange(approval=pending, state="open"))
+        self._on_change()
 
     def _expire(self, entry: _Open) -> Resolution:
         # A write tool runs unapproved only when its own code opted in (checked at admission
@@ -222,6 +260,9 @@ class ApprovalGate:
                       approval_id=approval_id, action="refused", tool=tool, by=by,
                       reason=reason)
         workflow.logger.warning("refused decision on %s by %s: %s", approval_id, by, reason)
+        if entry is not None:  # the run that routed it here waits for this answer
+            report_to_parent(ApprovalChange(approval=entry.pending, state="refused", by=by,
+                                            reason=reason))
         return DecisionReceipt(approval_id=approval_id, decision=decision, by=by, tool=tool,
                                recorded_at=workflow.now(), accepted=False, reason=reason)
 

@@ -49,14 +49,17 @@ def _unproven(decision: ApprovalDecision, pending: PendingApproval,
             return None
         return ("unsigned decision refused: this deployment accepts only decisions signed by "
                 "an approver's key (baton approve signs with BATON_DECIDER_KEY_FILE)")
-    keys = authority.keys.get(decision.by)
+    keys = authority.signer_keys(decision.by, decision.signer)
     if not keys:
-        return f"{decision.by!r} has no public key configured in this deployment"
+        return (f"{decision.by!r} has no public key configured in this deployment"
+                if decision.signer is None else f"approvals service {decision.signer!r} may "
+                f"not sign for {decision.by!r} in this deployment")
     if decision.signed_at is None:
         return "a signed decision needs signed_at"
     message = decision_message(
         run_id=pending.run_id, approval_id=decision.approval_id, decision=decision.decision,
-        args=decision.args, by=decision.by, reason=decision.reason, signed_at=decision.signed_at)
+        args=decision.args, by=decision.by, reason=decision.reason, signed_at=decision.signed_at,
+        signer=decision.signer)
     if not verify_decision(list(keys), message, decision.signature):
         return (f"the signature does not prove {decision.by!r} made this decision on "
                 f"{pending.approval_id} of run {pending.run_id}")

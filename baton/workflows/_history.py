@@ -17,6 +17,7 @@ from baton.messages import (
     ToolResultMessage,
     UserMessage,
     chain_digest,
+    size_of,
 )
 
 __all__ = ["Conversation", "compact"]
@@ -26,6 +27,7 @@ class Conversation:
     def __init__(self, messages: list[Message] | None = None, sent: int = 0) -> None:
         self.messages: list[Message] = []
         self._digests: list[str] = [EMPTY_DIGEST]  # _digests[n] = digest of messages[:n]
+        self.size = 0  # prompt bytes of all messages, for estimating a call's tokens
         self.sent = 0  # how many messages the worker has received for this agent
         for message in messages or []:
             self.append(message)
@@ -33,6 +35,7 @@ class Conversation:
 
     def append(self, message: Message) -> None:
         self.messages.append(message)
+        self.size += size_of(message)
         self._digests.append(chain_digest(self._digests[-1], message))
 
     def outgoing(self) -> tuple[ConversationRef, tuple[Message, ...]]:

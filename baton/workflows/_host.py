@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.common import SearchAttributeUpdate
 
 from baton import visibility
-from baton.approvals import DecisionReceipt, PendingApproval
 from baton.runs import (
     Admission,
     AgentStatus,
@@ -27,16 +25,11 @@ from baton.runs import (
 )
 from baton.workflows._admission import AdmissionHost, admit
 from baton.workflows._agent_loop import AgentLoop
+from baton.workflows._approval import ApprovalGate
+from baton.workflows._approvals_host import ApprovalsHost
+from baton.workflows._relay import ApprovalRelay
 
 __all__ = ["AgentHost", "set_status"]
-
-
-def decoded(raw: RawValue) -> object:
-    """A raw signal/update payload as plain JSON, or a marker a decision check refuses."""
-    try:
-        return workflow.payload_converter().from_payload(raw.payload)
-    except Exception as exc:  # any bytes may arrive: never fail the workflow task on them
-        return f"an undecodable payload ({type(exc).__name__})"
 
 
 def set_status(status: RunStatus, cost_usd: float | None = None) -> None:
@@ -46,8 +39,11 @@ def set_status(status: RunStatus, cost_usd: float | None = None) -> None:
     workflow.upsert_search_attributes(updates)
 
 
-class AgentHost(AdmissionHost):
+class AgentHost(AdmissionHost, ApprovalsHost):
     _loop: AgentLoop
+
+    def _approvals(self) -> tuple[ApprovalGate, ApprovalRelay]:
+        return self._loop.gate, self._loop.relay
 
     def _admitted(self) -> Admission | None:
         return self._loop.admission
@@ -87,25 +83,3 @@ class AgentHost(AdmissionHost):
         log = self._loop.log
         return RunLogPage(offset=page.offset, total=len(log.events),
                           events=log.page(page.offset, page.limit))
-
-    @workflow.query(name="pending_approvals")
-    def pending_approvals(self) -> list[PendingApproval]:
-        return self._loop.gate.pending()
-
-    # ``decide`` takes the raw payload and validates it itself: a malformed decision is refused
-    # and recorded in the run log, never dropped by the SDK or failing a workflow task.
-    @workflow.signal(name="decide")
-    def decide_by_signal(self, decision: RawValue) -> None:
-        self._loop.gate.receive(decoded(decision))
-
-    @workflow.update(name="decide")
-    def decide(self, decision: RawValue) -> DecisionReceipt:
-        return self._loop.gate.receive(decoded(decision))
-
-    @decide.validator
-    def _validate_decide(self, decision: RawValue) -> None:
-        gate = self._loop.gate
-        if not gate.admits_more_refusals():
-            problem = gate.refusal_without_audit(decoded(decision))
-            if problem is not None:
-                raise ApplicationError(problem, type="ApprovalRefused", non_retryable=True)

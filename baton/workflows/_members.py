@@ -9,19 +9,32 @@ across replays, retries and restarts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import CancelledError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
 
 from baton import visibility
-from baton.messages import Message
-from baton.runs import ChildEvent, ChildRecord, RunInput, RunResult, RunStatus
+from baton.messages import Message, size_of
+from baton.runs import (
+    ChildEvent,
+    ChildRecord,
+    MembersCarry,
+    RunInput,
+    RunResult,
+    RunStatus,
+)
 from baton.specs import TeamSpec
-from baton.workflows._budget import BudgetTracker
+from baton.workflows._budget import BudgetTracker, estimate_tokens, schema_texts
+from baton.workflows._ending import result_of_failure
 from baton.workflows._runlog import RunLog
+from baton.workflows.prompts import system_prompt
 
 __all__ = ["WORKFLOW_TYPES", "Members", "workflow_type"]
+
+_CARRIED_OUTPUT = 500
 
 WORKFLOW_TYPES = {
     "single": "AgentWorkflow", "supervisor": "SupervisorWorkflow",
@@ -43,6 +56,17 @@ class Members:
         self.catalog = run.catalog
         self.records: list[ChildRecord] = []
         self._started = 0
+
+    def restore(self, carry: MembersCarry) -> None:
+        """Continue where the previous continuation stopped (child ids stay unique)."""
+        self._started, self.records = carry.started, list(carry.records)
+
+    def carry(self, state: dict[str, Any]) -> MembersCarry:
+        # Outputs are cut: the records say who did what; each member's full answer stays in
+        # its own workflow (baton show reads it there).
+        records = [r.model_copy(update={"output": (r.output or "")[:_CARRIED_OUTPUT] or None})
+                   for r in self.records]
+        return MembersCarry(started=self._started, records=records, state=state)
 
     def _child(self, member: str, task: str, *, context: Sequence[Message],
                transfer_targets: Sequence[str], share: float) -> tuple[str, RunInput]:
@@ -76,6 +100,11 @@ class Members:
                 status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted))
         workflow_name, child_input = self._child(member, task, context=context,
                                                  transfer_targets=transfer_targets, share=share)
+        too_small = self._slice_too_small(child_input, task, context)
+        if too_small:
+            return self._record(member, kind, child_id, task, step=step, result=RunResult(
+                run_id=self.run_id, team=self.team.name, agent=member,
+                status=RunStatus.BUDGET_EXHAUSTED, reason=too_small))
         self.log.add(ChildEvent, step=step, action="started", member=member, member_kind=kind,
                      workflow_id=child_id, task=task[:2_000])
         self.budget.reserve(child_input.team.budget)
@@ -91,15 +120,45 @@ class Members:
                     SearchAttributePair(visibility.STATUS, RunStatus.RUNNING.value),
                 ]),
                 static_summary=f"{kind} {member}: {task[:120]}",
+                # Cancelling the run cancels its members (they record it and close their
+                # approvals); explicit, because Temporal's default would terminate them.
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as exc:
+            # A member that did not complete closes failed (or cancelled) with its typed result;
+            # anything else is a crash of the member's workflow.
             cause = exc.cause or exc
-            result = RunResult(run_id=self.run_id, team=self.team.name, agent=member,
-                               status=RunStatus.FAILED, error_type="child_failed",
-                               reason=f"{member} failed: {cause}")
+            typed = result_of_failure(exc)
+            cancelled = isinstance(cause, CancelledError)
+            result = typed or RunResult(
+                run_id=self.run_id, team=self.team.name, agent=member,
+                status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
+                error_type=None if cancelled else "child_failed",
+                reason=f"{member} was cancelled" if cancelled else f"{member} failed: {cause}")
         self.budget.release(child_input.team.budget)
         self.budget.charge(result.usage, result.cost_usd)
         return self._record(member, kind, child_id, task, step=step, result=result)
+
+    def _slice_too_small(self, child: RunInput, task: str, context: Sequence[Message]
+                         ) -> str | None:
+        """Why the member's budget slice cannot pay for even its first model call (then it is
+        not started: a member that can only fail would still cost a workflow and a call)."""
+        agent = child.team.agent(child.agent)
+        profile = self.catalog.profiles.get(agent.model) if self.catalog else None
+        if profile is None:
+            return None
+        tools = [t for name in agent.tools if (t := self.catalog.tools.get(name)) is not None] \
+            if self.catalog else []
+        texts = [system_prompt(agent.name, agent.description, agent.instructions,
+                               agent.output_schema), task, *schema_texts(tools, None)]
+        prompt = estimate_tokens(texts, messages=2 + len(context),
+                                 measured_bytes=sum(size_of(m) for m in context))
+        if self.budget.can_pay_for(child.team.budget, prompt,
+                                   price_input_per_mtok=profile.price_input_per_mtok,
+                                   price_output_per_mtok=profile.price_output_per_mtok):
+            return None
+        return (f"the budget left for {child.agent or child.team.name} cannot pay for its "
+                f"first model call (about {prompt:,} prompt tokens plus an answer)")
 
     def _record(self, member: str, kind: str, child_id: str, task: str, *, step: int,
                 result: RunResult) -> RunResult:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
-from baton.calls import ChatRequest, ChatResponse
+from baton.calls import ChatRequest, ChatResponse, ToolSchema
 from baton.messages import AssistantMessage
 from baton.runs import (
     CompactedEvent,
@@ -19,6 +20,7 @@ from baton.runs import (
 )
 from baton.specs import ServedProfile
 from baton.workflows import _activities
+from baton.workflows._budget import estimate_tokens, schema_texts
 from baton.workflows._history import Conversation, compact
 from baton.workflows._retry import Decision, Failure, attempt_failure, decide
 from baton.workflows._tool_turn import ToolTurn
@@ -47,19 +49,29 @@ class ModelTurn(ToolTurn):
         while True:
             attempt += 1
             prefix, delta = self.conversation.outgoing()
+            profile, tools = self.profile, self.tool_schemas
+            prompt = self._prompt_estimate(tools)
+            room, refused = self.budget.room_for_call(
+                prompt, max_output=profile.max_output_tokens,
+                price_input_per_mtok=profile.price_input_per_mtok,
+                price_output_per_mtok=profile.price_output_per_mtok)
+            if refused is not None:
+                raise Finished(RunStatus.BUDGET_EXHAUSTED, refused)
             request = ChatRequest(
                 workflow_id=workflow.info().workflow_id, run_id=self.run_id,
-                agent=self.agent.name, profile_name=self.profile_name, profile=self.profile,
-                prefix=prefix, delta=delta, tools=self.tool_schemas,
-                output_schema=self.agent.output_schema, step=self.step, attempt=attempt)
+                agent=self.agent.name, profile_name=self.profile_name, profile=profile,
+                prefix=prefix, delta=delta, tools=tools, output_schema=self.agent.output_schema,
+                step=self.step, attempt=attempt, max_output_tokens=room)
             attempt_started = workflow.now()
             try:
                 response = await _activities.chat(request, summary=(
-                    f"chat {self.profile.model}: {self.agent.name} step {self.step}"
+                    f"chat {profile.model}: {self.agent.name} step {self.step}"
                     + (f" attempt {attempt}" if attempt > 1 else "")))
             except ActivityError as exc:
+                if isinstance(exc.cause, CancelledError):  # the run is being cancelled
+                    raise asyncio.CancelledError from exc
                 failure = attempt_failure(exc)
-                deadline = self.budget.deadline
+                deadline = self.budget.deadline(workflow.now())
                 decision = decide(
                     failure, attempt=attempt, profile=self.profile, compacted=compacted,
                     quota_failed_over=quota_failed_over,
@@ -87,7 +99,13 @@ class ModelTurn(ToolTurn):
                                    error_type=decision.error_type) from exc
                 continue
             self.conversation.mark_sent(prefix.length + len(delta))
+            self.budget.learn_prompt(prompt, response.usage.input_tokens)
             return self._answered(response, attempt, started)
+
+    def _prompt_estimate(self, tools: tuple[ToolSchema, ...]) -> int:
+        return estimate_tokens(schema_texts(tools, self.agent.output_schema),
+                               messages=len(self.conversation),
+                               measured_bytes=self.conversation.size)
 
     def _answered(self, response: ChatResponse, attempt: int,
                   started: datetime) -> AssistantMessage:

@@ -7,9 +7,9 @@ start children — and turns the end of the run into a typed ``RunResult``. ``Pa
 the workflow the same public queries as an agent (``status``, ``run_log``, ``messages``,
 ``pending_approvals``) so the CLI and the UI treat every run alike.
 
-Approvals live in the children: find them through the ``BatonStatus`` search attribute
-(``BatonStatus='awaiting_approval' AND WorkflowId STARTS_WITH '<run id>'``) and decide on the
-child workflow.
+Approvals wait in the members (children); they report them here (``_relay``), so this run lists
+them, reports ``awaiting_approval`` and routes decisions sent to it to the member that holds the
+approval.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from typing import Any
 
 from temporalio import workflow
 
-from baton.approvals import PendingApproval
+from baton.approvals import ApprovalAuthority
 from baton.runs import (
     Admission,
     AgentStatus,
+    ContinuedEvent,
     FinishedEvent,
     MessagesPage,
     PageRequest,
+    PatternCarry,
     RunInput,
     RunLogPage,
     RunResult,
@@ -33,9 +35,12 @@ from baton.runs import (
     StartedEvent,
 )
 from baton.workflows._admission import AdmissionHost, admit
+from baton.workflows._approval import ApprovalGate, awaiting_details
+from baton.workflows._approvals_host import ApprovalsHost
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._host import set_status
 from baton.workflows._members import Members
+from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
 
 __all__ = ["PatternHost", "PatternRun", "output_of"]
@@ -60,14 +65,27 @@ class PatternRun:
         self.pattern: str = run.team.pattern
         # A nested pattern belongs to its parent's run (one script, one ledger, one trace).
         self.run_id = run.parent_run_id or info.workflow_id
-        self.log = RunLog(self.pattern)
-        self.budget = BudgetTracker(run.team.budget, workflow.now())
+        carry = run.pattern_carry
+        self.log = RunLog(self.pattern, offset=carry.log_offset if carry else 0)
+        self.budget = BudgetTracker(
+            run.team.budget, carry.started_at if carry else workflow.now(),
+            usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
+            waited_s=carry.waited_s if carry else 0.0)
         self.members = Members(run, self.run_id, self.log, self.budget)
+        self.state: dict[str, Any] = {}  # the pattern's own, carried into continuations
+        self.previous_runs: list[str] = []
+        if carry is not None:
+            self.members.restore(carry.members)
+            self.state, self.previous_runs = dict(carry.members.state), list(carry.previous_runs)
         self.status = RunStatus.RUNNING
-        self.step = 0
+        self.step = carry.step if carry else 0
         self.max_steps = max_steps
         self.current: str | None = None
         self.admission: Admission | None = None
+        # A pattern asks no person itself; its gate answers (and audits) decisions that name no
+        # member's approval, and the relay holds its members' approvals.
+        self.gate = ApprovalGate(self.log, ApprovalAuthority(), on_change=self._people_changed)
+        self.relay = ApprovalRelay(on_change=self._people_changed)
 
     async def start(self) -> RunResult | None:
         """Admit the run, log its start and mark it RUNNING in visibility; the typed refusal
@@ -81,10 +99,46 @@ class PatternRun:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return refused
         self.members.catalog = catalog
-        self.log.add(StartedEvent, step=0, input=self.input.input[:2_000], team=self.team.name,
-                     tenant=self.input.tenant)
+        self.gate.authority = catalog.approvals
+        if self.input.pattern_carry is None:  # a continuation goes on; it did not start
+            self.log.add(StartedEvent, step=0, input=self.input.input[:2_000],
+                         team=self.team.name, tenant=self.input.tenant)
         set_status(RunStatus.RUNNING)
         return None
+
+    async def continue_if_long(self, state: dict[str, Any]) -> None:
+        """Between units of work: when the history is long enough (Temporal suggests it, or
+        the team's ``history`` limits are reached), continue as new, carrying ``state`` and
+        everything this run accounts (log position, budget, member records, continuations).
+        Returns only when the run goes on in this history."""
+        info = workflow.info()
+        limits = self.team.history
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        if not (info.is_continue_as_new_suggested() or events >= limits.continue_as_new_events
+                or size >= limits.continue_as_new_bytes):
+            return
+        self.log.add(ContinuedEvent, step=self.step, previous_run=info.run_id,
+                     history_events=events, history_bytes=size, compacted_messages=0)
+        now = workflow.now()
+        carry = PatternCarry(
+            members=self.members.carry(state), step=self.step, usage=self.budget.usage,
+            cost_usd=self.budget.cost_usd, started_at=self.budget.started_at,
+            waited_s=self.budget.paused_s(now), log_offset=self.log.offset + len(self.log.events),
+            previous_runs=[*self.previous_runs, info.run_id])
+        # Decisions and member reports in flight finish here before the run is replaced.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self.input.model_copy(update={
+            "pattern_carry": carry, "catalog": self.members.catalog}))
+
+    def _people_changed(self) -> None:
+        if self.status.finished:
+            return
+        waiting = list(self.relay.pending.values())
+        self.budget.wait_for_people(bool(waiting), workflow.now())
+        self.status = RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING
+        set_status(self.status)
+        if waiting:
+            workflow.set_current_details(awaiting_details(waiting, workflow.now()))
 
     def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
                details: dict[str, Any] | None = None, *, error_type: str | None = None,
@@ -100,7 +154,7 @@ class PatternRun:
             children=list(self.members.records), details=details or {})
 
 
-class PatternHost(AdmissionHost):
+class PatternHost(AdmissionHost, ApprovalsHost):
     """Queries of a pattern workflow; the subclass sets ``self._pattern`` in its ``__init__``
     (decorated ``@workflow.init``) so a query arriving with the first task finds it."""
 
@@ -109,6 +163,9 @@ class PatternHost(AdmissionHost):
     def _admitted(self) -> Admission | None:
         return self._pattern.admission
 
+    def _approvals(self) -> tuple[ApprovalGate, ApprovalRelay]:
+        return self._pattern.gate, self._pattern.relay
+
     @workflow.query(name="status")
     def status(self) -> AgentStatus:
         run = self._pattern
@@ -116,7 +173,8 @@ class PatternHost(AdmissionHost):
         return AgentStatus(
             run_id=run.run_id, team=run.team.name, agent=run.current or run.pattern,
             status=run.status, step=run.step, max_steps=run.max_steps, usage=run.budget.usage,
-            cost_usd=round(run.budget.cost_usd, 6), last_event=last)
+            cost_usd=round(run.budget.cost_usd, 6), last_event=last,
+            previous_runs=run.previous_runs)
 
     @workflow.query(name="run_log")
     def run_log(self, page: PageRequest) -> RunLogPage:
@@ -128,7 +186,3 @@ class PatternHost(AdmissionHost):
     def messages(self, page: PageRequest) -> MessagesPage:
         # No conversation here: each member keeps its own (query the child workflow).
         return MessagesPage(offset=page.offset, total=0, messages=[])
-
-    @workflow.query(name="pending_approvals")
-    def pending_approvals(self) -> list[PendingApproval]:
-        return []  # approvals wait in the children (see the module docstring)

@@ -5,9 +5,10 @@ anything else is refused with an explanation the model can act on."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 from baton.calls import Catalog, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
@@ -106,7 +107,7 @@ class ToolTurn:
         if gate_reason is not None:
             resolution = await self.gate.request(call=call, spec=spec, policy=policy, step=step,
                                                  run_id=self.run_id, reason=gate_reason,
-                                                 deadline=self.budget.deadline)
+                                                 deadline=self._wait_deadline())
             if not resolution.run:
                 why = f": {resolution.reason}" if resolution.reason else ""
                 text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
@@ -118,11 +119,14 @@ class ToolTurn:
             tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
             idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
             agent=self.agent.name, step=step,
+            tenant=self.run.tenant,  # type: ignore[attr-defined]  # AgentLoop's RunInput
         )
         try:
             outcome = await _activities.execute_tool(
                 invocation, summary=f"execute_tool {call.name} #{key[:6]}")
         except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):  # the run is being cancelled
+                raise asyncio.CancelledError from exc
             _, failure = failure_of(exc)
             outcome = ToolOutcome(status="error", error_type="tool_unavailable",
                                   content=f"tool {call.name} is unavailable: {failure}")
@@ -138,6 +142,13 @@ class ToolTurn:
             return message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
                                      output=outcome.content)
         return message, None
+
+    def _wait_deadline(self) -> datetime | None:
+        """A person's wait is bounded by the run's wall clock only if the team says it counts;
+        otherwise the approval's own expiry and escalation bound it."""
+        if not self.team.budget.count_human_wait:
+            return None
+        return self.budget.deadline(workflow.now())
 
     @staticmethod
     def _tool_message(call: ToolCall, content: str, *, is_error: bool) -> ToolResultMessage:

@@ -12,6 +12,7 @@ from temporalio import workflow
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._agent_loop import AgentLoop, ContinueAsNew
+from baton.workflows._ending import conclude
 from baton.workflows._host import AgentHost, set_status
 
 __all__ = ["AgentWorkflow"]
@@ -32,6 +33,9 @@ class AgentWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         refused = await self._admit(run)
         if refused is not None:
             return refused

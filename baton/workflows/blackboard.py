@@ -19,6 +19,7 @@ or with a member's own status when a member fails; always with the (partial) boa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -28,6 +29,7 @@ from baton.patterns import BlackboardSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.schemas import schema_error
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["BlackboardWorkflow", "write_schema"]
@@ -58,10 +60,11 @@ class _Blackboard:
     def __init__(self, pattern: PatternRun, spec: BlackboardSpec) -> None:
         self.p, self.spec = pattern, spec
         self.team = pattern.team
-        self.board: dict[str, Any] = {}
-        self.writes: list[dict[str, Any]] = []
-        self.refused: list[dict[str, Any]] = []
-        self.turn = 0
+        carried = pattern.state  # a continuation goes on from the last turn it finished
+        self.board: dict[str, Any] = carried.get("board", {})
+        self.writes: list[dict[str, Any]] = carried.get("writes", [])
+        self.refused: list[dict[str, Any]] = carried.get("refused", [])
+        self.turn: int = carried.get("turn", 0)
 
     # -- scheduling ---------------------------------------------------------------------------
     def _candidates(self) -> list[str]:
@@ -167,6 +170,8 @@ class _Blackboard:
         spec = self.spec
         try:
             while spec.goal not in self.board:
+                await self.p.continue_if_long({"board": self.board, "writes": self.writes,
+                                               "refused": self.refused, "turn": self.turn})
                 if self.turn >= spec.max_turns:
                     return self._finish(
                         RunStatus.MAX_ROUNDS, f"reached max_turns={spec.max_turns} before the "
@@ -181,6 +186,8 @@ class _Blackboard:
                 await self._act(member, fills)
         except _Stop as stop:
             return stop.result
+        except asyncio.CancelledError:
+            return self._finish(RunStatus.CANCELLED, "the run was cancelled")
         goal = self.board[spec.goal]
         return self._finish(RunStatus.COMPLETED, None, output=_as_text(goal))
 
@@ -208,5 +215,8 @@ class BlackboardWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         assert run.team.blackboard is not None
         return await _Blackboard(self._pattern, run.team.blackboard).run()

@@ -31,6 +31,7 @@ from baton.messages import AgentMessage
 from baton.patterns import DebateSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["POSITION_INSTRUCTION", "POSITION_PREFIX", "DebateWorkflow", "consensus", "normalise",
@@ -72,10 +73,17 @@ def consensus(stances: Mapping[str, str | None], rule: str) -> str | None:
 class _Debate:
     def __init__(self, pattern: PatternRun, spec: DebateSpec) -> None:
         self.p, self.spec = pattern, spec
-        self.active = list(spec.debaters)
-        self.latest: dict[str, tuple[int, str]] = {}  # debater → (round, full answer)
-        self.failed: dict[str, str] = {}  # debater → why it dropped out
-        self.rounds: list[dict[str, Any]] = []
+        carried = pattern.state  # a continuation goes on from the last round it finished
+        self.active: list[str] = carried.get("active", list(spec.debaters))
+        # debater → (round, full answer)
+        self.latest: dict[str, tuple[int, str]] = {
+            d: (int(r), str(text)) for d, (r, text) in carried.get("latest", {}).items()}
+        self.failed: dict[str, str] = carried.get("failed", {})  # debater → why it dropped out
+        self.rounds: list[dict[str, Any]] = carried.get("rounds", [])
+
+    def _state(self) -> dict[str, Any]:
+        return {"active": self.active, "latest": {d: list(v) for d, v in self.latest.items()},
+                "failed": self.failed, "rounds": self.rounds}
 
     def _message(self, source: str, destination: str) -> str:
         round_no, text = self.latest[source]
@@ -143,9 +151,17 @@ class _Debate:
         refused = await self.p.start()
         if refused is not None:
             return refused
+        try:
+            return await self._debate()
+        except asyncio.CancelledError:
+            return self._finish(RunStatus.CANCELLED, self._positions_text() or None,
+                                "the run was cancelled", agreed=False)
+
+    async def _debate(self) -> RunResult:
         agreed: str | None = None
         stop = f"no consensus after max_rounds={self.spec.max_rounds}"
-        for round_no in range(1, self.spec.max_rounds + 1):
+        for round_no in range(len(self.rounds) + 1, self.spec.max_rounds + 1):
+            await self.p.continue_if_long(self._state())
             stances = await self._round(round_no)
             exhausted = self.p.budget.exhausted(workflow.now())
             if exhausted:
@@ -160,8 +176,13 @@ class _Debate:
                         "no consensus")
                 break
         if not self.latest:
-            return self._finish(RunStatus.FAILED, None, "every debater failed; nothing to judge",
-                                agreed=False, error_type="debaters_failed")
+            # Debaters that ran out of budget mean the run did: say so, not "failed".
+            broke = any(why.startswith(f"round 1: [{RunStatus.BUDGET_EXHAUSTED.value}]")
+                        for why in self.failed.values())
+            return self._finish(
+                RunStatus.BUDGET_EXHAUSTED if broke else RunStatus.FAILED, None,
+                "every debater failed; nothing to judge", agreed=False,
+                error_type="debaters_failed")
         self.p.current = self.spec.judge
         judged = await self.p.members.run(self.spec.judge, self._judge_task(stop),
                                           step=self.p.step + 1)
@@ -192,5 +213,8 @@ class DebateWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         assert run.team.debate is not None
         return await _Debate(self._pattern, run.team.debate).run()

@@ -33,6 +33,7 @@ from temporalio import workflow
 from baton.patterns import FanoutSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["FAILED_BRANCHES", "OUTPUT_OF", "FanoutWorkflow", "split_task"]
@@ -93,10 +94,21 @@ class FanoutWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         pattern = self._pattern
         refused = await pattern.start()
         if refused is not None:
             return refused
+        if len(self._jobs) > self._spec.max_branches:
+            # Every job is a child workflow: a task split into thousands of lines must not
+            # start thousands of runs. Refused before any starts.
+            return pattern.finish(
+                RunStatus.FAILED, reason=f"the task splits into {len(self._jobs)} jobs; this "
+                f"team allows at most max_branches={self._spec.max_branches} (raise it, or "
+                "split the input into several runs)", error_type="too_many_branches",
+                details=self._details())
         gate = asyncio.Semaphore(self._slots)
         try:
             await asyncio.gather(*(self._branch(job, gate) for job in self._jobs))

@@ -18,15 +18,24 @@ is the run's answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from temporalio import workflow
 
-from baton.messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from baton.messages import (
+    AssistantMessage,
+    Message,
+    ToolResultMessage,
+    UserMessage,
+    dump_messages,
+    load_messages,
+)
 from baton.patterns import HandoffSpec
 from baton.runs import RunInput, RunResult, RunStatus, Transfer
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
 __all__ = ["TRANSFERRED_FROM", "HandoffWorkflow", "handed_over"]
@@ -86,18 +95,29 @@ def _last_text(transfer: Transfer) -> str | None:
 class _Handoff:
     def __init__(self, pattern: PatternRun, spec: HandoffSpec) -> None:
         self.p, self.spec = pattern, spec
-        self.handoffs: list[dict[str, str]] = []
+        self.handoffs: list[dict[str, str]] = pattern.state.get("handoffs", [])
 
     async def run(self) -> RunResult:
-        p, spec = self.p, self.spec
-        refused = await p.start()
+        refused = await self.p.start()
         if refused is not None:
             return refused
+        try:
+            return await self._converse()
+        except asyncio.CancelledError:
+            return self._finish(RunStatus.CANCELLED, None, "the run was cancelled",
+                                self.p.current or "")
+
+    async def _converse(self) -> RunResult:
+        p, spec = self.p, self.spec
         team_entry = p.team.entry if p.team.entry in spec.agents else None
-        active = spec.entry or team_entry or spec.agents[0]
-        task = p.input.input
-        context: list[Message] = []
+        # A continuation goes on with the agent that had the conversation, and what it got.
+        carried = p.state
+        active = carried.get("active") or spec.entry or team_entry or spec.agents[0]
+        task = carried.get("task") or p.input.input
+        context: list[Message] = load_messages(carried.get("context", []))
         while True:
+            await p.continue_if_long({"handoffs": self.handoffs, "active": active, "task": task,
+                                      "context": dump_messages(context)})
             p.current = active
             result = await p.members.run(active, task, step=len(self.handoffs),
                                          context=context, transfer_targets=spec.targets(active))
@@ -139,5 +159,8 @@ class HandoffWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         assert run.team.handoff is not None
         return await _Handoff(self._pattern, run.team.handoff).run()

@@ -17,6 +17,7 @@ from temporalio import workflow
 
 from baton.runs import FinishedEvent, RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._host import AgentHost, set_status
 from baton.workflows.supervisor import build_router, run_router
 
@@ -48,6 +49,9 @@ class HierarchicalWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         refused = await self._admit(run)
         if refused is not None:
             return refused
@@ -62,7 +66,7 @@ class HierarchicalWorkflow(AgentHost):
             return RunResult(run_id=loop.run_id, team=run.team.name, agent=loop.agent.name,
                              status=RunStatus.FAILED, reason=reason, error_type=error_type,
                              details={"depth": run.team.depth()})
-        result = await run_router(self._loop, self._delegation)
+        result = await run_router(self._loop, self._delegation, run)
         spec = run.team.hierarchical
         assert spec is not None
         return result.model_copy(update={"details": {

@@ -22,6 +22,7 @@ from temporalio import workflow
 from baton.patterns import PipelineSpec
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
+from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["INPUT_FROM", "PipelineWorkflow", "read_stage_task", "resume_input", "stage_task"]
@@ -99,6 +100,9 @@ class PipelineWorkflow(PatternHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
         refused = await self._pattern.start()
         if refused is not None:
             return refused

@@ -19,9 +19,10 @@ from temporalio import workflow
 from baton.calls import ToolSchema
 from baton.messages import AgentMessage, ToolCall
 from baton.patterns import SupervisorSpec
-from baton.runs import RunInput, RunResult, RunStatus
+from baton.runs import MembersCarry, RunInput, RunResult, RunStatus
 from baton.workflows._admission import INVALID_INPUT
-from baton.workflows._agent_loop import AgentLoop
+from baton.workflows._agent_loop import AgentLoop, ContinueAsNew
+from baton.workflows._ending import conclude
 from baton.workflows._host import AgentHost, set_status
 from baton.workflows._members import Members
 from baton.workflows._workflow_tools import Finished, WorkflowTool, WorkflowToolResult
@@ -57,6 +58,16 @@ class Delegation:
         self.rounds = 0
         self.seen: Counter[tuple[str, str]] = Counter()
         self.warned = False
+
+    def restore(self, carry: MembersCarry) -> None:
+        """Go on from the previous continuation's routing state."""
+        self.members.restore(carry)
+        self.rounds, self.warned = carry.state.get("rounds", 0), carry.state.get("warned", False)
+        self.seen = Counter({(w, task): n for w, task, n in carry.state.get("seen", [])})
+
+    def carry(self) -> MembersCarry:
+        return self.members.carry({"rounds": self.rounds, "warned": self.warned,
+                                   "seen": [[w, task, n] for (w, task), n in self.seen.items()]})
 
     def tools(self) -> dict[str, WorkflowTool]:
         team = self.members.team
@@ -124,19 +135,28 @@ def build_router(run: RunInput, spec: SupervisorSpec, share: float = 1.0,
     info = workflow.info()
     run_id = run.parent_run_id or info.workflow_id
     loop = AgentLoop(run.model_copy(update={"agent": spec.router}), run_id=run_id,
-                     path=f"{info.workflow_id}/{spec.router}", on_status=set_status,
-                     can_continue_as_new=False)
+                     path=f"{info.workflow_id}/{spec.router}", on_status=set_status)
     # Members share the router's log and budget, so every delegation is charged to this run.
     delegation = Delegation(spec, Members(run, run_id, loop.log, loop.budget), spec.router,
                             share)
+    if run.carry is not None and run.carry.members is not None:
+        delegation.restore(run.carry.members)
     loop.add_workflow_tools(delegation.tools())
     return loop, delegation
 
 
-async def run_router(loop: AgentLoop, delegation: Delegation) -> RunResult:
+async def run_router(loop: AgentLoop, delegation: Delegation, run: RunInput) -> RunResult:
+    """The router's loop to its end; a long one continues as new between steps, carrying the
+    conversation (compacted), the routing state and the member records."""
     delegation.members.catalog = loop.catalog  # admitted: members plan with the same catalog
     set_status(RunStatus.RUNNING)
-    result = await loop.run_to_end()
+    try:
+        result = await loop.run_to_end()
+    except ContinueAsNew as cut:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(run.model_copy(update={
+            "carry": cut.carry.model_copy(update={"members": delegation.carry()}),
+            "catalog": loop.catalog}))
     result = result.model_copy(update={
         "children": delegation.members.records, "details": {"rounds": delegation.rounds}})
     set_status(result.status, cost_usd=result.cost_usd)
@@ -152,4 +172,7 @@ class SupervisorWorkflow(AgentHost):
 
     @workflow.run
     async def run(self, run: RunInput) -> RunResult:
-        return await self._admit(run) or await run_router(self._loop, self._delegation)
+        return conclude(await self._run(run))
+
+    async def _run(self, run: RunInput) -> RunResult:
+        return await self._admit(run) or await run_router(self._loop, self._delegation, run)

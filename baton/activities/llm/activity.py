@@ -78,6 +78,10 @@ class LlmActivities:
                     delta=request.delta, client=self.temporal_client,
                 )
                 observed.input(messages)
+                if request.max_output_tokens is not None:  # the run's budget caps this answer
+                    capped = min(request.max_output_tokens, request.profile.max_output_tokens)
+                    request = request.model_copy(update={"profile": request.profile.model_copy(
+                        update={"max_output_tokens": capped})})
                 response = await _heartbeating(self._send(
                     request, messages, connection, api_key))
                 observed.response(response)

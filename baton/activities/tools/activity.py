@@ -1,28 +1,35 @@
 """The ``execute_tool`` activity: validate, deduplicate, run, serialise one tool call.
 
 Exactly-once for write tools, stated honestly. Temporal delivers activities at least once: an
-attempt can finish its work and then lose its completion (worker crash, network), and the next
-attempt runs again. For ``effect="write"`` tools the activity consults a durable ledger keyed by
-the call's idempotency key (``baton.idempotency.idempotency_key``, computed by the workflow):
+attempt can finish its work and lose its completion (worker crash, network), a retry can start
+while a timed-out attempt's thread still runs the tool, and a retry can land on another worker.
+For ``effect="write"`` tools the activity therefore *claims* the call in a durable ledger
+(:mod:`baton.activities.tools.store`) before running it, keyed by the tenant and the call's
+idempotency key (``baton.idempotency.idempotency_key``, computed by the workflow):
 
 * a call whose outcome is recorded is never executed again; the recorded outcome is returned
   with ``ledger_hit=True``;
-* the remaining window, between the tool's own commit and the ledger row (a crash right there),
-  is closed by the tool itself using ``ctx.idempotency_key``: a UNIQUE column in its database, or
-  an ``Idempotency-Key`` header on its HTTP call. The example ``issue_refund`` does exactly that,
-  so re-running it with the same key returns the existing refund instead of creating a second.
+* a call another attempt holds a live claim on is not executed either: the attempt fails with a
+  retryable ``ToolCallInProgress`` whose ``next_retry_delay`` is when that claim's lease expires,
+  so Temporal comes back when the holder has recorded its outcome (or died);
+* the claim's lease is renewed from the heartbeat loop while the tool runs, even after the
+  attempt itself was cancelled (see :mod:`baton.activities.tools.lease`);
+* the remaining window, a holder that crashed after the tool's own commit and before recording
+  it, ends when its lease expires and a retry takes the claim over and runs the tool again. It is
+  closed by the tool itself using ``ctx.idempotency_key``: a UNIQUE column in its database, or an
+  ``Idempotency-Key`` header on its HTTP call. The example ``issue_refund`` does exactly that.
 
-Only outcomes (``ok`` and tool errors) are recorded, never infrastructure exceptions: those are
-retried and the retry must be free to act. Read tools marked ``cacheable`` are served from a TTL
-cache keyed by (tool, canonical arguments) in the same SQLite file. Which exceptions are retried
-is documented in :mod:`baton.activities.tools.retry`.
+Only outcomes (``ok`` and tool errors) are recorded, never infrastructure exceptions: those
+release the claim and are retried, and the retry must be free to act. Read tools marked
+``cacheable`` are served from a TTL cache keyed by (tenant, tool, canonical arguments) in the same
+store. Which exceptions are retried is documented in :mod:`baton.activities.tools.retry`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
+import functools
 import time
 from datetime import timedelta
 from typing import Any
@@ -31,47 +38,25 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from baton.activities.tools.ledger import Ledger
+from baton.activities.tools.heartbeat import Heartbeat
+from baton.activities.tools.lease import Lease, Orphans
 from baton.activities.tools.results import error_outcome, ok_outcome
 from baton.activities.tools.retry import TRANSIENT_ERRORS, RetryableToolError
+from baton.activities.tools.store import Busy, ClaimRequest, LedgerStore, Recorded, new_owner
 from baton.calls import ToolInvocation, ToolOutcome
 from baton.errors import ToolDefinitionError, UnknownToolError
 from baton.telemetry.spans import observe_tool
 from baton.tools import ToolContext, ToolDefinition, ToolRegistry
 
-__all__ = ["ToolActivities"]
+__all__ = ["DEFAULT_LEASE_S", "ToolActivities"]
 
-# Without a heartbeat timeout nothing waits on heartbeats, but they still carry cancellation.
-_IDLE_HEARTBEAT_S = 10.0
+# How long a claim lives without renewal: how long a retry waits for a crashed holder.
+DEFAULT_LEASE_S = 30.0
 
 
-class _Heartbeat:
-    """Heartbeats for one running tool: automatic ticks plus the tool's own ``ctx.heartbeat``.
-
-    The ticks come from the event loop, so they prove the *worker* is alive; a tool stuck in a
-    thread is caught by the start-to-close timeout, not by heartbeats. ``ctx.heartbeat`` may be
-    called from the tool's thread: the SDK's heartbeat must run on the loop, so it is handed over
-    with ``call_soon_threadsafe`` inside the activity's context.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._context = contextvars.copy_context()
-        self.details: tuple[Any, ...] = ()
-
-    def __call__(self, *details: Any) -> None:
-        self.details = details
-        # RuntimeError: the loop is gone, so the activity already ended and nobody listens.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._send, context=self._context)
-
-    def _send(self) -> None:
-        activity.heartbeat(*self.details)
-
-    async def tick(self, interval_s: float) -> None:
-        while True:
-            self._send()  # resend the latest details so ticks never erase the tool's progress
-            await asyncio.sleep(interval_s)
+def _discard(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _problems(exc: ValidationError, allowed: list[str]) -> list[dict[str, str]]:
@@ -88,14 +73,22 @@ def _problems(exc: ValidationError, allowed: list[str]) -> list[dict[str, str]]:
 
 
 class ToolActivities:
-    """Worker-side state for tool execution: the tool registry and the ledger/cache."""
+    """Worker-side state for tool execution: the tool registry and the ledger/cache store.
 
-    def __init__(
-        self, registry: ToolRegistry, ledger: Ledger, *, max_result_chars: int = 16_000
-    ) -> None:
+    ``drain()`` waits for tools still running after their attempt was cancelled; the worker
+    calls it before closing ``ledger``.
+    """
+
+    def __init__(self, registry: ToolRegistry, ledger: LedgerStore, *,
+                 max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S) -> None:
         self.registry = registry
         self.ledger = ledger
         self.max_result_chars = max_result_chars
+        self.lease_s = lease_s
+        self.orphans = Orphans()
+
+    async def drain(self) -> None:
+        await self.orphans.drain()
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, invocation: ToolInvocation) -> ToolOutcome:
@@ -130,36 +123,65 @@ class ToolActivities:
         # really does. Either one saying "write" is enough to protect the side effect.
         is_write = "write" in (inv.tool.effect, definition.spec.effect)
         cacheable = not is_write and inv.tool.cacheable and definition.spec.cacheable
-
         if is_write:
-            if not inv.idempotency_key:
-                raise ApplicationError(
-                    f"write tool {inv.tool.name} invoked without an idempotency key",
-                    type="MissingIdempotencyKey",
-                    non_retryable=True,
-                )
-            recorded = await asyncio.to_thread(self.ledger.lookup, inv.idempotency_key)
-            if recorded is not None:
-                activity.logger.info("tool %s: recorded outcome returned", inv.tool.name)
-                return recorded.model_copy(update={"ledger_hit": True})
-        elif cacheable:
-            cached = await asyncio.to_thread(self.ledger.cache_get, inv.tool.name, arguments)
+            return await self._execute_write(definition, inv, parsed, arguments)
+        if cacheable:
+            cached = await self.ledger.cache_get(inv.tenant, inv.tool.name, arguments)
             if cached is not None:
                 return cached.model_copy(update={"cache_hit": True})
-
-        outcome = await self._call(definition, inv, parsed)
-
-        if is_write:
-            winner = await asyncio.to_thread(
-                self.ledger.record, inv.idempotency_key, inv.tool.name, arguments, outcome
-            )
-            # Another attempt of this very call recorded first: report its outcome, not ours.
-            return outcome if winner == outcome else winner.model_copy(update={"ledger_hit": True})
+        outcome = await self._call(definition, inv, parsed, None)
         if cacheable and outcome.status == "ok":
-            await asyncio.to_thread(
-                self.ledger.cache_put, inv.tool.name, arguments, outcome, inv.tool.cache_ttl_s
-            )
+            await self.ledger.cache_put(inv.tenant, inv.tool.name, arguments, outcome,
+                                        inv.tool.cache_ttl_s)
         return outcome
+
+    async def _execute_write(self, definition: ToolDefinition, inv: ToolInvocation,
+                             parsed: BaseModel, arguments: dict[str, Any]) -> ToolOutcome:
+        name, attempt = inv.tool.name, activity.info().attempt
+        if not inv.idempotency_key:
+            raise ApplicationError(f"write tool {name} invoked without an idempotency key",
+                                   type="MissingIdempotencyKey", non_retryable=True)
+        owner = new_owner()
+        claim = await self.ledger.claim(ClaimRequest(
+            tenant=inv.tenant, key=inv.idempotency_key, tool=name, arguments=arguments,
+            owner=owner, attempt=attempt, lease_s=self.lease_s))
+        if isinstance(claim, Recorded):
+            activity.logger.info("tool %s: recorded outcome returned", name)
+            return claim.outcome.model_copy(update={"ledger_hit": True})
+        if isinstance(claim, Busy):
+            return self._busy(inv, claim, attempt)
+        if claim.claims > 1:
+            activity.logger.warning("tool %s: took over an expired claim (claim %d); the tool "
+                                    "may have acted before", name, claim.claims)
+        lease = Lease(self.ledger, tenant=inv.tenant, key=inv.idempotency_key, owner=owner,
+                      tool=name, lease_s=self.lease_s)
+        try:
+            outcome = await self._call(definition, inv, parsed, lease)
+        except asyncio.CancelledError:
+            if not lease.adopted:  # an async tool was cancelled with its attempt: it stopped
+                self.orphans.spawn(lease.release())
+            raise
+        except BaseException:
+            await lease.release()  # a retryable failure: the retry must be free to act
+            raise
+        winner = await lease.record(outcome)
+        # Another attempt of this very call recorded first: report its outcome, not ours.
+        return outcome if winner == outcome else winner.model_copy(update={"ledger_hit": True})
+
+    def _busy(self, inv: ToolInvocation, busy: Busy, attempt: int) -> ToolOutcome:
+        holder = f"attempt {busy.attempt} ({busy.owner})"
+        if attempt >= inv.tool.retry.max_attempts:
+            # Not recorded: it is not the call's outcome, which the holder may still produce.
+            return error_outcome(
+                "tool_unavailable",
+                f"tool {inv.tool.name} is still running in {holder} and this call has no "
+                "attempts left; its result is unknown. Do not call it again: check its effect "
+                "first.", max_chars=self.max_result_chars, extra={"in_progress": True})
+        raise ApplicationError(
+            f"tool {inv.tool.name}: call in progress in {holder}; its claim expires in "
+            f"{busy.expires_in_s:.1f}s", type="ToolCallInProgress",
+            # By then the holder has recorded its outcome, renewed its lease, or died.
+            next_retry_delay=timedelta(seconds=max(busy.expires_in_s, 0.1)))
 
     def _validate(self, definition: ToolDefinition, inv: ToolInvocation) -> BaseModel | ToolOutcome:
         name = inv.tool.name
@@ -187,57 +209,70 @@ class ToolActivities:
                 extra={"errors": problems},
             )
 
-    async def _call(
-        self, definition: ToolDefinition, inv: ToolInvocation, args: BaseModel
-    ) -> ToolOutcome:
-        name = inv.tool.name
+    async def _call(self, definition: ToolDefinition, inv: ToolInvocation, args: BaseModel,
+                    lease: Lease | None) -> ToolOutcome:
         info = activity.info()
-        beat = _Heartbeat()
+        beat = Heartbeat(lease)
         # Attribute access, not model_dump: nested pydantic arguments reach the tool as models.
         kwargs: dict[str, Any] = {field: getattr(args, field) for field in type(args).model_fields}
         if definition.context_param:
             kwargs[definition.context_param] = ToolContext(
-                idempotency_key=inv.idempotency_key,
-                run_id=inv.run_id,
-                workflow_id=inv.workflow_id,
-                agent=inv.agent,
-                step=inv.step,
-                call_id=inv.call_id,
-                attempt=info.attempt,
-                heartbeat=beat,
-            )
+                idempotency_key=inv.idempotency_key, run_id=inv.run_id,
+                workflow_id=inv.workflow_id, agent=inv.agent, step=inv.step,
+                call_id=inv.call_id, attempt=info.attempt, heartbeat=beat)
         timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
-        base = timeout or inv.tool.heartbeat_s
-        # A third of the timeout leaves room for two late beats before the server gives up.
-        ticker = asyncio.create_task(beat.tick(base / 3 if base else _IDLE_HEARTBEAT_S))
+        ticker = asyncio.create_task(beat.tick(beat.interval_s(timeout or inv.tool.heartbeat_s)))
+        settle = functools.partial(self._settle, inv, info.attempt)
         try:
             if definition.is_async:
                 result = await definition.fn(**kwargs)
             else:
-                result = await asyncio.to_thread(definition.fn, **kwargs)
-        except ApplicationError:
+                # Shielded: a cancelled attempt cannot stop the thread, so the thread's future
+                # must survive the cancellation for the lease to follow it to the end.
+                running = asyncio.get_running_loop().run_in_executor(
+                    None, functools.partial(contextvars.copy_context().run, definition.fn,
+                                            **kwargs))
+                try:
+                    result = await asyncio.shield(running)
+                except asyncio.CancelledError:
+                    if lease is not None and not running.done():
+                        lease.adopted = True
+                        self.orphans.adopt(running, lease, settle)
+                    else:  # a read: nobody waits for it, but its error must not go unread
+                        running.add_done_callback(_discard)
+                    raise
+        except (ApplicationError, asyncio.CancelledError):
             raise
-        except TRANSIENT_ERRORS as exc:
-            described = f"{type(exc).__name__}: {exc}"
-            if info.attempt >= inv.tool.retry.max_attempts:
+        except Exception as exc:
+            return settle(None, exc)
+        finally:
+            # Awaited, so no renewal is still in flight when the claim is released or recorded.
+            beat.stop()
+            await ticker
+        return settle(result, None)
+
+    def _settle(self, inv: ToolInvocation, attempt: int, result: Any,
+                error: BaseException | None) -> ToolOutcome:
+        """What the tool returned or raised, as an outcome; a transient failure raises a
+        retryable ``ApplicationError`` instead (see :mod:`baton.activities.tools.retry`)."""
+        name = inv.tool.name
+        if isinstance(error, ApplicationError):
+            raise error
+        if isinstance(error, TRANSIENT_ERRORS):
+            described = f"{type(error).__name__}: {error}"
+            if attempt >= inv.tool.retry.max_attempts:
                 return error_outcome(
                     "tool_unavailable",
-                    f"tool {name} is unavailable after {info.attempt} attempts: {described}",
+                    f"tool {name} is unavailable after {attempt} attempts: {described}",
                     max_chars=self.max_result_chars,
                 )
-            delay = exc.retry_after if isinstance(exc, RetryableToolError) else None
+            delay = error.retry_after if isinstance(error, RetryableToolError) else None
             raise ApplicationError(
-                f"tool {name}: {described}",
-                type=type(exc).__name__,
+                f"tool {name}: {described}", type=type(error).__name__,
                 next_retry_delay=timedelta(seconds=delay) if delay is not None else None,
-            ) from exc
-        except Exception as exc:
-            activity.logger.info("tool %s raised %s", name, type(exc).__name__)
-            return error_outcome(
-                "tool_raised",
-                f"tool {name} failed: {type(exc).__name__}: {exc}",
-                max_chars=self.max_result_chars,
-            )
-        finally:
-            ticker.cancel()
+            ) from error
+        if error is not None:
+            activity.logger.info("tool %s raised %s", name, type(error).__name__)
+            return error_outcome("tool_raised", f"tool {name} failed: {type(error).__name__}: "
+                                 f"{error}", max_chars=self.max_result_chars)
         return ok_outcome(name, result, max_chars=self.max_result_chars)

@@ -26,11 +26,12 @@ from baton.client.cli._common import (
     UiPort,
     console,
     errors,
+    print_all,
     run_async,
     settings_from,
 )
 from baton.client.cli._follow import follow, report
-from baton.client.cli._render import findings_table, status_table
+from baton.client.cli._render import findings_table, result_panel, status_table
 from baton.client.stack import EmbeddedStack
 from baton.lint import has_errors, lint_team
 from baton.loader import load_team
@@ -88,6 +89,18 @@ def _check_lint(spec: TeamSpec, path: Path) -> None:
         errors.print(Text(f"refusing to run {path}: fix the lint errors above "
                           f"(`baton lint {path}`)", style="red"), soft_wrap=True)
         raise typer.Exit(2)
+
+
+def cancel(run_id: str, address: Address = None, namespace: Namespace = None) -> None:
+    """Cancel a run: its members are cancelled, partial results kept, approvals closed."""
+    settings = settings_from(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        result = await client.cancel(run_id)
+        print_all(result_panel(result))
+
+    run_async(go())
 
 
 def status(run_id: str, address: Address = None, namespace: Namespace = None) -> None:

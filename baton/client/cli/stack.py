@@ -1,8 +1,8 @@
 """``baton up | worker | model-server``: the long-running processes.
 
-``up`` runs the whole embedded stack in the foreground; ``worker`` and ``model-server`` are the
-single processes the stack spawns (as ``python -m baton.client.cli …``) and that a deployment
-runs on its own.
+``up`` runs the whole embedded stack in the foreground and restarts a child that dies;
+``worker`` and ``model-server`` are the single processes the stack spawns (as
+``python -m baton.client.cli …``) and that a deployment runs on its own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.text import Text
 
+from baton.client._supervisor import ChildExited, SupervisorEvent
 from baton.client.cli._common import (
     Address,
     Home,
@@ -27,7 +29,6 @@ from baton.client.cli._common import (
     settings_from,
 )
 from baton.client.stack import EmbeddedStack
-from baton.errors import StackError
 from baton.settings import BatonSettings
 
 __all__ = ["model_server", "up", "worker"]
@@ -39,15 +40,28 @@ def up(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort
     """Run the embedded stack in the foreground until Ctrl-C.
 
     Temporal dev server + UI, the scripted model server and one worker, on loopback; state in
-    --home survives restarts."""
+    --home survives restarts. A process that dies is restarted with backoff (and said so); one
+    that keeps dying stops everything with a non-zero exit."""
     settings = settings_from(home=home, temporal_port=temporal_port, ui_port=ui_port,
                              model_server_port=model_port, namespace=namespace,
                              task_queue=task_queue)
     run_async(_up(settings))
 
 
+def _say(event: SupervisorEvent) -> None:
+    """One line per exit or restart, and the end of the dead process's log."""
+    if isinstance(event, ChildExited):
+        console.print(Text(str(event), style="bold yellow"), soft_wrap=True)
+        if event.tail:
+            console.print(Text(f"  last lines of {event.log}:", style="dim"), soft_wrap=True)
+            for line in event.tail.splitlines():
+                console.print(Text(f"    {line}", style="dim"), soft_wrap=True)
+    else:
+        console.print(Text(str(event), style="green"), soft_wrap=True)
+
+
 async def _up(settings: BatonSettings) -> None:
-    stack = EmbeddedStack(settings)
+    stack = EmbeddedStack(settings, on_event=_say)
     with console.status("starting Temporal, the model server and a worker…"):
         await stack.start()  # stops what it started when it fails
     try:
@@ -64,13 +78,14 @@ async def _up(settings: BatonSettings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         stopped = asyncio.create_task(stop.wait())
-        died = asyncio.create_task(stack.wait())
-        done, pending = await asyncio.wait({stopped, died}, return_when=asyncio.FIRST_COMPLETED)
+        # Ends only when the stack gives up on a process that keeps dying: it raises StackError.
+        gave_up = asyncio.create_task(stack.wait())
+        done, pending = await asyncio.wait({stopped, gave_up},
+                                           return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        if died in done:
-            proc = died.result()
-            raise proc.failure(f"exited unexpectedly with code {proc.exited()}")
+        if gave_up in done:
+            gave_up.result()
         console.print("stopping…")
     finally:
         await stack.stop()
@@ -82,18 +97,15 @@ def worker(*, address: Address = None, namespace: Namespace = None, task_queue: 
                help="log format (env BATON_LOG_FORMAT; default: console on a terminal)")] = None,
            log_level: Annotated[str | None, typer.Option(
                help="debug, info, warning, error (env BATON_LOG_LEVEL)")] = None) -> None:
-    """Run one worker: workflows and activities of every pattern, until SIGINT/SIGTERM."""
+    """Run one worker: workflows and activities of every pattern, until SIGINT/SIGTERM.
+
+    While Temporal is out of reach it keeps retrying (with backoff, one log line each time)."""
     from baton.worker import run_worker  # only this command needs the workflows and activities
 
     settings = settings_from(temporal_address=address, namespace=namespace,
                              task_queue=task_queue, home=home, log_format=log_format,
                              log_level=log_level)
-    try:
-        run_async(run_worker(settings), hard_exit=False)  # telemetry exporters flush at exit
-    except RuntimeError as exc:
-        if "Failed client connect" not in str(exc):
-            raise
-        raise StackError(f"cannot reach Temporal at {settings.temporal_address}: {exc}") from exc
+    run_async(run_worker(settings), hard_exit=False)  # telemetry exporters flush at exit
 
 
 def model_server(

@@ -1,0 +1,216 @@
+"""``SqliteLedger``: the ledger and read cache in one SQLite file, for the workers of one host.
+
+The embedded default (``ledger_path``, ``.baton/ledger.sqlite``). Every worker process on the
+host opens the same WAL-mode file, so a retry that lands on another process of the same host
+sees the claim and the outcome. Workers on *different* hosts each have their own file and see
+nothing of each other: deployments with more than one host use ``PostgresLedger``.
+
+Claims are check-and-set inside ``BEGIN IMMEDIATE`` transactions: SQLite's write lock makes the
+look-up and the claim one step across threads and processes. Lease times are this host's clock,
+which every process sharing the file also reads.
+
+The methods are synchronous ``sqlite3`` calls run through ``asyncio.to_thread`` so a busy
+database never stalls the worker's event loop; each call opens its own short-lived connection
+(cheap for SQLite, and no connection is shared across threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from baton.activities.tools.store import (
+    Busy,
+    Claim,
+    Claimed,
+    ClaimRequest,
+    Recorded,
+    canonical_json,
+)
+from baton.calls import ToolOutcome
+
+__all__ = ["SqliteLedger"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS baton_ledger (
+    tenant           TEXT NOT NULL,
+    idempotency_key  TEXT NOT NULL,
+    tool             TEXT NOT NULL,
+    arguments        TEXT NOT NULL,
+    owner            TEXT NOT NULL,
+    attempt          INTEGER NOT NULL,
+    claims           INTEGER NOT NULL,
+    claimed_at       REAL NOT NULL,
+    lease_expires_at REAL,
+    outcome          TEXT,
+    completed_at     REAL,
+    PRIMARY KEY (tenant, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS baton_read_cache (
+    tenant     TEXT NOT NULL,
+    tool       TEXT NOT NULL,
+    arguments  TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (tenant, tool, arguments)
+);
+CREATE INDEX IF NOT EXISTS baton_read_cache_expiry ON baton_read_cache (expires_at);
+"""
+
+# Files written before claims existed hold completed calls in ``side_effects``: they move over
+# as the default tenant's (the tenant activities scheduled before the upgrade carry), so a retry
+# across the upgrade still finds its outcome. The old cache had no tenant and is dropped.
+_MIGRATE = """
+INSERT OR IGNORE INTO baton_ledger
+    SELECT 'default', idempotency_key, tool, arguments, '', 0, 1, completed_at, NULL, outcome,
+           completed_at
+    FROM side_effects;
+DROP TABLE side_effects;
+"""
+
+
+class SqliteLedger:
+    """Claims, outcomes and the read cache in one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self._busy_timeout_s = busy_timeout_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as conn:
+            # WAL lets readers run while one writer commits; synchronous=FULL because a ledger row
+            # that vanishes after a power cut would let a side effect happen twice.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            with self._transaction(conn):
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                if "side_effects" in tables:
+                    for statement in _MIGRATE.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                if "tool_cache" in tables:
+                    conn.execute("DROP TABLE tool_cache")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")  # the write lock first: check and set are one step
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        def call() -> Any:
+            with closing(self._connect()) as conn, self._transaction(conn):
+                return fn(conn)
+
+        return await asyncio.to_thread(call)
+
+    # -- ledger ---------------------------------------------------------------------------------
+
+    async def claim(self, request: ClaimRequest) -> Claim:
+        r = request
+
+        def claim(conn: sqlite3.Connection) -> Claim:
+            now = time.time()
+            row = conn.execute(
+                "SELECT owner, attempt, claims, lease_expires_at, outcome FROM baton_ledger "
+                "WHERE tenant = ? AND idempotency_key = ?", (r.tenant, r.key)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO baton_ledger (tenant, idempotency_key, tool, arguments, owner, "
+                    "attempt, claims, claimed_at, lease_expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                    (r.tenant, r.key, r.tool, canonical_json(r.arguments), r.owner, r.attempt,
+                     now, now + r.lease_s))
+                return Claimed(claims=1)
+            owner, attempt, claims, expires, outcome = row
+            if outcome is not None:
+                return Recorded(ToolOutcome.model_validate_json(outcome))
+            if expires is not None and expires > now:
+                return Busy(owner=owner, attempt=attempt, expires_in_s=expires - now)
+            conn.execute(
+                "UPDATE baton_ledger SET owner = ?, attempt = ?, claims = claims + 1, "
+                "claimed_at = ?, lease_expires_at = ? WHERE tenant = ? AND idempotency_key = ?",
+                (r.owner, r.attempt, now, now + r.lease_s, r.tenant, r.key))
+            return Claimed(claims=claims + 1)
+
+        result: Claim = await self._run(claim)
+        return result
+
+    async def renew(self, tenant: str, key: str, owner: str, lease_s: float) -> bool:
+        def renew(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE baton_ledger SET lease_expires_at = ? WHERE tenant = ? "
+                "AND idempotency_key = ? AND owner = ? AND outcome IS NULL",
+                (time.time() + lease_s, tenant, key, owner))
+            return cursor.rowcount == 1
+
+        renewed: bool = await self._run(renew)
+        return renewed
+
+    async def release(self, tenant: str, key: str, owner: str) -> None:
+        def release(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE baton_ledger SET lease_expires_at = ? WHERE tenant = ? "
+                "AND idempotency_key = ? AND owner = ? AND outcome IS NULL",
+                (time.time(), tenant, key, owner))
+
+        await self._run(release)
+
+    async def record(self, tenant: str, key: str, owner: str, outcome: ToolOutcome) -> ToolOutcome:
+        # First outcome wins, whoever holds the claim now: a holder whose lease expired still
+        # ran the tool, and its outcome is as true as its successor's.
+        def record(conn: sqlite3.Connection) -> str:
+            conn.execute(
+                "UPDATE baton_ledger SET outcome = ?, completed_at = ?, lease_expires_at = NULL "
+                "WHERE tenant = ? AND idempotency_key = ? AND outcome IS NULL",
+                (outcome.model_dump_json(), time.time(), tenant, key))
+            row = conn.execute("SELECT outcome FROM baton_ledger WHERE tenant = ? "
+                               "AND idempotency_key = ?", (tenant, key)).fetchone()
+            if row is None or row[0] is None:
+                raise LookupError(f"no claim on {key} for tenant {tenant}: record without claim")
+            text: str = row[0]
+            return text
+
+        return ToolOutcome.model_validate_json(await self._run(record))
+
+    # -- read cache -----------------------------------------------------------------------------
+
+    async def cache_get(self, tenant: str, tool: str, arguments: dict[str, Any]
+                        ) -> ToolOutcome | None:
+        def get(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT outcome FROM baton_read_cache WHERE tenant = ? AND tool = ? "
+                "AND arguments = ? AND expires_at > ?",
+                (tenant, tool, canonical_json(arguments), time.time())).fetchone()
+            return None if row is None else str(row[0])
+
+        text = await self._run(get)
+        return None if text is None else ToolOutcome.model_validate_json(text)
+
+    async def cache_put(self, tenant: str, tool: str, arguments: dict[str, Any],
+                        outcome: ToolOutcome, ttl_s: float) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("DELETE FROM baton_read_cache WHERE expires_at <= ?", (now,))
+            conn.execute(
+                "INSERT OR REPLACE INTO baton_read_cache VALUES (?, ?, ?, ?, ?)",
+                (tenant, tool, canonical_json(arguments), outcome.model_dump_json(), now + ttl_s))
+
+        await self._run(put)
+
+    async def close(self) -> None:
+        """Nothing stays open between calls."""
