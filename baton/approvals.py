@@ -42,8 +42,8 @@ class ApprovalPolicy(BaseModel):
     (empty: anyone). ``expires_in_s`` and ``on_expiry`` decide what happens when nobody answers.
     """
 
-    # Unknown keys are errors, as everywhere in a team YAML.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Part of a team spec: wire-tolerant, and the loader refuses unknown keys in a team file.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     mode: Literal["never", "always", "when"] = "never"
     condition: str | None = None
@@ -72,7 +72,9 @@ class ApprovalDecision(BaseModel):
     decision and ``signed_at`` proves ``by``; a deployment that requires it refuses (and audits)
     a decision without it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A wire payload like the others: a field a newer client adds is ignored (the signature
+    # covers the fields this version knows, see baton.signing).
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     approval_id: str
     decision: Literal["approve", "reject", "edit"]

@@ -35,7 +35,9 @@ __all__ = [
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Messages travel between workflow, activities and clients: unknown fields are ignored, so
+    # workers and clients of neighbouring versions read each other's payloads.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class ToolCall(_Frozen):

@@ -28,7 +28,8 @@ __all__ = [
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Wire-tolerant like every spec; the loader refuses unknown keys in a team file.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     def members(self) -> list[str]:
         """Every member name this section references."""

@@ -80,7 +80,9 @@ RUN_NOT_COMPLETED = "BatonRunNotCompleted"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Run input, results, events and query answers are wire payloads: unknown fields are
+    # ignored, so workers and clients of neighbouring versions read each other's.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class ChildRecord(_Model):

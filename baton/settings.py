@@ -129,6 +129,16 @@ class BatonSettings(BaseSettings):
     codec_key_id: str | None = Field(
         default=None, description="the key that encrypts (default: the only or first key)")
     codec_server_port: int = Field(default=8234, description="`baton up`: the codec server")
+    console_host: str = Field(default="127.0.0.1", description="the web console's interface")
+    console_port: int = Field(default=8235, description="the web console (`baton console`, "
+                              "`baton up`)")
+    console_user_header: str | None = Field(
+        default=None, description="console: the request header an authenticating proxy sets to "
+        "the signed-in person (e.g. X-Forwarded-User); the console must then be reachable only "
+        "through that proxy")
+    console_key_file: Path | None = Field(
+        default=None, description="console: its Ed25519 private key (PEM); it signs the decisions "
+        "of the people it authenticated as the approvals service 'console'")
     codec_server_token: SecretStr | None = Field(
         default=None, description="bearer token the codec server requires (none: loopback use)")
     codec_cors_origins: list[str] = Field(

@@ -29,6 +29,7 @@ from baton.patterns import (
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
     "PATTERN_SECTIONS",
+    "WORKER_OWNED_KEYS",
     "AgentSpec",
     "ApprovalPolicy",
     "Budget",
@@ -53,9 +54,15 @@ Pattern = Literal[
 ]
 
 
+# Keys that used to be team settings and belong to the worker's configuration now.
+WORKER_OWNED_KEYS = frozenset({"models", "tool_modules", "tools", "approver_groups"})
+
+
 class _Spec(BaseModel):
-    # Unknown keys are errors: a typo in a YAML must not silently become a default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A team spec travels in every run's input, so unknown keys are ignored when it is decoded
+    # (a newer client's field must not stop an older worker). What a person writes is checked
+    # strictly before it gets here: the loader refuses unknown keys, with a suggestion.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class LocatedError(ValueError):
@@ -260,6 +267,19 @@ class TeamSpec(_Spec):
     blackboard: BlackboardSpec | None = None
 
     _v_name = field_validator("name")(_check_name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_worker_settings(cls, data: Any) -> Any:
+        # Unknown keys are ignored on the wire, but these once configured the worker from the
+        # run's input (model URLs, API-key variables, modules to import): a run that still
+        # names them comes from an old client or an attacker, and is refused, not half-obeyed.
+        if isinstance(data, dict):
+            named = sorted(key for key in WORKER_OWNED_KEYS if key in data)
+            if named:
+                raise ValueError(f"{', '.join(named)}: worker configuration, never part of a "
+                                 "team or a run's input (see docs/configuration.md)")
+        return data
 
     @model_validator(mode="after")
     def _references_resolve(self) -> TeamSpec:

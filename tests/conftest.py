@@ -111,3 +111,10 @@ def postgres() -> Iterator[PostgresServer]:  # type: ignore[name-defined]  # noq
 def pg_url(postgres) -> str:  # type: ignore[no-untyped-def]
     """A fresh database on the session's server, for one test."""
     return str(postgres.create_database())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the console's browser tests left their screenshots (kept out of git)."""
+    shots = Path(__file__).parent / "artifacts" / "console"
+    if shots.is_dir() and any(shots.glob("*.png")):
+        terminalreporter.write_line(f"console screenshots: {shots}")

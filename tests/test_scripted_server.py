@@ -24,7 +24,8 @@ from baton.scripted.testing import ScriptedServer
 
 TASK = "Please look up order A1001 and refund it, it arrived broken"
 LOOKUP_RESULT = {"order_id": "A1001", "item": "Blue kettle", "amount": 42.0, "status": "delivered"}
-REFUND_RESULT = {"refund_id": "R-7Q2", "order_id": "A1001", "amount": 42.0, "status": "queued"}
+REFUND_RESULT = {"refund_id": "R-7Q2", "order_id": "A1001", "amount": 42.0, "currency": "EUR",
+                 "status": "queued"}
 
 
 def _fn(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -298,7 +299,8 @@ def test_heuristic_looks_up_refunds_then_answers(
     assert "A1001" in text
     assert "refund" in text.lower()
     assert "R-7Q2" in text
-    assert "$42.00" in text
+    assert "42.00 EUR" in text  # money in the record's own currency
+    assert "$" not in text  # and no sign the data does not have
     assert "search" not in text.lower()  # the irrelevant help-center tool was never used
 
 

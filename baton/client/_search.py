@@ -81,12 +81,20 @@ def _row(execution: WorkflowExecution) -> RunRow:
         closed_at=execution.close_time, parent_id=execution.parent_id)
 
 
+def _newest_first(rows: list[RunRow]) -> list[RunRow]:
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda r: r.started_at or oldest, reverse=True)
+
+
 async def search(client: Client, query: str, *, limit: int = 50,
                  top_level_only: bool = True) -> list[RunRow]:
-    """Newest first. A server without ``ParentWorkflowId`` in visibility gets the query without
-    that clause, and member runs are dropped from the answer instead."""
+    """Newest first by start time. Temporal's SQL visibility cannot ``ORDER BY``: it answers
+    running runs first, then the most recently closed, so ``limit`` takes those and they are
+    sorted here. A server without ``ParentWorkflowId`` in visibility gets the query without that
+    clause, and member runs are dropped from the answer instead."""
     try:
-        return [_row(e) async for e in client.list_workflows(query or None, limit=limit)]
+        return _newest_first(
+            [_row(e) async for e in client.list_workflows(query or None, limit=limit)])
     except RPCError as exc:
         if exc.status != RPCStatusCode.INVALID_ARGUMENT:
             raise
@@ -99,7 +107,7 @@ async def search(client: Client, query: str, *, limit: int = 50,
             rows.append(_row(execution))
             if len(rows) >= limit:
                 break
-    return rows
+    return _newest_first(rows)
 
 
 async def pending_of(reader: WorkflowReader, run_id: str) -> list[PendingApproval]:

@@ -150,9 +150,13 @@ def _describe(past: PastCall) -> str:
         size = f"{len(value)} result(s)" if isinstance(value, list) else rd.short(str(past.result))
         return f"{verb} {noun}: {size}"
     key = next((k for k in value if k.endswith("id") and rd.words(k)[:-1] == names[-1:]), "id")
+    # Money in the record's own currency (a "currency" field), never a sign the data lacks.
+    currency = value.get("currency") if isinstance(value.get("currency"), str) else None
     details = [f"{' '.join(x for x in rd.words(k) if x != 'id') or k} " + (
-        f"${v:,.2f}" if _MONEY.search(k) and not isinstance(v, str | bool) else rd.short(str(v)))
-        for k, v in value.items() if k != key and isinstance(v, str | int | float)][:4]
+        f"{v:,.2f}" + (f" {currency}" if currency else "")
+        if _MONEY.search(k) and not isinstance(v, str | bool) else rd.short(str(v)))
+        for k, v in value.items() if k != key and isinstance(v, str | int | float)
+        and not (currency and k == "currency")][:4]
     head = f"{noun} {value[key]}" if isinstance(value.get(key), str | int) else noun
     return f"{verb} {head}" + (f" ({', '.join(details)})" if details else "")
 

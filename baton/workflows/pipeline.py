@@ -149,9 +149,8 @@ class PipelineWorkflow(PatternHost):
         attempts = self._attempts[stage]
         reason = (
             f"stage {stage!r} ended {result.status.value} after {attempts} attempt(s): "
-            f"{result.reason or 'no reason given'}. Resume with RunInput.resume="
-            f"{{'from_stage': {stage!r}, 'outputs': details['outputs']}} "
-            "(baton.workflows.pipeline.resume_input) to continue without re-running earlier stages")
+            f"{result.reason or 'no reason given'}. `baton resume {self._pattern.run_id}` goes on "
+            f"from stage {stage!r} without re-running the stages that completed")
         details = {**self._details(outputs), "failed_stage": stage,
                    "stage_error_type": result.error_type}
         return self._pattern.finish(result.status, self._last(outputs), reason, details,

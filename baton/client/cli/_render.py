@@ -1,4 +1,4 @@
-"""Rich rendering for the CLI: one line per run-log event, result panels, status tables, lint.
+"""Rich rendering for the CLI: one line per run-log event, result panels, status tables.
 
 Pure functions from Baton models to rich renderables, so the command modules only orchestrate;
 the ``show``/``diff``/``replay`` views live in :mod:`baton.client.cli._render_debug`.
@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from baton.lint import Finding
+from baton.client.views import RunView
 from baton.messages import Usage
 from baton.runs import (
     AgentStatus,
@@ -40,9 +40,10 @@ __all__ = [
     "attempts_note",
     "cache_note",
     "event_line",
-    "findings_table",
+    "failed_tool_calls",
     "links",
     "result_panel",
+    "resume_hint",
     "status_style",
     "status_table",
     "usage_text",
@@ -181,12 +182,34 @@ def links(run_id: str, ui_url: str) -> list[Text]:
             Text.assemble(("temporal ui  ", "bold"), ui_url)]
 
 
-def result_panel(result: RunResult) -> Panel:
-    """Answer (or structured output), status, reason and usage."""
+def failed_tool_calls(view: RunView) -> list[ToolCallEvent]:
+    """Tool calls that failed anywhere in the run's tree (members included), in run order. A
+    run can complete although some failed: the model read the error and went on."""
+    return [e for node in view.walk() for e in node.events
+            if isinstance(e, ToolCallEvent) and e.status == "error" and e.effect != "workflow"]
+
+
+def resume_hint(result: RunResult) -> str | None:
+    """How to continue a pipeline run that failed at a stage (``baton resume``)."""
+    stage = result.details.get("failed_stage")
+    if result.status.succeeded or not stage:
+        return None
+    return f"resume from stage {stage!r} with: baton resume {result.run_id}"
+
+
+def result_panel(result: RunResult, failed_calls: list[ToolCallEvent] | None = None) -> Panel:
+    """Answer (or structured output), status, reason, failed tool calls and usage."""
     rows: list[tuple[str, str | Text]] = [
         ("status", Text(result.status.value, style=status_style(result.status)))]
     if result.reason and result.status != RunStatus.COMPLETED:
         rows.append(("reason", result.reason))
+    if (hint := resume_hint(result)) is not None:
+        rows.append(("resume", hint))
+    if failed_calls:
+        said = "; ".join(f"{e.agent} {e.tool}: {_short(e.content, 60)}" for e in failed_calls[:3])
+        more = f" (and {len(failed_calls) - 3} more)" if len(failed_calls) > 3 else ""
+        rows.append(("tools failed", Text(f"{len(failed_calls)} call(s): {said}{more}",
+                                          style="yellow")))
     rows += [("steps", str(result.steps)), ("usage", usage_text(result.usage, result.cost_usd))]
     answer = Text(result.output or "(no answer)")
     if result.structured is not None:
@@ -205,14 +228,3 @@ def status_table(status: AgentStatus, ui_url: str) -> Table:
         ("last event", status.last_event or "-"),
         ("temporal ui", ui_url),
     )
-
-
-def findings_table(findings: list[Finding], title: str = "lint") -> Table:
-    """``baton lint``'s table; ``baton run`` prints it too before refusing a team."""
-    table = Table(title=title, title_justify="left", show_lines=True)
-    for column in ("level", "code", "location", "message", "fix"):
-        table.add_column(column, overflow="fold")
-    for f in findings:
-        table.add_row(Text(f.level, style="bold red" if f.level == "error" else "yellow"),
-                      Text(f.code), Text(f.location), Text(f.message), Text(f.fix))
-    return table

@@ -21,6 +21,7 @@ from baton.client.cli._render import (
     attempts_note,
     cache_note,
     event_line,
+    failed_tool_calls,
     links,
     result_panel,
     status_style,
@@ -157,16 +158,18 @@ def run_tree(view: RunView) -> list[RenderableType]:
     _add_node(tree, view)
     parts: list[RenderableType] = [tree]
     if view.result:
-        parts.append(result_panel(view.result))
+        parts.append(result_panel(view.result, failed_tool_calls(view)))
     return [*parts, *totals_tables(view), *links(view.run_id, view.ui_url)]
 
 
 def totals_tables(view: RunView) -> list[RenderableType]:
     t = view.totals
-    agents = Table(title="per agent", title_justify="left")
-    for column in ("workflow", "agent", "steps", "model calls", "tool calls", "tokens", "USD"):
+    # Short headers and ids that fold rather than shrink to "release_de…": readable at 80
+    # columns, where member workflow ids are the longest cells.
+    agents = Table(title="per agent (model calls, tool calls)", title_justify="left")
+    for column in ("workflow", "agent", "steps", "calls", "tools", "tokens", "USD"):
         agents.add_column(column, justify="right" if column not in ("workflow", "agent")
-                          else "left")
+                          else "left", overflow="fold")
     for a in t.per_agent:
         agents.add_row(Text(a.workflow_id), Text(a.agent), str(a.steps), str(a.model_calls),
                        str(a.tool_calls), str(a.usage.total_tokens), f"{a.cost_usd:.6f}")

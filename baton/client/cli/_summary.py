@@ -56,6 +56,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _answer_lines(agent: str, event: ValidationEvent | ModelCallEvent) -> list[str]:
+    """What a reviewer should know about an answer: asked again (why), or refused (what said)."""
+    if isinstance(event, ValidationEvent):
+        what = ("was empty" if event.error_type == "empty_answer"
+                else "did not have the required format")
+        return [f"{agent}'s answer {what} (attempt {event.attempt}); it was asked again."]
+    return [f"{agent}'s model refused: {_clip(event.refusal, 300)}"] if event.refusal else []
+
+
 def _who_did_what(node: RunView) -> list[str]:
     lines: list[str] = []
     agents = list(dict.fromkeys(e.agent for e in node.events if e.kind == "model_call"))
@@ -69,7 +78,11 @@ def _who_did_what(node: RunView) -> list[str]:
         sentence += f" and used {', '.join(work)}" if work else " without using tools"
         lines.append(sentence + ".")
         for event in mine:
-            if isinstance(event, ToolCallEvent) and event.effect == "workflow":
+            if isinstance(event, ToolCallEvent) and event.status == "error" and (
+                    event.effect != "workflow"):
+                lines.append(f"{agent}'s call to {event.tool} failed: "
+                             f"{_clip(event.content, 160)}")
+            elif isinstance(event, ToolCallEvent) and event.effect == "workflow":
                 target = event.tool.removeprefix(DELEGATE_PREFIX).removeprefix(TRANSFER_PREFIX)
                 verb = "handed the conversation to" if event.tool.startswith(TRANSFER_PREFIX) \
                     else "asked"
@@ -78,13 +91,8 @@ def _who_did_what(node: RunView) -> list[str]:
                 lines.append(f"{agent} {verb} {target}{said}.")
             elif isinstance(event, ToolRefusedEvent):
                 lines.append(f"{agent} tried {event.tool}, which it may not use; it was refused.")
-            elif isinstance(event, ValidationEvent):
-                what = ("was empty" if event.error_type == "empty_answer"
-                        else "did not have the required format")
-                lines.append(f"{agent}'s answer {what} (attempt {event.attempt}); it was asked "
-                             "again.")
-            elif isinstance(event, ModelCallEvent) and event.refusal:
-                lines.append(f"{agent}'s model refused: {_clip(event.refusal, 300)}")
+            elif isinstance(event, ValidationEvent | ModelCallEvent):
+                lines += _answer_lines(agent, event)
         failed = [e for e in mine if isinstance(e, ModelAttemptEvent)]
         if failed:
             kinds = ", ".join(sorted({e.error_type for e in failed}))
@@ -171,6 +179,15 @@ def summary(root: RunView) -> list[str]:
     ended = f"How it ended: {ending}{took}"
     ended += f", because {_clip(reason, 300)}." if reason and status != RunStatus.COMPLETED \
         else "."
+    failed = [e for node in root.walk() for e in node.events if isinstance(e, ToolCallEvent)
+              and e.status == "error" and e.effect != "workflow"]
+    if failed:
+        tools = ", ".join(dict.fromkeys(e.tool for e in failed))
+        ended += f"\n{_plural(len(failed), 'tool call')} failed along the way ({tools})."
+    stage = root.result.details.get("failed_stage") if root.result else None
+    if stage and status is not None and not status.succeeded:
+        ended += (f"\nIt can continue from stage {stage} without redoing the earlier stages: "
+                  f"baton resume {root.run_id}")
     answer = root.result.output if root.result else None
     if answer:
         ended += f"\nFinal answer: {_clip(answer, 600)}"

@@ -8,6 +8,7 @@ starts and stops itself, approving its own approval gate the way a person would.
 from __future__ import annotations
 
 import asyncio
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,8 @@ from baton.client.cli._common import (
     settings_from,
 )
 from baton.client.cli._follow import follow, report
-from baton.client.cli._render import findings_table, result_panel, status_table
+from baton.client.cli._render import result_panel, status_table
+from baton.client.cli._tables import findings_table
 from baton.client.stack import EmbeddedStack
 from baton.lint import has_errors, lint_team
 from baton.loader import load_team
@@ -74,7 +76,7 @@ def run(
         except asyncio.CancelledError:
             errors.print(f"stopped following; the run continues: `baton show {started}`")
             raise
-        report(client, result)
+        await report(client, result)
 
     run_async(go())
 
@@ -84,7 +86,7 @@ def _check_lint(spec: TeamSpec, path: Path) -> None:
     findings = lint_team(spec)
     if not findings:
         return
-    errors.print(findings_table(findings, title=f"lint {path}"))
+    errors.print(findings_table(findings, title=f"lint {path}", width=errors.width))
     if has_errors(findings):
         errors.print(Text(f"refusing to run {path}: fix the lint errors above "
                           f"(`baton lint {path}`)", style="red"), soft_wrap=True)
@@ -114,6 +116,18 @@ def status(run_id: str, address: Address = None, namespace: Namespace = None) ->
     run_async(go())
 
 
+def _fresh_demo_shop(home: Path) -> None:
+    """Every demo starts with the demo shop as new: its refunds are cumulative per order, so a
+    second demo on a shared shop would find A1001 refunded already and refund nothing. The demo
+    keeps its own shop (``HOME/demo/support.sqlite``, apart from what ``baton up`` serves) and
+    its stack's worker inherits the path."""
+    shop = home.expanduser() / "demo" / "support.sqlite"
+    shop.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{shop}{suffix}").unlink(missing_ok=True)
+    os.environ["BATON_SUPPORT_DB"] = str(shop)
+
+
 def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort = None,
          model_port: ModelPort = None,
          input_: Annotated[str, typer.Option("--input", "-i", help="the task")] = DEMO_INPUT,
@@ -128,6 +142,7 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
     # one, so the demo stays offline whatever baton.toml or BATON_* say.
     settings = settings.model_copy(update={"profiles": {"default": ModelProfile()},
                                            "model_server_url": None})
+    _fresh_demo_shop(settings.home)
 
     async def go() -> None:
         stack = EmbeddedStack(settings)
@@ -140,7 +155,7 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
             client = await BatonClient.connect(stack.settings)
             run_id = await client.start(spec, input_)
             console.print(Text.assemble(("task: ", "bold"), input_), soft_wrap=True)
-            report(client, await follow(client, run_id, auto_approve=True))
+            await report(client, await follow(client, run_id, auto_approve=True))
         finally:
             with console.status("stopping the stack…"):
                 await stack.stop()
