@@ -1,8 +1,7 @@
-"""Reading a conversation the way the heuristic model needs it. There is no language model
-inside: "understanding" a text means comparing bags of word stems, deterministically. The agent
-is who the system prompt says (``baton.workflows.prompts`` writes and reads it); the
-task is the latest user message, unless it only complains about the answer before it (the agent
-loop's "does not match the required JSON schema"); tool calls since are paired with results."""
+"""Reading a conversation the way the heuristic model needs it: no language model, "understanding"
+a text means comparing bags of word stems, deterministically. The agent is who the system prompt
+says (``baton.workflows.prompts`` writes and reads it); the task is the latest user message unless
+it only asks to fix the answer before it; tool calls since are paired with their results."""
 
 from __future__ import annotations
 

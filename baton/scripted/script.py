@@ -46,12 +46,11 @@ class _FaultFields(_Frozen):
 
 
 class Fault(_FaultFields):
-    """A failure injected into one call: an HTTP status ``"400"``-``"599"`` (an error body in the
-    provider's shape, or ``body`` and ``headers`` exactly as a provider sends them, also with
-    ``"200"``; 429 sends ``Retry-After``), ``"hang"`` (sleep ``seconds``, then 504) or
-    ``"malformed"`` (200, body not JSON); in queues also ``"latency"`` (sleep, then answer),
-    ``"ok"`` (no fault: "the second call fails") and ``"invalid_tool_args"`` (answer, but the
-    first tool call's arguments are not JSON). In a queue, ``agent`` limits who consumes it."""
+    """A failure injected into one call: an HTTP status ``"400"``-``"599"`` (the provider's error
+    shape, or ``body`` and ``headers`` as a provider sends them, also with ``"200"``; 429 sends
+    ``Retry-After``), ``"hang"`` (sleep ``seconds``, then 504) or ``"malformed"`` (200, not JSON);
+    in queues also ``"latency"`` (sleep, then answer), ``"ok"`` (no fault) and
+    ``"invalid_tool_args"`` (the first call's arguments not JSON); ``agent`` limits who takes it."""
 
     fault: str
     agent: str | None = None

@@ -80,10 +80,9 @@ def _prefix(body: dict[str, Any]) -> tuple[tuple[str, int, bool], ...]:
 
 
 def prompt_tokens(query: ChatQuery, cache: dict[str, float], now: float) -> tuple[int, int, int]:
-    """Prompt tokens of ``query``: all, read from ``cache`` (the longest prefix cached), written
-    to it, at four characters of JSON a token (plausible, repeatable numbers). Caches as the
-    providers document them: Anthropic's up to the last ``cache_control`` breakpoint, OpenAI's
-    whole prompts (reads only reported), from 1,024 tokens on, for five minutes."""
+    """Prompt tokens of ``query`` (all; read from ``cache``, its longest cached prefix; written to
+    it), four characters of JSON a token. Caches as documented: Anthropic's up to the last
+    ``cache_control`` breakpoint, OpenAI's whole prompts (reads only), from 1,024 tokens, 5 min."""
     last = max((i for i, p in enumerate(query.prefix) if p[2] or query.api == "openai"), default=-1)
     usable = query.prefix[: last + 1]
     read = max((s for d, s, _ in usable if cache.get(d, 0.0) > now), default=0)
@@ -260,8 +259,7 @@ def parse(api: Api, body: Any) -> ChatQuery:
 
 def render(query: ChatQuery, answer: Answer, response_id: str,
            tokens: tuple[int, int, int]) -> dict[str, Any]:
-    """The answer as the API it was asked through returns it, with ``prompt_tokens``'s numbers;
-    text beyond ``max_tokens`` cut, and never more tokens, as a real model answers."""
+    """The answer in the shape of the API asked, ``prompt_tokens``'s numbers, cut at max_tokens."""
     limit = (query.max_tokens or 10**9) * 4
     if not answer.tool_calls and len(answer.content or "") > limit:
         answer = replace(answer, content=(answer.content or "")[:limit], truncated=True)
