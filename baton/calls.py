@@ -12,6 +12,7 @@ from baton.messages import AssistantMessage, ConversationRef, Message, Usage
 from baton.specs import ServedProfile, ToolSpec
 
 __all__ = [
+    "RETRY_AFTER_CAP_S",
     "Catalog",
     "CatalogRequest",
     "CatalogResolution",
@@ -21,6 +22,11 @@ __all__ = [
     "ToolOutcome",
     "ToolSchema",
 ]
+
+
+# The longest wait a provider's Retry-After is honoured for, as the vendors' SDKs honour 0-60 s;
+# a longer wish still counts against the run's remaining wall clock (baton.workflows._retry).
+RETRY_AFTER_CAP_S = 60.0
 
 
 class _Payload(BaseModel):
@@ -79,6 +85,7 @@ class ChatRequest(_Payload):
     tool_choice: Literal["auto", "none", "required"] = "auto"
     output_schema: dict[str, Any] | None = None
     step: int = 0
+    attempt: int = 1  # of this call on this profile: the workflow retries, one attempt each
     # What the run's budget leaves for this call's answer (never above the profile's own cap).
     max_output_tokens: int | None = None
 
@@ -90,6 +97,11 @@ class ChatResponse(_Payload):
     provider: str
     finish_reason: str | None = None
     latency_ms: float = 0.0
+    refusal: str | None = None  # the model declined (OpenAI ``refusal``, Anthropic "refusal")
+    request_id: str | None = None  # the provider's id of the call, for a support ticket
+    # Tool calls the model wrote into its text (some vLLM and Ollama models) and the adapter
+    # recognised: they are in ``message.tool_calls``, and the text is gone.
+    recovered_tool_calls: int = 0
 
 
 class ToolInvocation(_Payload):

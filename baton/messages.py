@@ -94,8 +94,17 @@ class AgentMessage(_Frozen):
 
 
 class Usage(_Frozen):
+    """Tokens of one or more model calls. ``input_tokens`` counts every prompt token, cached or
+    not; ``cache_read_tokens`` (read from the provider's prompt cache) and
+    ``cache_write_tokens`` (written to it) are the parts of it priced differently."""
+
+    # A wire payload: an older worker must decode usage a newer one counts more of.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -105,6 +114,8 @@ class Usage(_Frozen):
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

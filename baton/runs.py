@@ -22,11 +22,13 @@ __all__ = [
     "ApprovalEvent",
     "ChildEvent",
     "ChildRecord",
+    "CompactedEvent",
     "ContinuedEvent",
     "FailoverEvent",
     "FinishedEvent",
     "MembersCarry",
     "MessagesPage",
+    "ModelAttemptEvent",
     "ModelCallEvent",
     "PageRequest",
     "PatternCarry",
@@ -54,7 +56,9 @@ class RunStatus(StrEnum):
     TRANSFERRED = "transferred"  # an agent handed the conversation to another (handoff child)
     STALLED = "stalled"  # nobody can make progress (blackboard: no rule applies, scheduler done)
     BUDGET_EXHAUSTED = "budget_exhausted"
-    OUTPUT_INVALID = "output_invalid"  # structured output still invalid after the fix attempts
+    OUTPUT_INVALID = "output_invalid"  # no valid answer (schema, empty) after the fix attempts
+    REFUSED = "refused"  # the model declined the task (a provider-reported refusal)
+    CONTEXT_EXCEEDED = "context_exceeded"  # the conversation outgrew the model's context window
     FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason
     CANCELLED = "cancelled"
 
@@ -246,6 +250,10 @@ class StartedEvent(_Event):
 
 
 class ModelCallEvent(_Event):
+    """A model call that was answered. ``latency_ms`` is the answering attempt's; the step's
+    model call began at ``started_at`` and took ``duration_ms`` over ``attempt`` attempts (the
+    failed ones are ``ModelAttemptEvent``s)."""
+
     kind: Literal["model_call"] = "model_call"
     profile: str
     model: str
@@ -256,6 +264,30 @@ class ModelCallEvent(_Event):
     finish_reason: str | None
     content: str | None
     tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    attempt: int = 1
+    started_at: datetime | None = None
+    duration_ms: float | None = None
+    request_id: str | None = None  # the provider's id of the call
+    refusal: str | None = None  # the model declined; the run ends ``refused``
+    recovered_tool_calls: int = 0  # tool calls the model wrote as text, recognised as calls
+
+
+class ModelAttemptEvent(_Event):
+    """One attempt of a model call that failed; ``retry_in_s`` is the wait before the next
+    attempt (None: no next attempt on this profile: a failover, a compaction or the end)."""
+
+    kind: Literal["model_attempt"] = "model_attempt"
+    profile: str
+    model: str
+    attempt: int
+    status: Literal["failed", "timed_out"]
+    error_type: str
+    error: str
+    http_status: int | None = None
+    request_id: str | None = None
+    started_at: datetime
+    duration_ms: float
+    retry_in_s: float | None = None
 
 
 class ToolCallEvent(_Event):
@@ -312,10 +344,19 @@ class ContinuedEvent(_Event):
     compacted_messages: int
 
 
+class CompactedEvent(_Event):
+    """The conversation was compacted in place (it no longer fit the model's context window)."""
+
+    kind: Literal["compacted"] = "compacted"
+    compacted_messages: int
+    reason: str
+
+
 class ValidationEvent(_Event):
     kind: Literal["output_invalid"] = "output_invalid"
     attempt: int
     error: str
+    error_type: str = "output_invalid"  # or empty_answer
 
 
 class ApprovalEvent(_Event):
@@ -337,8 +378,9 @@ class FinishedEvent(_Event):
 
 
 RunEvent = Annotated[
-    StartedEvent | ModelCallEvent | ToolCallEvent | ToolRefusedEvent | ValidationEvent
-    | ApprovalEvent | FailoverEvent | ContinuedEvent | ChildEvent | FinishedEvent,
+    StartedEvent | ModelCallEvent | ModelAttemptEvent | ToolCallEvent | ToolRefusedEvent
+    | ValidationEvent | ApprovalEvent | FailoverEvent | CompactedEvent | ContinuedEvent
+    | ChildEvent | FinishedEvent,
     Field(discriminator="kind"),
 ]
 

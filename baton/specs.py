@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
+from baton.messages import Usage
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -97,16 +98,35 @@ class ServedProfile(_Spec):
     temperature: float | None = Field(default=None, ge=0, le=2)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
+    # Prompt-cache prices; None: the input price (reads and writes are then not cheaper).
+    price_cache_read_per_mtok: float | None = Field(default=None, ge=0)
+    price_cache_write_per_mtok: float | None = Field(default=None, ge=0)
     max_attempts: int = Field(default=6, ge=1, le=100)  # retries before failing over / failing
     fallback: str | None = None  # profile to fail over to once max_attempts are used up
+    failover_on_quota: bool = True  # out of credit: fail over (once) instead of failing
+    # How an output schema is asked for: the API's JSON-schema mode, its JSON mode, or only the
+    # schema in the prompt (servers that answer 500 to json_schema: llama.cpp, older vLLM).
+    structured_output: Literal["json_schema", "json_object", "prompt"] = "json_schema"
+    prompt_caching: bool = True  # Anthropic: cache_control on system prompt, tools, conversation
     # Calls per second across every worker of the fleet: this profile's calls then go through a
     # task queue of their own, which the Temporal server rate-limits (see rate_limited_queue).
     max_requests_per_second: float | None = Field(default=None, gt=0)
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
-        return (
-            input_tokens * self.price_input_per_mtok + output_tokens * self.price_output_per_mtok
-        ) / 1_000_000
+    def cost_usd(self, input_tokens: int | Usage, output_tokens: int = 0) -> float:
+        """USD of a call: cached reads and writes at their prices, the rest of the prompt at
+        the input price. Takes a ``Usage`` (or the input and output token counts)."""
+        usage = input_tokens if isinstance(input_tokens, Usage) else Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens)
+        read, write = usage.cache_read_tokens, usage.cache_write_tokens
+        fresh = max(0, usage.input_tokens - read - write)
+        price_in = self.price_input_per_mtok
+        return (fresh * price_in + usage.output_tokens * self.price_output_per_mtok
+                + read * _or(self.price_cache_read_per_mtok, price_in)
+                + write * _or(self.price_cache_write_per_mtok, price_in)) / 1_000_000
+
+
+def _or(price: float | None, default: float) -> float:
+    return default if price is None else price
 
 
 class ModelProfile(ServedProfile):

@@ -7,11 +7,21 @@ import asyncio
 import os
 from typing import Any
 
-from bench import _results, fanout, floor, history, step_overhead, throughput, tracing
+from bench import (
+    _results,
+    fanout,
+    floor,
+    history,
+    prompt_cache,
+    step_overhead,
+    throughput,
+    tracing,
+)
 from bench._env import bench_env
 
 BENCHMARKS = {"floor": floor, "step_overhead": step_overhead, "history": history,
-              "tracing": tracing, "fanout": fanout, "throughput": throughput}
+              "tracing": tracing, "fanout": fanout, "throughput": throughput,
+              "prompt_cache": prompt_cache}
 
 
 async def main() -> None:

@@ -194,7 +194,12 @@ async def test_worker_killed_during_model_call_resumes_without_duplicate_step(
     assert result.output == crash.reference.output == "Noted: hello."
     assert result.steps == crash.reference.steps == 2
     events = await run_log(handle)
-    assert [e.kind for e in events] == [e.kind for e in crash.ref_events] == [
+    # The killed worker's attempt is in the run log as one that timed out (its heartbeat
+    # stopped); the step is recorded once.
+    [lost] = [e for e in events if e.kind == "model_attempt"]
+    assert (lost.step, lost.status, lost.attempt) == (2, "timed_out", 1)
+    assert [e.kind for e in events if e.kind != "model_attempt"] == [
+        e.kind for e in crash.ref_events] == [
         "started", "model_call", "tool_call", "model_call", "finished"]
 
     def shape(evs: list[Any]) -> list[tuple[Any, ...]]:

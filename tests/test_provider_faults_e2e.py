@@ -1,8 +1,9 @@
-"""Provider faults end to end: whole ``AgentWorkflow`` runs on a real dev
-server and an in-process worker, with the scripted model server failing on purpose through
-per-run fault queues. Retries are Temporal's (docs/architecture.md#one-model-code-path); these tests check that a
-run rides them out, honours ``Retry-After``, fails typed when retrying is pointless, and fails
-over to a fallback model profile once the primary's attempts are used up.
+"""Provider faults end to end: whole ``AgentWorkflow`` runs on a real dev server and an
+in-process worker, with the scripted model server failing on purpose through per-run fault queues
+(provider shapes from ``test_provider_matrix.SHAPES``). The agent loop retries each model call
+itself (``baton.workflows._retry``); these tests check that a run rides faults out, honours
+``Retry-After`` within the run's wall clock, records every attempt, fails typed when retrying is
+pointless, and fails over to a fallback model profile when it should.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import pytest
 from procs import run_log
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
+from test_provider_matrix import SHAPES, live
 
 from baton.client import run_result
 from baton.loader import parse_team
-from baton.runs import RunInput, RunResult, RunStatus
+from baton.runs import ModelAttemptEvent, ModelCallEvent, RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import ModelProfile, TeamSpec
@@ -36,6 +38,8 @@ PROFILES = {
     "primary": ModelProfile(model="primary-model", timeout_s=1.0, max_attempts=2,
                             fallback="backup"),
     "backup": ModelProfile(model="backup-model", timeout_s=1.0),
+    "strict": ModelProfile(model="strict-model", timeout_s=1.0, fallback="backup",
+                           failover_on_quota=False),
 }
 
 
@@ -45,14 +49,25 @@ def settings(settings: BatonSettings) -> BatonSettings:
 
 
 def team(*, agent_model: str = "default", max_steps: int = 4,
-         tools: tuple[str, ...] = ("take_note",)) -> TeamSpec:
+         tools: tuple[str, ...] = ("take_note",), **budget: float) -> TeamSpec:
     return parse_team({
         "name": "faulty",
         "agents": [{
             "name": AGENT, "description": "Takes notes.", "instructions": "Take notes.",
             "tools": list(tools), "model": agent_model, "max_steps": max_steps,
         }],
+        "budget": budget,
     })
+
+
+def shape(name: str, **extra: Any) -> dict[str, Any]:
+    """A provider shape of the matrix as a fault: status, body and headers as the vendor sends."""
+    found = SHAPES[name]
+    return {"fault": str(found.status), "body": found.body, "headers": live(found.headers), **extra}
+
+
+def of(events: list[Any], kind: type) -> list[Any]:
+    return [e for e in events if isinstance(e, kind)]
 
 
 NOTE_THEN_ANSWER: list[dict[str, Any]] = [
@@ -106,18 +121,20 @@ async def test_burst_of_429_is_ridden_out_honouring_retry_after(
     assert result.output == "Noted."
     calls = scripted.calls(handle.id)
     assert [c["fault"] for c in calls] == ["429", "429", "429", None, None]
-    first, second = await chat_attempts(handle)
-    started = first.activity_task_started_event_attributes
-    assert started.attempt == 4 and second.activity_task_started_event_attributes.attempt == 1
-    assert "429" in started.last_failure.message
-    info = started.last_failure.application_failure_info
-    assert info.type == "ProviderRetryableError" and not info.non_retryable
-    assert info.next_retry_delay.ToTimedelta().total_seconds() == delay
-    # Honoured: each retry waited Retry-After (the policy alone would wait 1 s, 2 s, then 4 s;
-    # the upper bound leaves room for a loaded machine but not for the policy's 4 s).
+    # One activity attempt per model-call attempt; the loop waited between them.
+    assert len(await chat_attempts(handle)) == 5
+    events = await run_log(handle)
+    failed = of(events, ModelAttemptEvent)
+    assert [(e.attempt, e.status, e.http_status, e.retry_in_s) for e in failed] == [
+        (n, "failed", 429, delay) for n in (1, 2, 3)]
+    assert all(e.error_type == "ProviderRetryableError" and "429" in e.error for e in failed)
+    first_call = of(events, ModelCallEvent)[0]
+    assert first_call.attempt == 4 and first_call.started_at == failed[0].started_at
+    # Honoured: each retry waited Retry-After (the backoff alone would wait 1 s, 2 s, then 4 s;
+    # the upper bound leaves room for a loaded machine but not for the backoff's 4 s).
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps[:4])]
     assert all(gap >= delay - 0.05 for gap in gaps) and max(gaps) < delay + 1.5, gaps
-    assert [e.kind for e in await run_log(handle)].count("model_call") == 2
+    assert len(of(events, ModelCallEvent)) == 2
     scripted.assert_script_consumed(handle.id)
 
 
@@ -127,9 +144,9 @@ async def test_server_errors_are_retried_with_backoff(
                                        faults=[{"fault": "500"}, {"fault": "503"}])
     assert result.status is RunStatus.COMPLETED, result.reason
     assert [c["status"] for c in scripted.calls(handle.id)] == [500, 503, 200, 200]
-    first, _ = await chat_attempts(handle)
-    assert first.activity_task_started_event_attributes.attempt == 3
-    # No Retry-After: the retry policy's own backoff, 1 s then 2 s.
+    failed = of(await run_log(handle), ModelAttemptEvent)
+    assert [(e.http_status, e.retry_in_s) for e in failed] == [(500, 1.0), (503, 2.0)]
+    # No Retry-After: the loop's own backoff, 1 s then 2 s.
     assert stamps[1] - stamps[0] >= 0.95 and stamps[2] - stamps[1] >= 1.95, stamps
     scripted.assert_script_consumed(handle.id)
 
@@ -143,9 +160,9 @@ async def test_hanging_provider_times_out_and_is_retried(
     assert 1.0 <= stamps[0] < 3.0 and stamps[-1] < 8.0, stamps
     calls = scripted.calls(handle.id)
     assert calls[0]["fault"] == "hang" and calls[0].get("disconnected") is True
-    first, _ = await chat_attempts(handle)
-    started = first.activity_task_started_event_attributes
-    assert started.attempt == 2 and "timed out" in started.last_failure.message
+    [timed_out] = of(await run_log(handle), ModelAttemptEvent)
+    assert (timed_out.status, timed_out.retry_in_s) == ("timed_out", 1.0)
+    assert "timed out" in timed_out.error and timed_out.duration_ms >= 1000
     scripted.assert_script_consumed(handle.id)
 
 
@@ -189,8 +206,79 @@ async def test_fallback_profile_takes_over_when_primary_attempts_are_used_up(
     events = await run_log(handle)
     [failover] = [e for e in events if e.kind == "failover"]
     assert (failover.from_profile, failover.to_profile) == ("primary", "backup")
-    assert "500" in failover.reason
+    # The error type once, then the provider's message.
+    assert failover.reason.startswith("ProviderRetryableError: openai answered HTTP 500")
+    assert failover.reason.count("ProviderRetryableError") == 1
     model_calls = [e for e in events if e.kind == "model_call"]
     assert [(e.profile, e.model) for e in model_calls] == [
         ("backup", "backup-model"), ("backup", "backup-model")]
     scripted.assert_script_consumed(handle.id)
+
+
+# --- what is not worth the same request again --------------------------------------------------
+
+
+async def test_out_of_quota_is_not_retried_and_fails_over_once(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    quota = shape("openai_insufficient_quota")
+    result, handle, _ = await run(client, settings, scripted, team(agent_model="primary"),
+                                  NOTE_THEN_ANSWER, faults=[quota])
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert [c["model"] for c in scripted.calls(handle.id)] == [
+        "primary-model", "backup-model", "backup-model"]  # asked once, then the backup
+    events = await run_log(handle)
+    [attempt] = of(events, ModelAttemptEvent)
+    assert (attempt.error_type, attempt.retry_in_s, attempt.request_id) == (
+        "ProviderQuotaError", None, "req_q1")
+    assert [e.kind for e in events if e.kind == "failover"] == ["failover"]
+
+    # A profile that may not fail over on quota ends typed, after one call.
+    result, handle, _ = await run(client, settings, scripted, team(agent_model="strict"),
+                                  NOTE_THEN_ANSWER, faults=[quota])
+    assert (result.status, result.error_type) == (RunStatus.FAILED, "ProviderQuotaError")
+    assert "exceeded your current quota" in (result.reason or "")
+    assert len(scripted.calls(handle.id)) == 1
+
+
+async def test_x_should_retry_overrides_the_status(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    told_not_to = shape("openai_500_should_retry_false")
+    result, handle, _ = await run(client, settings, scripted, team(agent_model="primary"),
+                                  NOTE_THEN_ANSWER, faults=[told_not_to])
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert [c["model"] for c in scripted.calls(handle.id)][:2] == ["primary-model", "backup-model"]
+
+    told_to = shape("openai_400_should_retry_true")
+    result, handle, _ = await run(client, settings, scripted, team(), NOTE_THEN_ANSWER,
+                                  faults=[told_to])
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert [c["status"] for c in scripted.calls(handle.id)] == [400, 200, 200]
+
+
+async def test_retry_after_past_the_wall_clock_budget_is_not_waited(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    a_day = shape("openai_retry_after_a_day")
+    result, handle, stamps = await run(client, settings, scripted,
+                                       team(max_wall_clock_s=600), [], faults=[a_day])
+    assert (result.status, result.error_type) == (
+        RunStatus.BUDGET_EXHAUSTED, "retry_past_deadline")
+    assert "86400 s" in (result.reason or "") and stamps[-1] < 30, stamps
+    # With a fallback, the run goes on there at once.
+    result, handle, _ = await run(client, settings, scripted,
+                                  team(agent_model="primary", max_wall_clock_s=600),
+                                  NOTE_THEN_ANSWER, faults=[a_day])
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert [c["model"] for c in scripted.calls(handle.id)] == ["primary-model", "backup-model",
+                                                             "backup-model"]
+
+
+async def test_rate_limit_reset_header_sets_the_wait(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    reset = {"fault": "429", "body": SHAPES["openai_rate_limit"].body,
+             "headers": {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
+                         "x-request-id": "req_rl"}}
+    result, handle, _ = await run(client, settings, scripted, team(), NOTE_THEN_ANSWER,
+                                  faults=[reset])
+    assert result.status is RunStatus.COMPLETED, result.reason
+    [attempt] = of(await run_log(handle), ModelAttemptEvent)
+    assert (attempt.retry_in_s, attempt.request_id) == (1.0, "req_rl")

@@ -186,7 +186,10 @@ def test_openai_text_response_has_exact_shape(http: httpx.Client, scripted: Scri
     assert "opening hours" in message["content"].lower() or "hours" in message["content"]
     assert message["content"] != "What are your opening hours?"
     usage = body["usage"]
-    assert set(usage) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    assert set(usage) == {"prompt_tokens", "completion_tokens", "total_tokens",
+                          "prompt_tokens_details"}
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 0}  # a short prompt is not cached
+    assert response.headers["x-request-id"].startswith("req_")
     assert usage["prompt_tokens"] > 0
     assert usage["completion_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -236,7 +239,8 @@ def test_anthropic_shape_and_refund_flow(http: httpx.Client, scripted: ScriptedS
         "claude-scripted",
     )
     assert (first["stop_reason"], first["stop_sequence"]) == ("tool_use", None)
-    assert set(first["usage"]) == {"input_tokens", "output_tokens"}
+    assert set(first["usage"]) == {"input_tokens", "output_tokens", "cache_read_input_tokens",
+                                   "cache_creation_input_tokens"}
     assert first["usage"]["input_tokens"] > 0
     [block] = first["content"]
     assert set(block) == {"type", "id", "name", "input"}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from baton.client.views import AgentTotals, ModelTotals, RunView, Totals
 from baton.messages import Usage
-from baton.runs import ModelCallEvent, ToolCallEvent
+from baton.runs import ModelAttemptEvent, ModelCallEvent, ToolCallEvent
 
 __all__ = ["totals"]
 
@@ -28,7 +28,9 @@ def totals(root: RunView) -> Totals:
     per_agent: dict[tuple[str, str], _Agent] = {}
     per_model: dict[str, list[ModelCallEvent]] = defaultdict(list)
     tools: list[ToolCallEvent] = []
+    failed = 0
     for node in root.walk():
+        failed += sum(isinstance(e, ModelAttemptEvent) for e in node.events)
         for event in node.events:
             if isinstance(event, ModelCallEvent):
                 per_model[event.model].append(event)
@@ -58,10 +60,9 @@ def totals(root: RunView) -> Totals:
     return Totals(usage=usage, cost_usd=round(cost, 6),
                   model_calls=len(every), tool_calls=len(tools),
                   cache_hits=sum(t.cache_hit for t in tools),
-                  ledger_hits=sum(t.ledger_hit for t in tools),
+                  ledger_hits=sum(t.ledger_hit for t in tools), failed_attempts=failed,
                   per_agent=agents, per_model=models)
 
 
 def _sum_usage(calls: list[ModelCallEvent]) -> Usage:
-    return Usage(input_tokens=sum(c.usage.input_tokens for c in calls),
-                 output_tokens=sum(c.usage.output_tokens for c in calls))
+    return sum((c.usage for c in calls), Usage())

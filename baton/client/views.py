@@ -61,6 +61,7 @@ class Totals(_View):
     tool_calls: int = 0
     cache_hits: int = 0
     ledger_hits: int = 0
+    failed_attempts: int = 0  # model-call attempts that failed (retried, failed over or final)
     per_agent: list[AgentTotals] = Field(default_factory=list)
     per_model: list[ModelTotals] = Field(default_factory=list)
 

@@ -19,18 +19,11 @@ from baton.scripted.wire import Answer, Call
 __all__ = ["SUBTASK", "Filler", "call", "reply", "summarise"]
 
 SUBTASK = "Handle the {worker} part of this request: "  # how ``routing`` words a sub-task
-_ID_WORDS = frozenset({"id", "sku", "code", "ref", "reference", "number", "uuid", "key"})
+_ID_WORDS, _TEXTS = frozenset(rd.LEXICON["id_words"]), tuple(rd.LEXICON["long_texts"])
 _MONEY = re.compile(r"amount|total|price|cost|balance|charge|fee|refund")
-_TEXTS = ("passage", "snippet", "text", "content", "body", "excerpt", "summary")  # long texts
 # Where a string property's value comes from, judged by the words of its name.
-_SOURCES = (("summary answer response reply result output conclusion explanation analysis text "
-             "message final diagnosis", "answer"),
-            ("message body content prompt input instructions task request description snippet "
-             "problem text code", "task"),
-            ("reason justification note comment rationale why", "reason"))
-_PAST = {"lookup": "looked up", "look": "looked up", "get": "fetched", "fetch": "fetched",
-         "read": "read", "search": "searched", "list": "listed", "check": "checked",
-         "lint": "linted", "find": "found"}  # verbs of tools that only read
+_SOURCES = [(frozenset(words.split()), source) for words, source in rd.LEXICON["string_sources"]]
+_PAST: dict[str, str] = rd.LEXICON["past_tense"]  # verbs of tools that only read
 
 
 def _resolve(schema: Any, root: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
@@ -111,7 +104,7 @@ class Filler:
             found += rd.ids(self.sit.task)  # an identifier comes from id-like tokens, not prose
         if s.get("format") == "email" or "email" in names:
             found += [*re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", self.sit.task), "user@example.com"]
-        found += [self.texts[t] for words, t in _SOURCES if names & set(words.split())]
+        found += [self.texts[t] for words, t in _SOURCES if names & words]
         found += [" ".join(rd.content_words(self.sit.task)[:6]) or name or "n/a"]
         fits = [v[: s.get("maxLength")] for v in found if v and re.search(s.get("pattern", ""), v)]
         return [v.ljust(int(s.get("minLength", 0)), ".") for v in fits or [name or "n/a"]]

@@ -47,15 +47,9 @@ async def resolve_catalog(request: CatalogRequest) -> CatalogResolution:
     )
 
 
-# Non-retryable provider failures are marked non_retryable on the ApplicationError itself; the
-# policy here bounds the retryable ones (429/5xx/transport/timeouts).
-def _chat_retry(max_attempts: int) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=max_attempts,
-    )
+# One attempt per activity: the agent loop retries model calls itself (baton.workflows._retry)
+# so the run log sees every attempt and no wait passes the run's wall-clock budget.
+_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 
 
 async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
@@ -74,7 +68,7 @@ async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
         # The activity heartbeats every 2 s while the provider works: a lost worker is noticed
         # in seconds even when the model may legitimately take minutes.
         heartbeat_timeout=timedelta(seconds=10),
-        retry_policy=_chat_retry(request.profile.max_attempts),
+        retry_policy=_ONE_ATTEMPT,
         summary=summary,
     )
 

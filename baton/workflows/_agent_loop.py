@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError, RetryState
 
-from baton.calls import Catalog, ChatRequest, ToolSchema
+from baton.calls import Catalog
 from baton.messages import (
-    AssistantMessage,
     Message,
     SystemMessage,
     ToolResultMessage,
@@ -27,9 +26,7 @@ from baton.runs import (
     Admission,
     AgentCarry,
     ContinuedEvent,
-    FailoverEvent,
     FinishedEvent,
-    ModelCallEvent,
     RunInput,
     RunResult,
     RunStatus,
@@ -37,18 +34,20 @@ from baton.runs import (
     ValidationEvent,
 )
 from baton.schemas import schema_error
-from baton.specs import AgentSpec, ServedProfile, TeamSpec
-from baton.workflows import _activities
+from baton.specs import AgentSpec, TeamSpec
 from baton.workflows._approval import ApprovalGate, awaiting_details
-from baton.workflows._budget import BudgetTracker, estimate_tokens, schema_texts
+from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
+from baton.workflows._model_turn import ModelTurn
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
-from baton.workflows._tool_turn import ToolTurn, failure_of
 from baton.workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
 from baton.workflows.prompts import system_prompt
 
 __all__ = ["AgentLoop", "ContinueAsNew", "Finished"]
+
+# "functions.lookup_order:" and nothing else: a call some models start as text and never finish.
+_DANGLING_CALL = re.compile(r"\s*functions\.[\w.-]+:?\s*")
 
 
 class ContinueAsNew(Exception):  # control flow, like Finished
@@ -59,7 +58,7 @@ class ContinueAsNew(Exception):  # control flow, like Finished
         self.carry = carry
 
 
-class AgentLoop(ToolTurn):
+class AgentLoop(ModelTurn):
     def __init__(self, run: RunInput, run_id: str, path: str, *,
                  on_status: Callable[[RunStatus], None] = lambda _: None,
                  workflow_tools: Mapping[str, WorkflowTool] | None = None,
@@ -105,10 +104,6 @@ class AgentLoop(ToolTurn):
         """Plan with ``catalog`` from now on (the admission of a new run resolves it)."""
         self.catalog, self.admission = catalog, admission
         self.gate.authority = catalog.approvals
-
-    @property
-    def profile(self) -> ServedProfile:
-        return self.catalog.profiles[self.profile_name]
 
     def refuse(self, admission: Admission) -> RunResult:
         """End a run the worker cannot serve, before any step: typed, with every problem."""
@@ -159,76 +154,39 @@ class AgentLoop(ToolTurn):
             f"{self.agent.name} · step {self.step}/{self.agent.max_steps} · {doing} · "
             f"{usage.total_tokens:,} tokens · ${self.budget.cost_usd:.4f}")
 
-    async def _call_model(self) -> AssistantMessage:
-        prefix, delta = self.conversation.outgoing()
-        profile, tools = self.profile, self.tool_schemas
-        prompt = self._prompt_estimate(tools)
-        room, refused = self.budget.room_for_call(
-            prompt, max_output=profile.max_output_tokens,
-            price_input_per_mtok=profile.price_input_per_mtok,
-            price_output_per_mtok=profile.price_output_per_mtok)
-        if refused is not None:
-            raise Finished(RunStatus.BUDGET_EXHAUSTED, refused)
-        request = ChatRequest(
-            workflow_id=workflow.info().workflow_id, run_id=self.run_id, agent=self.agent.name,
-            profile_name=self.profile_name, profile=profile, prefix=prefix, delta=delta,
-            tools=tools, output_schema=self.agent.output_schema, step=self.step,
-            max_output_tokens=room)
-        try:
-            response = await _activities.chat(
-                request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
-        except ActivityError as exc:
-            if isinstance(exc.cause, CancelledError):  # the run is being cancelled
-                raise asyncio.CancelledError from exc
-            error_type, message = failure_of(exc)
-            fallback = self.profile.fallback
-            # Fail over on an outage (retries or time used up), not on a request the provider
-            # refused outright (401, 400): that is a configuration error and should be loud.
-            if fallback is not None and exc.retry_state is not RetryState.NON_RETRYABLE_FAILURE:
-                self.log.add(FailoverEvent, step=self.step, from_profile=self.profile_name,
-                             to_profile=fallback, reason=f"{error_type}: {message}")
-                self.profile_name = fallback
-                return await self._call_model()
-            raise Finished(RunStatus.FAILED, f"model call failed: {message}",
-                           error_type=error_type) from exc
-        self.conversation.mark_sent(prefix.length + len(delta))
-        self.budget.learn_prompt(prompt, response.usage.input_tokens)
-        reply = response.message.model_copy(update={"agent": self.agent.name})
-        self.conversation.append(reply)
-        cost = self.profile.cost_usd(response.usage.input_tokens, response.usage.output_tokens)
-        self.budget.charge(response.usage, cost)
-        self.log.add(
-            ModelCallEvent, step=self.step, profile=self.profile_name, model=response.model,
-            provider=response.provider, usage=response.usage, cost_usd=cost,
-            latency_ms=response.latency_ms, finish_reason=response.finish_reason,
-            content=reply.content,
-            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
-                        for c in reply.tool_calls],
-        )
-        if reply.content:
-            self.last_answer = reply.content
-        return reply
-
     def _accept_answer(self, text: str) -> None:
         schema = self.agent.output_schema
+        if not text.strip() or _DANGLING_CALL.fullmatch(text):
+            # No tool call and nothing said (or only the start of a call that never came): not
+            # an answer, whatever the schema. Asked again like an invalid answer.
+            what = "a JSON value that matches the schema" if schema else "your answer"
+            self._ask_again(
+                f"the reply was empty{f' ({text.strip()!r})' if text.strip() else ''}",
+                f"Your reply was empty: no answer and no tool call. Reply again with {what} "
+                "(or call one of your tools).", text, error_type="empty_answer")
+            return
         if schema is None:
             raise Finished(RunStatus.COMPLETED, output=text)
         problem = self._schema_problem(text, schema)
         if problem is None:
             self.structured = json.loads(text)
             raise Finished(RunStatus.COMPLETED, output=text)
+        self._ask_again(problem, (
+            f"Your answer does not match the required JSON schema: {problem}. "
+            "Reply again with only a JSON value that matches the schema."), text,
+            error_type="output_invalid")
+
+    def _ask_again(self, problem: str, prompt: str, text: str, *, error_type: str) -> None:
+        """Count a fix attempt; past the agent's bound, end ``output_invalid``."""
         self.fix_attempts += 1
-        self.log.add(ValidationEvent, step=self.step, attempt=self.fix_attempts, error=problem)
+        self.log.add(ValidationEvent, step=self.step, attempt=self.fix_attempts, error=problem,
+                     error_type=error_type)
         if self.fix_attempts > self.agent.max_output_fix_attempts:
             raise Finished(
                 RunStatus.OUTPUT_INVALID,
                 f"answer still invalid after {self.agent.max_output_fix_attempts} fix attempts: "
-                f"{problem}", output=text, error_type="output_invalid")
-        self.conversation.append(UserMessage(
-            source="baton",
-            content=(f"Your answer does not match the required JSON schema: {problem}. "
-                     "Reply again with only a JSON value that matches the schema."),
-        ))
+                f"{problem}", output=text or None, error_type=error_type)
+        self.conversation.append(UserMessage(source="baton", content=prompt))
 
     # -- history limits -----------------------------------------------------------------------
     def _maybe_continue_as_new(self) -> None:
@@ -275,11 +233,6 @@ class AgentLoop(ToolTurn):
         agent = self.agent
         return system_prompt(agent.name, agent.description, agent.instructions,
                              agent.output_schema)
-
-    def _prompt_estimate(self, tools: tuple[ToolSchema, ...]) -> int:
-        return estimate_tokens(schema_texts(tools, self.agent.output_schema),
-                               messages=len(self.conversation),
-                               measured_bytes=self.conversation.size)
 
     def _approvals_changed(self) -> None:
         """A person is (or no longer is) needed, here or in a member: say so everywhere — the

@@ -8,7 +8,7 @@ import asyncio
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 from baton.calls import Catalog, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
@@ -33,7 +33,9 @@ def failure_of(exc: ActivityError) -> tuple[str, str]:
         cause = cause.__cause__
     error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else (
         type(cause).__name__)
-    return error_type or "ActivityError", str(cause) or str(exc)
+    # ``FailureError.message``, not ``str()``: the latter already starts with the type.
+    message = cause.message if isinstance(cause, FailureError) else str(cause)
+    return error_type or "ActivityError", message or str(exc)
 
 
 class ToolTurn:

@@ -27,8 +27,10 @@ from baton.workflows._pattern import PatternHost, PatternRun, output_of
 
 __all__ = ["INPUT_FROM", "PipelineWorkflow", "read_stage_task", "resume_input", "stage_task"]
 
-# Re-running cannot help when the money or the time is gone, or a person cancelled the stage.
-_NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.CANCELLED})
+# Re-running cannot help when the money or the time is gone, a person cancelled the stage, the
+# model refused the stage's input or the input does not fit its context: it would end the same way.
+_NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.CANCELLED, RunStatus.REFUSED,
+                          RunStatus.CONTEXT_EXCEEDED})
 
 
 INPUT_FROM = "Input from "

@@ -6,7 +6,7 @@ from the worker's environment on every call, so rotating a key needs no redeploy
 never enters workflow history) and the conversation cache. The request body follows the profile
 the run recorded at admission (model, max tokens, temperature), so one run stays consistent with
 what it was priced at. Failures leave as ``ApplicationError``s classified by
-:mod:`baton.activities.llm.errors`; Temporal retries them.
+:mod:`baton.activities.llm.errors`; the workflow decides whether to ask again.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class LlmActivities:
                 return response
             except BatonError as exc:
                 error = self._failure(request, exc, api_key)
-                observed.error(error.type)
+                observed.error(error.type, getattr(exc, "request_id", None))
                 # ``from None``: the ApplicationError already carries type, message and details;
                 # the Python cause would only add a second, unclassified failure to the chain.
                 raise error from None
@@ -110,8 +110,9 @@ class LlmActivities:
         if api_key and api_key in error.message:  # a provider may echo the key it refused
             error = _redacted(error, api_key)
         activity.logger.warning(
-            "chat failed: %s (%s, non_retryable=%s)", error.type, request.profile.model,
-            error.non_retryable,
+            "chat failed: %s (%s, attempt %d, non_retryable=%s, request id %s)", error.type,
+            request.profile.model, request.attempt, error.non_retryable,
+            getattr(exc, "request_id", None) or "-",
         )
         return error
 
@@ -119,7 +120,6 @@ class LlmActivities:
         self, request: ChatRequest, messages: Sequence[Message], connection: ModelProfile,
         api_key: str | None,
     ) -> ChatResponse:
-        info = activity.info()
         headers = {
             # The scripted model server attributes calls (scripts, faults) by these headers; real
             # providers ignore them, and they make proxy logs (LiteLLM) traceable to a run.
@@ -127,7 +127,7 @@ class LlmActivities:
             "X-Baton-Workflow-Id": request.workflow_id,
             "X-Baton-Agent": request.agent,
             "X-Baton-Step": str(request.step),
-            "X-Baton-Attempt": str(info.attempt),
+            "X-Baton-Attempt": str(request.attempt),
             "User-Agent": _USER_AGENT,
         }
         base_url = connection.base_url or self._settings.resolved_model_server_url

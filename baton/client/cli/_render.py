@@ -20,9 +20,11 @@ from baton.runs import (
     AgentStatus,
     ApprovalEvent,
     ChildEvent,
+    CompactedEvent,
     ContinuedEvent,
     FailoverEvent,
     FinishedEvent,
+    ModelAttemptEvent,
     ModelCallEvent,
     RunEvent,
     RunResult,
@@ -34,6 +36,9 @@ from baton.runs import (
 )
 
 __all__ = [
+    "attempt_text",
+    "attempts_note",
+    "cache_note",
     "event_line",
     "failed_tool_calls",
     "links",
@@ -66,9 +71,52 @@ def status_style(status: RunStatus) -> str:
     return _STATUS_STYLE.get(status, "bold red")
 
 
+def cache_note(usage: Usage) -> str:
+    """" (800 cached, 200 cache-written)" when the provider's prompt cache was used, else ""."""
+    parts = [f"{n} {what}" for n, what in ((usage.cache_read_tokens, "cached"),
+                                           (usage.cache_write_tokens, "cache-written")) if n]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def usage_text(usage: Usage, cost_usd: float) -> str:
-    return (f"{usage.input_tokens} in + {usage.output_tokens} out = {usage.total_tokens} tokens, "
-            f"${cost_usd:.4f}")
+    return (f"{usage.input_tokens} in{cache_note(usage)} + {usage.output_tokens} out = "
+            f"{usage.total_tokens} tokens, ${cost_usd:.4f}")
+
+
+def attempt_text(event: ModelAttemptEvent) -> str:
+    """A failed attempt: what, how long, what the provider said, and what happens next."""
+    again = f", again in {event.retry_in_s:g} s" if event.retry_in_s is not None else ""
+    ticket = f" [request {event.request_id}]" if event.request_id else ""
+    return (f"✗ chat {event.model} attempt {event.attempt} {event.status.replace('_', ' ')} "
+            f"after {event.duration_ms / 1000:.1f} s: {event.error_type}: "
+            f"{_short(event.error)}{ticket}{again}")
+
+
+def attempts_note(event: ModelCallEvent) -> str:
+    """" (3 attempts, 12.4 s)" when the answer took more than one attempt, else ""."""
+    if event.attempt <= 1 or event.duration_ms is None:
+        return ""
+    return f" ({event.attempt} attempts, {event.duration_ms / 1000:.1f} s)"
+
+
+def _model_line(event: ModelCallEvent | ModelAttemptEvent) -> Text:
+    if isinstance(event, ModelAttemptEvent):
+        return Text(attempt_text(event), style="yellow")
+    called = ", ".join(str(c.get("name", "?")) for c in event.tool_calls)
+    then = f" → {called}" if called else " → answer"
+    then = f" → refused: {_short(event.refusal, 60)}" if event.refusal else then
+    return Text.assemble(
+        ("chat ", "bold"), (event.model, "magenta"),
+        f" {event.usage.input_tokens}+{event.usage.output_tokens} tokens"
+        f"{cache_note(event.usage)} {event.latency_ms:.0f} ms{attempts_note(event)}{then}")
+
+
+def _history_line(event: CompactedEvent | ContinuedEvent) -> Text:
+    if isinstance(event, CompactedEvent):
+        return Text(f"⟳ compacted {event.compacted_messages} messages: {_short(event.reason)}",
+                    style="yellow")
+    return Text(f"⟳ continued as new ({event.history_events} events, "
+                f"{event.compacted_messages} messages compacted)")
 
 
 def event_line(event: RunEvent) -> Text:
@@ -77,13 +125,8 @@ def event_line(event: RunEvent) -> Text:
     match event:
         case StartedEvent():
             body = Text(f"▶ started (team {event.team}, tenant {event.tenant})")
-        case ModelCallEvent():
-            called = ", ".join(str(c.get("name", "?")) for c in event.tool_calls)
-            then = f" → {called}" if called else " → answer"
-            body = Text.assemble(
-                ("chat ", "bold"), (event.model, "magenta"),
-                f" {event.usage.input_tokens}+{event.usage.output_tokens} tokens"
-                f" {event.latency_ms:.0f} ms{then}")
+        case ModelCallEvent() | ModelAttemptEvent():
+            body = _model_line(event)
         case ToolCallEvent():
             flags = " [cache hit]" if event.cache_hit else ""
             flags += " [ledger hit]" if event.ledger_hit else ""
@@ -111,9 +154,8 @@ def event_line(event: RunEvent) -> Text:
         case FailoverEvent():
             body = Text(f"⇄ failover {event.from_profile} → {event.to_profile}: {event.reason}",
                         style="yellow")
-        case ContinuedEvent():
-            body = Text(f"⟳ continued as new ({event.history_events} events, "
-                        f"{event.compacted_messages} messages compacted)")
+        case CompactedEvent() | ContinuedEvent():
+            body = _history_line(event)
         case FinishedEvent():
             why = f" ({event.reason})" if event.reason else ""
             body = Text(f"■ finished: {event.status.value}{why}", style=status_style(event.status))

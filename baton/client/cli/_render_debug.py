@@ -17,6 +17,9 @@ from rich.text import Text
 from rich.tree import Tree
 
 from baton.client.cli._render import (
+    attempt_text,
+    attempts_note,
+    cache_note,
     event_line,
     failed_tool_calls,
     links,
@@ -27,6 +30,7 @@ from baton.client.views import ReplayReport, RunView, StepDiff
 from baton.messages import Message
 from baton.runs import (
     ApprovalEvent,
+    ModelAttemptEvent,
     ModelCallEvent,
     RunEvent,
     StartedEvent,
@@ -47,10 +51,18 @@ def _model_call(event: ModelCallEvent) -> Text:
     then = ", ".join(str(c.get("name")) for c in event.tool_calls) or "answer"
     text = Text.assemble(("chat ", "bold"), (event.model, "magenta"),
                          f" ({event.provider}, profile {event.profile}) "
-                         f"{event.usage.input_tokens}+{event.usage.output_tokens} tokens, "
-                         f"{event.latency_ms:.0f} ms, ${event.cost_usd:.6f} → {then}")
-    if event.content:
+                         f"{event.usage.input_tokens}+{event.usage.output_tokens} tokens"
+                         f"{cache_note(event.usage)}, {event.latency_ms:.0f} ms"
+                         f"{attempts_note(event)}, ${event.cost_usd:.6f} → {then}")
+    if event.refusal:
+        text.append(f"\n  refused: {_json(event.refusal, 300)}", style="bold red")
+    elif event.content:
         text.append(f"\n  says: {_json(event.content, 300)}", style="dim")
+    if event.recovered_tool_calls:
+        text.append(f"\n  {event.recovered_tool_calls} tool call(s) recovered from the reply's "
+                    "text", style="yellow")
+    if event.request_id:
+        text.append(f"\n  request id: {event.request_id}", style="dim")
     return text
 
 
@@ -84,6 +96,8 @@ def _event(event: RunEvent) -> Text:
             return _tool_call(event)
         case ApprovalEvent():
             return _approval(event)
+        case ModelAttemptEvent():
+            return Text(attempt_text(event), style="yellow")
         case StartedEvent():
             return Text(f"▶ started (team {event.team}, tenant {event.tenant}): "
                         f"{_json(event.input, 200)}")
@@ -92,9 +106,12 @@ def _event(event: RunEvent) -> Text:
 
 
 def _duration(events: list[RunEvent]) -> str:
-    if len(events) < 2:
-        return ""
-    return f" ({(events[-1].at - events[0].at).total_seconds():.1f} s)"
+    """From the step's first model attempt (or first event) to its last event."""
+    starts = [e.at for e in events] + [
+        e.started_at for e in events
+        if isinstance(e, ModelCallEvent | ModelAttemptEvent) and e.started_at is not None]
+    began = min(starts)
+    return f" (started {began:%H:%M:%S}, {(events[-1].at - began).total_seconds():.1f} s)"
 
 
 def _label(node: RunView) -> Text:
@@ -163,14 +180,17 @@ def totals_tables(view: RunView) -> list[RenderableType]:
         agents.add_row(Text(a.workflow_id), Text(a.agent), str(a.steps), str(a.model_calls),
                        str(a.tool_calls), str(a.usage.total_tokens), f"{a.cost_usd:.6f}")
     models = Table(title="per model", title_justify="left")
-    for column in ("model", "calls", "tokens in", "tokens out", "latency ms", "USD"):
+    for column in ("model", "calls", "tokens in", "cached", "cache-written", "tokens out",
+                   "latency ms", "USD"):
         models.add_column(column, justify="left" if column == "model" else "right")
     for m in t.per_model:
         models.add_row(Text(m.model), str(m.calls), str(m.usage.input_tokens),
+                       str(m.usage.cache_read_tokens), str(m.usage.cache_write_tokens),
                        str(m.usage.output_tokens), f"{m.latency_ms:.0f}", f"{m.cost_usd:.6f}")
-    line = Text(f"total: {t.model_calls} model calls, {t.tool_calls} tool calls "
+    failed = f" ({t.failed_attempts} failed attempts)" if t.failed_attempts else ""
+    line = Text(f"total: {t.model_calls} model calls{failed}, {t.tool_calls} tool calls "
                 f"({t.cache_hits} cache hits, {t.ledger_hits} ledger hits), "
-                f"{t.usage.input_tokens} in + {t.usage.output_tokens} out = "
+                f"{t.usage.input_tokens} in{cache_note(t.usage)} + {t.usage.output_tokens} out = "
                 f"{t.usage.total_tokens} tokens, ${t.cost_usd:.6f}", style="bold")
     return [agents, models, line] if t.per_agent else [line]
 

@@ -12,8 +12,11 @@ from baton.client.views import RunView
 from baton.runs import (
     ApprovalEvent,
     ChildEvent,
+    CompactedEvent,
     ContinuedEvent,
     FailoverEvent,
+    ModelAttemptEvent,
+    ModelCallEvent,
     RunStatus,
     StartedEvent,
     ToolCallEvent,
@@ -37,6 +40,8 @@ _ENDINGS = {
     RunStatus.STALLED: "It stopped because nobody could make further progress",
     RunStatus.BUDGET_EXHAUSTED: "It stopped because its budget ran out",
     RunStatus.OUTPUT_INVALID: "It stopped because its answer never had the required format",
+    RunStatus.REFUSED: "It stopped because the model refused the task",
+    RunStatus.CONTEXT_EXCEEDED: "It stopped because the conversation grew too long for the model",
     RunStatus.FAILED: "It failed",
     RunStatus.CANCELLED: "It was cancelled",
 }
@@ -49,6 +54,15 @@ def _clip(text: str | None, limit: int = 240) -> str:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _answer_lines(agent: str, event: ValidationEvent | ModelCallEvent) -> list[str]:
+    """What a reviewer should know about an answer: asked again (why), or refused (what said)."""
+    if isinstance(event, ValidationEvent):
+        what = ("was empty" if event.error_type == "empty_answer"
+                else "did not have the required format")
+        return [f"{agent}'s answer {what} (attempt {event.attempt}); it was asked again."]
+    return [f"{agent}'s model refused: {_clip(event.refusal, 300)}"] if event.refusal else []
 
 
 def _who_did_what(node: RunView) -> list[str]:
@@ -77,9 +91,13 @@ def _who_did_what(node: RunView) -> list[str]:
                 lines.append(f"{agent} {verb} {target}{said}.")
             elif isinstance(event, ToolRefusedEvent):
                 lines.append(f"{agent} tried {event.tool}, which it may not use; it was refused.")
-            elif isinstance(event, ValidationEvent):
-                lines.append(f"{agent}'s answer did not have the required format "
-                             f"(attempt {event.attempt}); it was asked to fix it.")
+            elif isinstance(event, ValidationEvent | ModelCallEvent):
+                lines += _answer_lines(agent, event)
+        failed = [e for e in mine if isinstance(e, ModelAttemptEvent)]
+        if failed:
+            kinds = ", ".join(sorted({e.error_type for e in failed}))
+            lines.append(f"{_plural(len(failed), 'model call attempt')} of {agent} failed "
+                         f"({kinds}) and {'was' if len(failed) == 1 else 'were'} dealt with.")
     for event in node.events:
         if isinstance(event, ChildEvent) and event.action == "finished":
             state = event.status.value if event.status else "unknown"
@@ -88,6 +106,9 @@ def _who_did_what(node: RunView) -> list[str]:
         elif isinstance(event, FailoverEvent):
             lines.append(f"The model service for {event.agent} failed ({_clip(event.reason, 100)}"
                          f"); Baton switched from {event.from_profile} to {event.to_profile}.")
+        elif isinstance(event, CompactedEvent):
+            lines.append(f"{event.agent}'s conversation no longer fit the model; Baton compacted "
+                         f"{_plural(event.compacted_messages, 'earlier message')} and asked again.")
         elif isinstance(event, ContinuedEvent):
             lines.append(f"{event.agent}'s long history was compacted to keep going "
                          f"(after step {event.step}).")
@@ -147,13 +168,17 @@ def summary(root: RunView) -> list[str]:
     reported = [n for n in root.walk() if n.source == "parent"]
     calls = _plural(t.model_calls, "model call") + (
         f" of its own plus what {_plural(len(reported), 'member')} reported" if reported else "")
+    cached = (f", {t.usage.cache_read_tokens} of them from the provider's prompt cache"
+              if t.usage.cache_read_tokens else "")
     paragraphs.append(
-        f"Cost: {t.usage.total_tokens} tokens ({t.usage.input_tokens} read, "
+        f"Cost: {t.usage.total_tokens} tokens ({t.usage.input_tokens} read{cached}, "
         f"{t.usage.output_tokens} written) in {calls}, "
         f"${t.cost_usd:.4f} in total" + (f" ({per_agent})." if per_agent else "."))
     status = root.run_status
     ending = _ENDINGS.get(status, f"It ended {status.value}") if status else (
         f"Its state is unknown (Temporal says {root.execution_status.lower()})")
+    if root.result and root.result.error_type == "empty_answer":
+        ending = "It stopped because the model kept giving empty answers"
     took = ""
     if root.started_at and root.closed_at:
         took = f" after {(root.closed_at - root.started_at).total_seconds():.0f} seconds"
