@@ -28,7 +28,8 @@ from baton.workflows._pattern import PatternHost, PatternRun, output_of
 __all__ = ["INPUT_FROM", "PipelineWorkflow", "read_stage_task", "resume_input", "stage_task"]
 
 # Re-running cannot help when the money or the time is gone, or a person cancelled the stage.
-_NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.CANCELLED})
+_NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.TENANT_BUDGET_EXHAUSTED,
+                          RunStatus.CANCELLED})
 
 
 INPUT_FROM = "Input from "

@@ -36,6 +36,8 @@ _ENDINGS = {
     RunStatus.TRANSFERRED: "It handed the conversation over to another agent",
     RunStatus.STALLED: "It stopped because nobody could make further progress",
     RunStatus.BUDGET_EXHAUSTED: "It stopped because its budget ran out",
+    RunStatus.TENANT_BUDGET_EXHAUSTED: (
+        "It stopped because its tenant's budget for the day or month ran out"),
     RunStatus.OUTPUT_INVALID: "It stopped because its answer never had the required format",
     RunStatus.FAILED: "It failed",
     RunStatus.CANCELLED: "It was cancelled",

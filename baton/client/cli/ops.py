@@ -41,10 +41,12 @@ def lint(team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=Fa
     """Check a team against the one-pager rules; exit 1 when there are errors.
 
     With a worker configuration (baton.toml or BATON_TOOL_MODULES) the team's tool names are
-    checked against the tools it serves too."""
+    checked against the tools it serves too, and coordinators' prices against their workers'."""
     spec = load_team(team)
-    modules = settings_from().tool_modules
-    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None)
+    settings = settings_from()
+    modules = settings.tool_modules
+    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None,
+                         settings.profiles)
     if not findings:
         console.print(Text(f"{team}: no findings", style="green"))
         return
@@ -63,11 +65,13 @@ def _row_cells(row: RunRow) -> list[Text]:
             Text(row.execution_status.lower()),
             Text(f"${row.cost_usd:.4f}" if row.cost_usd is not None else "-"),
             Text(f"{row.started_at:%Y-%m-%d %H:%M:%S}" if row.started_at else "-"),
-            Text(row.workflow_type)]
+            Text(row.version or "-"), Text(row.workflow_type)]
 
 
 def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
          tenant: Annotated[str | None, typer.Option(help="BatonTenant")] = None,
+         version: Annotated[str | None, typer.Option(
+             "--version", help="BatonTeamVersion (a team version's digest)")] = None,
          status: Annotated[str | None, typer.Option(
              help="BatonStatus: running, awaiting_approval, completed, failed, …")] = None,
          since: Annotated[str | None, typer.Option(
@@ -78,7 +82,7 @@ def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
          json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
          address: Address = None, namespace: Namespace = None) -> None:
     """Search runs by team, tenant, status and start time (Temporal visibility)."""
-    query = runs_query(team=team, tenant=tenant, status=status,
+    query = runs_query(team=team, tenant=tenant, status=status, version=version,
                        since=parse_since(since) if since else None, top_level_only=not all_)
     settings = settings_from(temporal_address=address, namespace=namespace)
 
@@ -90,7 +94,7 @@ def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
             return
         table = Table(title=f"{len(rows)} run(s)", title_justify="left")
         for column in ("run id", "team", "tenant", "status", "temporal", "cost", "started",
-                       "workflow type"):
+                       "version", "workflow type"):
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*_row_cells(row))

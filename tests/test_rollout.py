@@ -1,0 +1,158 @@
+"""Staged rollout of team versions on the real Temporal dev server, with the scripted model over
+loopback HTTP: a canary gets its share of new runs chosen from the run id, every run carries its
+version (search attribute, ``show``), the rollout state is durable and audited, and the
+automatic rule rolls a bad canary back and promotes a good one, after which new runs use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from pattern_run_helpers import record_and_replay
+from temporalio.client import Client
+
+from baton.client.api import BatonClient
+from baton.loader import parse_team
+from baton.rollout import RolloutState, bucket, rollout_workflow_id, team_digest
+from baton.runs import RunResult, RunStatus
+from baton.scripted.testing import ScriptedServer
+from baton.settings import BatonSettings
+from baton.specs import TeamSpec
+from baton.visibility import VERSION
+from baton.workflows.rollout import ROLE_RULE
+
+OK = {"clerk": [{"content": "Order A1001 has shipped."}]}
+BROKEN = {"clerk": [{"fault": "400", "message": "this version sends a bad request"}]}
+
+
+def version(name: str, instructions: str, rule: dict[str, Any] | None = None) -> TeamSpec:
+    return parse_team({"name": name, "agents": [{
+        "name": "clerk", "description": "answers questions about orders",
+        "instructions": instructions, "max_steps": 3}], **({"rollout": rule} if rule else {})})
+
+
+def team_name() -> str:
+    return f"desk-{uuid.uuid4().hex[:8]}"  # rollouts are per team name in a shared namespace
+
+
+def run_ids(team: str, percent: int, *, canary: int, stable: int) -> list[tuple[str, bool]]:
+    """Run ids of which ``canary`` fall in the canary's share and ``stable`` do not."""
+    chosen: list[tuple[str, bool]] = []
+    wanted = {True: canary, False: stable}
+    while any(wanted.values()):
+        run_id = f"{team}-{uuid.uuid4().hex[:10]}"
+        on_canary = bucket(run_id) < percent
+        if wanted[on_canary]:
+            wanted[on_canary] -= 1
+            chosen.append((run_id, on_canary))
+    return chosen
+
+
+async def run(baton: BatonClient, scripted: ScriptedServer, team: str | TeamSpec, run_id: str,
+              script: dict[str, Any]) -> RunResult:
+    scripted.set_script(run_id, script)
+    await baton.start(team, "Where is order A1001?", run_id=run_id)
+    return await baton.result(run_id)
+
+
+async def wait_for(baton: BatonClient, team: str, done: Any) -> RolloutState:
+    """Poll the rollout state until ``done(state)`` (the rule checks every second)."""
+    for _ in range(600):
+        state = await baton.rollout_state(team)
+        assert state is not None
+        if done(state):
+            return state
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the rollout of {team} never got there: {state}")
+
+
+async def test_canary_share_versions_on_every_run_and_a_durable_audited_state(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    from baton.worker import worker_resources
+
+    name = team_name()
+    v1, v2 = version(name, "Answer briefly."), version(name, "Answer briefly and kindly.")
+    baton = BatonClient(client, settings)
+    async with worker_resources(client, settings) as worker, worker:
+        first = await baton.deploy(v1, by="alice", reason="first release")
+        assert first.stable is not None and first.stable.label == "v1" and first.canary is None
+        state = await baton.deploy(v2, canary=40, label="kind", by="bob", reason="try kindness")
+        chosen = run_ids(name, 40, canary=3, stable=3)
+        results = await asyncio.gather(*(run(baton, scripted, name, run_id, OK)
+                                         for run_id, _ in chosen))
+        assert all(r.status is RunStatus.COMPLETED for r in results)
+        for run_id, on_canary in chosen:
+            expected = team_digest(v2 if on_canary else v1)
+            described = await baton.describe(run_id)
+            assert described.typed_search_attributes.get(VERSION) == expected
+            ran = await baton.workflow_input(run_id)
+            assert team_digest(ran.team) == expected  # the run carries that version's team
+            shown = await baton.show(run_id)
+            assert shown.version == expected
+            assert shown.version_label == ("kind, canary" if on_canary else "v1, stable")
+        # The same run id always gets the same version.
+        again = [state.choose(run_id)[1] == "canary" for run_id, _ in chosen]
+        assert again == [on_canary for _, on_canary in chosen]
+    # A new worker (a restart) finds the same state: it lives in Temporal, not in a process.
+    async with worker_resources(client, settings) as worker, worker:
+        after = await baton.rollout_state(name)
+    assert after == state
+    assert [(e.by, e.action, e.label, e.percent, e.reason) for e in after.audit] == [
+        ("alice", "deploy", "v1", 100, "first release"),
+        ("bob", "canary", "kind", 40, "try kindness")]
+    await record_and_replay(client, rollout_workflow_id(name), "rollout")
+
+
+async def test_a_canary_that_fails_more_often_is_rolled_back_automatically(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    name = team_name()
+    rule = {"min_runs": 4, "max_failure_points": 20, "check_every_s": 1}
+    stable, canary = version(name, "Answer briefly."), version(name, "Answer tersely.", rule)
+    baton = BatonClient(client, settings)
+    await baton.deploy(stable, by="alice")
+    await baton.deploy(canary, canary=50, by="alice", reason="cheaper wording")
+    chosen = run_ids(name, 50, canary=5, stable=5)
+    canary_runs = [r for r, on_canary in chosen if on_canary]
+    failing = set(canary_runs[:3])  # three of the canary's five runs fail, none of stable's
+    results = await asyncio.gather(*(
+        run(baton, scripted, name, run_id, BROKEN if run_id in failing else OK)
+        for run_id, _ in chosen))
+    assert sum(r.status is RunStatus.FAILED for r in results) == 3
+    state = await wait_for(baton, name, lambda s: s.canary is None)
+    rolled = state.audit[-1]
+    assert (rolled.action, rolled.by, rolled.label) == ("rollback", ROLE_RULE, "v2")
+    assert "failure rate" in rolled.reason and "exceeds stable's 0%" in rolled.reason
+    assert state.stable is not None and state.stable.digest == team_digest(stable)
+    # Every new run gets the stable version again, whatever its bucket.
+    for run_id, _ in run_ids(name, 50, canary=1, stable=1):
+        done = await run(baton, scripted, name, run_id, OK)
+        assert done.status is RunStatus.COMPLETED
+        assert (await baton.show(run_id)).version == team_digest(stable)
+
+
+async def test_a_good_canary_is_promoted_and_the_next_runs_use_it(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    name = team_name()
+    rule = {"min_runs": 3, "promote_after_runs": 3, "max_failure_points": 20,
+            "check_every_s": 1}
+    stable, canary = version(name, "Answer briefly."), version(name, "Answer warmly.", rule)
+    baton = BatonClient(client, settings)
+    await baton.deploy(stable, by="alice")
+    await baton.deploy(canary, canary=30, label="warm", by="alice")
+    chosen = run_ids(name, 30, canary=3, stable=2)
+    results = await asyncio.gather(*(run(baton, scripted, name, run_id, OK)
+                                     for run_id, _ in chosen))
+    assert all(r.status is RunStatus.COMPLETED for r in results)
+    state = await wait_for(baton, name, lambda s: s.canary is None)
+    promoted = state.audit[-1]
+    assert (promoted.action, promoted.by, promoted.label) == ("promote", ROLE_RULE, "warm")
+    assert state.stable is not None and state.stable.digest == team_digest(canary)
+    # The next runs, by team name or from the old file, run the promoted version.
+    for run_id, _ in run_ids(name, 30, canary=1, stable=1):
+        await run(baton, scripted, name, run_id, OK)
+        assert (await baton.show(run_id)).version == team_digest(canary)
+    old_file_run = f"{name}-{uuid.uuid4().hex[:10]}"
+    await run(baton, scripted, stable, old_file_run, OK)
+    assert (await baton.show(old_file_run)).version_label == "warm, stable"
