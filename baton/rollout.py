@@ -82,7 +82,8 @@ class AuditEntry(_Model):
 
 class DeployRequest(_Model):
     """``baton deploy``: ``percent`` 0 (or 100) makes the version stable at once; 1..99 makes it
-    the canary for that share of new runs."""
+    the canary for that share of new runs. A team's first version is stable whatever the
+    percentage; deploying the canary's own version with 0 or 100 promotes it."""
 
     spec: TeamSpec
     label: str | None = None
@@ -133,6 +134,8 @@ class RolloutState(_Model):
                 at=now, by=request.by, action="percent", digest=digest,
                 label=self.canary.label, percent=request.percent, reason=request.reason),
                 percent=request.percent)
+        if self.canary is not None and digest == self.canary.digest:  # all of it: a promotion
+            return self.promote(RolloutDecision(by=request.by, reason=request.reason), now)
         if self.stable is not None and digest == self.stable.digest:
             raise ValueError(f"version {digest} ({self.stable.label}) is already stable")
         version = TeamVersion(digest=digest, label=request.label or f"v{self.deployed + 1}",

@@ -7,15 +7,27 @@ automatic rule rolls a bad canary back and promotes a good one, after which new 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from pattern_run_helpers import record_and_replay
 from temporalio.client import Client
+from test_cli import baton as cli
 
 from baton.client.api import BatonClient
 from baton.loader import parse_team
-from baton.rollout import RolloutState, bucket, rollout_workflow_id, team_digest
+from baton.rollout import (
+    DeployRequest,
+    RolloutState,
+    bucket,
+    rollout_workflow_id,
+    team_digest,
+)
 from baton.runs import RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
@@ -156,3 +168,71 @@ async def test_a_good_canary_is_promoted_and_the_next_runs_use_it(
     old_file_run = f"{name}-{uuid.uuid4().hex[:10]}"
     await run(baton, scripted, stable, old_file_run, OK)
     assert (await baton.show(old_file_run)).version_label == "warm, stable"
+
+
+async def test_the_cli_deploys_runs_by_name_reports_and_rolls_back(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
+        tmp_path: Path) -> None:
+    name = team_name()
+    files = {}
+    for label, instructions in (("v1", "Answer briefly."), ("v2", "Answer in one line.")):
+        files[label] = tmp_path / f"{label}.yaml"
+        files[label].write_text(yaml.safe_dump(version(name, instructions).model_dump(
+            mode="json", exclude_defaults=True)))
+    env = {"BATON_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+           "BATON_TASK_QUEUE": settings.task_queue, "BATON_HOME": str(settings.home),
+           "BATON_DECIDER": "dave"}
+    first = await cli("deploy", str(files["v1"]), "--by", "carol", "--reason", "launch",
+                      env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"deployed {name}" in first.stdout and "as stable" in first.stdout
+    second = await cli("deploy", str(files["v2"]), "--canary", "50", "--label", "beta",
+                       env=env)
+    assert second.returncode == 0, second.stderr
+    assert "as canary" in second.stdout and "on 50% of new runs" in second.stdout
+    baton = BatonClient(client, settings)
+    for run_id, _ in run_ids(name, 50, canary=1, stable=1):
+        await run(baton, scripted, name, run_id, OK)
+    [(by_name, on_canary)] = run_ids(name, 50, canary=1, stable=0)
+    scripted.set_script(by_name, OK)
+    ran = await cli("run", name, "--input", "Where is A1001?", "--run-id", by_name, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert on_canary and "version beta" in ran.stderr and "canary) from the team's rollout" \
+        in ran.stderr
+    status = await cli("rollout", "status", name, env=env)
+    assert status.returncode == 0, status.stderr
+    for text in ("stable  v1", "canary  beta", "runs finished", "completed", "failure rate",
+                 "approvals rejected", "cost per run", "duration p50", "duration p95",
+                 "carol: deploy v1", "dave: canary beta"):
+        assert text in status.stdout, (text, status.stdout)
+    report = json.loads((await cli("rollout", "status", name, "--json", env=env)).stdout)
+    stable_runs, canary_runs = (v["runs"] for v in report["versions"])
+    assert (stable_runs, canary_runs) == (1, 2)
+    back = await cli("rollout", "rollback", name, "--reason", "not yet", env=env)
+    assert back.returncode == 0, back.stderr
+    state = await baton.rollout_state(name)
+    assert state is not None and state.canary is None
+    last = state.audit[-1]
+    assert (last.by, last.action, last.label, last.reason) == ("dave", "rollback", "beta",
+                                                               "not yet")
+    again = await cli("rollout", "promote", name, env=env)
+    assert again.returncode == 1 and "has no canary to promote" in again.stderr
+
+
+def test_deploy_rules_first_stable_same_version_refused_canary_share_and_full_promotion() -> None:
+    now = datetime(2026, 5, 4, tzinfo=UTC)
+    v1, v2 = version("desk", "Answer briefly."), version("desk", "Answer kindly.")
+    state = RolloutState(team="desk").deploy(DeployRequest(spec=v1, percent=5, by="a"), now)
+    assert state.stable is not None and state.canary is None  # a first version is stable
+    with pytest.raises(ValueError, match="already stable"):
+        state.deploy(DeployRequest(spec=v1, by="a"), now)
+    with pytest.raises(ValueError, match="not 'other'"):
+        state.deploy(DeployRequest(spec=version("other", "x"), by="a"), now)
+    state = state.deploy(DeployRequest(spec=v2, percent=5, by="a"), now)
+    state = state.deploy(DeployRequest(spec=v2, percent=25, by="b", reason="more"), now)
+    assert state.percent == 25 and state.audit[-1].action == "percent"
+    shares = [state.choose(f"desk-{n}")[1] for n in range(2_000)]
+    assert 0.2 < shares.count("canary") / len(shares) < 0.3  # a quarter of run ids, by hash
+    state = state.deploy(DeployRequest(spec=v2, percent=100, by="c"), now)
+    assert state.canary is None and state.stable is not None
+    assert (state.stable.label, state.audit[-1].action) == ("v2", "promote")

@@ -21,6 +21,7 @@ import pytest
 import structlog
 from pattern_run_helpers import record_and_replay
 from temporalio.client import Client
+from test_cli import baton as cli
 
 from baton.budgets import PeriodLimit, TenantBudget, TenantBudgetReport, tenant_budget_workflow_id
 from baton.client import run_result
@@ -201,3 +202,28 @@ async def test_a_tenant_without_a_budget_has_no_authority(
     found = [w async for w in client.list_workflows(
         f"WorkflowId = '{tenant_budget_workflow_id(tenant)}'")]
     assert found == []
+
+
+async def test_baton_budgets_shows_spend_and_what_is_left(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    from baton.worker import worker_resources
+
+    tenant = tenant_name()
+    settings = budgeted(settings, tenant, TenantBudget(
+        day=PeriodLimit(max_tokens=50_000), month=PeriodLimit(max_cost_usd=5.0)))
+    env = {"BATON_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+           "BATON_TASK_QUEUE": settings.task_queue, "BATON_HOME": str(settings.home)}
+    async with worker_resources(client, settings) as worker, worker:
+        done = await result(client, await start(client, settings, scripted, clerk_team(),
+                                                tenant))
+        shown = await cli("budgets", "--tenant", tenant, env=env)
+        as_json = await cli("budgets", "--tenant", tenant, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    spent = done.usage.total_tokens
+    left = 50_000 - spent
+    for text in (tenant, "day ", "month ", f"{spent:,} of 50,000, {left:,} left", "of $5.0000"):
+        assert text in shown.stdout, (text, shown.stdout)
+    [report] = [TenantBudgetReport.model_validate(r) for r in json.loads(as_json.stdout)]
+    day = next(p for p in report.periods if p.period == "day")
+    assert (day.spent_tokens, day.remaining_tokens, report.open_reservations) == (
+        spent, left, 0)
