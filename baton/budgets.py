@@ -211,6 +211,9 @@ class TenantBudgetState(_Payload):
     reservations: dict[str, Reservation] = Field(default_factory=dict)
     alerted: list[str] = Field(default_factory=list)
     refused: dict[str, int] = Field(default_factory=dict)
+    # Settled before they were granted (a run cancelled while its request waited for room):
+    # such a request, granted later, would hold room nobody uses until its lease ends.
+    unclaimed: list[str] = Field(default_factory=list)
 
 
 class TenantBudgetInput(_Payload):

@@ -227,3 +227,35 @@ async def test_baton_budgets_shows_spend_and_what_is_left(
     day = next(p for p in report.periods if p.period == "day")
     assert (day.spent_tokens, day.remaining_tokens, report.open_reservations) == (
         spent, left, 0)
+
+
+def test_the_book_never_undercharges_a_reservation_left_behind() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from baton.budgets import ReserveRequest, Settlement
+    from baton.workflows._tenant_book import TenantBook
+
+    now = datetime(2026, 5, 4, 12, tzinfo=UTC)
+    book = TenantBook("acme")
+    book.budget = TenantBudget(day=PeriodLimit(max_tokens=1_000), reservation_lease_s=60)
+
+    def ask(rid: str, prompt: int = 100) -> ReserveRequest:
+        return ReserveRequest(reservation_id=rid, tenant="acme", workflow_id="w", agent="a",
+                              prompt_tokens=prompt, max_output_tokens=300)
+
+    granted = book.grant(ask("r1"), now)
+    assert (granted.granted, granted.tokens, granted.max_output_tokens) == (True, 400, 300)
+    assert book.grant(ask("r1"), now) == granted.model_copy(update={"alerts": []})  # a retry
+    # The answer shrinks to what is left; then a call that cannot answer 16 tokens is refused.
+    assert book.grant(ask("r2", prompt=500), now).max_output_tokens == 100
+    refused = book.grant(ask("r3"), now)
+    assert not refused.granted and "held by 2 model call(s) in flight" in (refused.reason or "")
+    # A run that gave up before its request was granted: the grant must not hold room later.
+    book.settle(Settlement(reservation_id="r4"))
+    assert not book.grant(ask("r4"), now).granted
+    # Settled with what the call cost; an unsettled one counts in full once its lease ends.
+    book.settle(Settlement(reservation_id="r1", tokens=150))
+    expired = book.tidy(now + timedelta(seconds=61))
+    assert [r.id for r in expired] == ["r2"]
+    [day] = book.periods(now)
+    assert (day.spent_tokens, day.reserved_tokens) == (150 + 600, 0)

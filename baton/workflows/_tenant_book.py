@@ -30,6 +30,7 @@ from baton.budgets import (
 __all__ = ["TenantBook"]
 
 _KEPT_PERIODS = 2  # of each kind: the current one and the one before
+_KEPT_UNCLAIMED = 200
 
 
 class TenantBook:
@@ -41,11 +42,12 @@ class TenantBook:
         self.reservations = dict(state.reservations)
         self.alerted = list(state.alerted)
         self.refused = dict(state.refused)
+        self.unclaimed = list(state.unclaimed)
 
     def state(self) -> TenantBudgetState:
         return TenantBudgetState(budget=self.budget, spent=self.spent,
                                  reservations=self.reservations, alerted=self.alerted,
-                                 refused=self.refused)
+                                 refused=self.refused, unclaimed=self.unclaimed)
 
     # -- periods --------------------------------------------------------------------------------
     def current(self, now: datetime) -> dict[Period, str]:
@@ -84,6 +86,8 @@ class TenantBook:
         held = self.reservations.pop(settlement.reservation_id, None)
         if held is not None:
             self._charge(held.periods, settlement.tokens, settlement.cost_usd)
+        else:  # maybe still waiting for room: it must not be granted afterwards
+            self.unclaimed = [*self.unclaimed, settlement.reservation_id][-_KEPT_UNCLAIMED:]
 
     def tidy(self, now: datetime) -> list[Reservation]:
         """Count expired reservations as spent; forget periods and alerts long past."""
@@ -117,6 +121,8 @@ class TenantBook:
         if held is not None:  # a retried request: the same answer
             return Grant(granted=True, max_output_tokens=held.max_output_tokens,
                          tokens=held.tokens, cost_usd=held.cost_usd, periods=self.periods(now))
+        if request.reservation_id in self.unclaimed:  # its run gave up while it waited
+            return Grant(granted=False, reason="the run settled this request before its grant")
         if self.budget is None:  # the operator lifted the budget: nothing to hold
             return Grant(granted=True, max_output_tokens=request.max_output_tokens)
         room = self.room(request, now, reserved=True)

@@ -74,7 +74,8 @@ class TenantBudgetWorkflow:
             # (bounded), so a small budget is not refused while it is only held, not spent.
             with suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: not book.must_wait(request, workflow.now()),
+                    lambda: request.reservation_id in book.unclaimed
+                    or not book.must_wait(request, workflow.now()),
                     timeout=timedelta(seconds=book.budget.wait_s))
         grant = book.grant(request, workflow.now())
         if grant.alerts:
