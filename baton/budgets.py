@@ -219,3 +219,6 @@ class TenantBudgetState(_Payload):
 class TenantBudgetInput(_Payload):
     tenant: str
     state: TenantBudgetState | None = None
+    # History length at which the authority continues as new (a grant and its settlement add
+    # about ten events); carried into each continuation.
+    continue_after_events: int = Field(default=10_000, ge=50)

@@ -173,6 +173,8 @@ class RolloutInput(_Model):
 
     team: str
     state: RolloutState | None = None
+    # History length at which the rollout workflow continues as new, carried along.
+    continue_after_events: int = Field(default=5_000, ge=50)
 
 
 class VersionRef(_Model):

@@ -236,3 +236,22 @@ def test_deploy_rules_first_stable_same_version_refused_canary_share_and_full_pr
     state = state.deploy(DeployRequest(spec=v2, percent=100, by="c"), now)
     assert state.canary is None and state.stable is not None
     assert (state.stable.label, state.audit[-1].action) == ("v2", "promote")
+
+
+async def test_the_rollout_continues_as_new_keeping_state_and_audit(
+        client: Client, settings: BatonSettings, worker: object) -> None:
+    from baton.rollout import RolloutInput
+
+    name = team_name()
+    baton = BatonClient(client, settings)
+    first = await client.start_workflow(
+        "RolloutWorkflow", RolloutInput(team=name, continue_after_events=50),
+        id=rollout_workflow_id(name), task_queue=settings.task_queue)
+    await baton.deploy(version(name, "Answer briefly."), by="alice")
+    for percent in range(1, 16):
+        await baton.deploy(version(name, "Answer warmly."), canary=percent, by="bob")
+    state = await baton.rollout_state(name)
+    described = await client.get_workflow_handle(rollout_workflow_id(name)).describe()
+    assert described.run_id != first.first_execution_run_id
+    assert state is not None and state.percent == 15 and len(state.audit) == 16
+    assert [e.action for e in state.audit[:3]] == ["deploy", "canary", "percent"]

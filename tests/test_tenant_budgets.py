@@ -259,3 +259,26 @@ def test_the_book_never_undercharges_a_reservation_left_behind() -> None:
     assert [r.id for r in expired] == ["r2"]
     [day] = book.periods(now)
     assert (day.spent_tokens, day.reserved_tokens) == (150 + 600, 0)
+
+
+async def test_the_authority_continues_as_new_keeping_its_book(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    from baton.budgets import TenantBudgetInput
+    from baton.worker import worker_resources
+
+    tenant = tenant_name()
+    settings = budgeted(settings, tenant, TenantBudget(day=PeriodLimit(max_tokens=500_000)))
+    async with worker_resources(client, settings) as worker, worker:
+        # Started here with a short history limit; runs then find it already running.
+        first = await client.start_workflow(
+            "TenantBudgetWorkflow", TenantBudgetInput(tenant=tenant, continue_after_events=60),
+            id=tenant_budget_workflow_id(tenant), task_queue=settings.task_queue)
+        results = [await result(client, await start(client, settings, scripted, clerk_team(),
+                                                    tenant)) for _ in range(6)]
+        report = await authority(client, tenant)
+        now = await client.get_workflow_handle(tenant_budget_workflow_id(tenant)).describe()
+    assert all(r.status is RunStatus.COMPLETED for r in results)
+    assert now.run_id != first.first_execution_run_id  # it continued as new at least once
+    [day] = report.periods
+    assert day.spent_tokens == sum(r.usage.total_tokens for r in results)
+    assert report.open_reservations == 0

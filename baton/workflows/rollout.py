@@ -37,10 +37,9 @@ from baton.rollout import (
 )
 from baton.workflows import _activities
 
-__all__ = ["CONTINUE_AFTER_EVENTS", "ROLE_RULE", "RolloutWorkflow"]
+__all__ = ["ROLE_RULE", "RolloutWorkflow"]
 
 ROLE_RULE = "rollout rule"  # the "who" of changes the automatic rule makes
-CONTINUE_AFTER_EVENTS = 5_000
 
 
 def _ref(version: TeamVersion, track: Literal["stable", "canary"]) -> VersionRef:
@@ -53,6 +52,7 @@ class RolloutWorkflow:
     @workflow.init
     def __init__(self, start: RolloutInput) -> None:
         self._state = start.state or RolloutState(team=start.team)
+        self._limit = start.continue_after_events
         self._changed = False
         self._last_check = ""
 
@@ -72,13 +72,12 @@ class RolloutWorkflow:
                     await self._check(rule)
             self._changed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(RolloutInput(team=start.team, state=self._state))
+        workflow.continue_as_new(start.model_copy(update={"state": self._state}))
 
-    @staticmethod
-    def _long() -> bool:
+    def _long(self) -> bool:
         info = workflow.info()
         return (info.is_continue_as_new_suggested()
-                or info.get_current_history_length() >= CONTINUE_AFTER_EVENTS)
+                or info.get_current_history_length() >= self._limit)
 
     def _describe(self) -> None:
         state = self._state

@@ -27,10 +27,7 @@ from baton.budgets import (
 )
 from baton.workflows._tenant_book import TenantBook
 
-__all__ = ["CONTINUE_AFTER_EVENTS", "TenantBudgetWorkflow"]
-
-# A reservation and its settlement add a handful of events: continue long before the limits.
-CONTINUE_AFTER_EVENTS = 10_000
+__all__ = ["TenantBudgetWorkflow"]
 
 
 # Started with an auto-upgrade versioning override (by the reserve_tenant_budget activity): it
@@ -42,6 +39,7 @@ class TenantBudgetWorkflow:
     def __init__(self, start: TenantBudgetInput) -> None:
         self._tenant = start.tenant
         self._book = TenantBook(start.tenant, start.state)
+        self._limit = start.continue_after_events
 
     @workflow.run
     async def run(self, start: TenantBudgetInput) -> None:
@@ -50,14 +48,12 @@ class TenantBudgetWorkflow:
         # Grants waiting for room and settlements in flight finish in this history first.
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._book.tidy(workflow.now())
-        workflow.continue_as_new(TenantBudgetInput(tenant=self._tenant,
-                                                   state=self._book.state()))
+        workflow.continue_as_new(start.model_copy(update={"state": self._book.state()}))
 
-    @staticmethod
-    def _long() -> bool:
+    def _long(self) -> bool:
         info = workflow.info()
         return (info.is_continue_as_new_suggested()
-                or info.get_current_history_length() >= CONTINUE_AFTER_EVENTS)
+                or info.get_current_history_length() >= self._limit)
 
     @workflow.update(name="reserve")
     async def reserve(self, request: ReserveRequest) -> Grant:
