@@ -255,3 +255,47 @@ async def test_the_rollout_continues_as_new_keeping_state_and_audit(
     assert described.run_id != first.first_execution_run_id
     assert state is not None and state.percent == 15 and len(state.audit) == 16
     assert [e.action for e in state.audit[:3]] == ["deploy", "canary", "percent"]
+
+
+@pytest.mark.slow
+async def test_rollout_state_and_a_tenant_book_survive_restarting_server_and_worker(
+        settings: BatonSettings, scripted: ScriptedServer, tmp_path: Path) -> None:
+    import signal
+
+    from procs import DevServer
+
+    from baton.budgets import PeriodLimit, TenantBudget, TenantBudgetReport
+    from baton.budgets import tenant_budget_workflow_id as authority_id
+    from baton.worker import worker_resources
+
+    name, tenant = team_name(), f"acme-{uuid.uuid4().hex[:8]}"
+    settings = settings.model_copy(update={"tenant_budgets": {
+        tenant: TenantBudget(day=PeriodLimit(max_tokens=100_000))}})
+    server = DevServer(tmp_path)
+    try:
+        client = await server.start()
+        baton = BatonClient(client, settings)
+        async with worker_resources(client, settings) as worker, worker:
+            await baton.deploy(version(name, "Answer briefly."), by="alice", reason="launch")
+            await baton.deploy(version(name, "Answer kindly."), canary=20, by="bob")
+            run_id = f"{name}-{uuid.uuid4().hex[:8]}"
+            scripted.set_script(run_id, OK)
+            await baton.start(name, "Where is A1001?", tenant=tenant, run_id=run_id)
+            spent = (await baton.result(run_id)).usage.total_tokens
+            before = await baton.rollout_state(name)
+        server.stop(signal.SIGKILL)  # everything stops: the worker above, then the server
+        client = await server.start()  # the same SQLite file, a new process
+        baton = BatonClient(client, settings)
+        async with worker_resources(client, settings) as worker, worker:
+            after = await baton.rollout_state(name)
+            book = await client.get_workflow_handle(authority_id(tenant)).query(
+                "report", result_type=TenantBudgetReport)
+            again = f"{name}-{uuid.uuid4().hex[:8]}"
+            scripted.set_script(again, OK)
+            await baton.start(name, "Where is A1001?", tenant=tenant, run_id=again)
+            assert (await baton.result(again)).status is RunStatus.COMPLETED
+    finally:
+        server.cleanup()
+    assert after == before and after is not None and after.canary is not None
+    assert [(e.by, e.action) for e in after.audit] == [("alice", "deploy"), ("bob", "canary")]
+    assert book.periods[0].spent_tokens == spent > 0
