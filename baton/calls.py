@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.approvals import ApprovalAuthority
+from baton.budgets import TenantBudget
 from baton.messages import AssistantMessage, ConversationRef, Message, Usage
 from baton.specs import ServedProfile, ToolSpec
 
@@ -39,6 +40,7 @@ class CatalogRequest(_Payload):
 
     profiles: tuple[str, ...]
     tools: tuple[str, ...]
+    tenant: str | None = None  # whose budget applies, if the operator set one
 
 
 class Catalog(_Payload):
@@ -49,6 +51,8 @@ class Catalog(_Payload):
     profiles: dict[str, ServedProfile] = Field(default_factory=dict)
     tools: dict[str, ToolSpec] = Field(default_factory=dict)
     approvals: ApprovalAuthority = ApprovalAuthority()
+    # The run's tenant has a budget: each model call reserves room with its authority first.
+    tenant_budget: TenantBudget | None = None
 
 
 class CatalogResolution(_Payload):
@@ -132,3 +136,8 @@ class ToolOutcome(_Payload):
     duration_ms: float = 0.0
     truncated: bool = False
     extra: dict[str, Any] = Field(default_factory=dict)
+    # What running the tool cost beyond its time, as the tool reported (ToolContext.report_cost);
+    # a cached outcome keeps the figures of the call that filled the cache.
+    tool_tokens: int = 0
+    tool_cost_usd: float = 0.0
+    original_ms: float | None = None  # a cache hit: how long the call that filled it took

@@ -38,6 +38,10 @@ Rules (code: level):
 * ``unused-member``: warning. An agent or sub-team the pattern section never references.
 * ``router-duplicates-worker``: warning. A supervisor's router holds a tool one of its workers
   has: it will do the work itself instead of delegating.
+* ``coordinator-priced-above-workers``: warning (only when linted against a worker
+  configuration). A router, merger, judge or scheduler uses a model profile priced above every
+  profile of the members it coordinates (input plus output price per million tokens): routing
+  usually does as well on a cheaper model (``coordinator_model``).
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
-from baton.patterns import HandoffSpec, SupervisorSpec
-from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, TeamSpec, ToolSpec
+from baton.patterns import HandoffSpec, SupervisorSpec, coordinator_names
+from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, ServedProfile, TeamSpec, ToolSpec
 
 __all__ = ["Finding", "has_errors", "lint_team"]
 
@@ -174,8 +178,36 @@ def _handoff_rules(team: TeamSpec, spec: HandoffSpec, prefix: str, out: list[Fin
                 f"add {name!r} to the routes of an agent that is reached, or remove it"))
 
 
+def _price(profiles: Mapping[str, ServedProfile], name: str) -> float | None:
+    profile = profiles.get(name)
+    return None if profile is None else (
+        profile.price_input_per_mtok + profile.price_output_per_mtok)
+
+
+def _coordinator_prices(team: TeamSpec, prefix: str, out: list[Finding],
+                        profiles: Mapping[str, ServedProfile]) -> None:
+    coordinators = set(coordinator_names(team.section))
+    section = team.section
+    members = [m for m in (section.members() if section else []) if m not in coordinators]
+    worker_agents = [a for m in members
+                     for a in (team.teams[m].agents if m in team.teams else (team.agent(m),))]
+    worker_prices = [p for a in worker_agents if (p := _price(profiles, a.model)) is not None]
+    if not worker_prices:
+        return
+    for index, agent in enumerate(team.agents):
+        price = _price(profiles, agent.model)
+        if agent.name in coordinators and price is not None and price > max(worker_prices):
+            out.append(Finding(
+                "warning", "coordinator-priced-above-workers", f"{prefix}agents[{index}].model",
+                f"coordinator {agent.name!r} uses profile {agent.model!r} at ${price:g} per "
+                f"million tokens (in + out), above every worker it coordinates (at most "
+                f"${max(worker_prices):g})", "give it a cheaper profile, or set "
+                "coordinator_model on the team: routing rarely needs the strongest model"))
+
+
 def _team_rules(team: TeamSpec, prefix: str, out: list[Finding],
-                tools: Mapping[str, ToolSpec] | None) -> None:
+                tools: Mapping[str, ToolSpec] | None,
+                profiles: Mapping[str, ServedProfile] | None = None) -> None:
     section = team.section
     members = set(section.members()) if section is not None else set()
     for index, agent in enumerate(team.agents):
@@ -198,8 +230,10 @@ def _team_rules(team: TeamSpec, prefix: str, out: list[Finding],
         _supervisor_rules(team, section, prefix, out)
     if isinstance(section, HandoffSpec):
         _handoff_rules(team, section, prefix, out)
+    if profiles is not None:
+        _coordinator_prices(team, prefix, out, profiles)
     for name, sub in team.teams.items():
-        _team_rules(sub, f"{prefix}teams.{name}.", out, tools)
+        _team_rules(sub, f"{prefix}teams.{name}.", out, tools, profiles)
 
 
 def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
@@ -223,9 +257,11 @@ def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
                 f"remove {', '.join(shared)} from the router; delegate to {worker!r}"))
 
 
-def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None) -> list[Finding]:
-    """Every finding for ``team`` and its sub-teams, sorted by location then code. ``tools``:
-    the tools a worker configuration serves, when known (stop tools, unknown names)."""
+def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None,
+              profiles: Mapping[str, ServedProfile] | None = None) -> list[Finding]:
+    """Every finding for ``team`` and its sub-teams, sorted by location then code. ``tools``
+    and ``profiles``: what a worker configuration serves, when known (stop tools, unknown
+    names, prices)."""
     out: list[Finding] = []
     if team.depth() > MAX_DEPTH:
         out.append(Finding(
@@ -233,5 +269,5 @@ def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None) -> li
             f"sub-teams nest {team.depth()} levels deep (more than {MAX_DEPTH}); runs get hard "
             "to follow and budgets thin out", "flatten a level: make the innermost team's "
             "agents members of its parent"))
-    _team_rules(team, "", out, tools)
+    _team_rules(team, "", out, tools, profiles)
     return sorted(out, key=lambda f: (f.location, f.code, f.message))

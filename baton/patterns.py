@@ -9,11 +9,13 @@ calls
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "COORDINATOR_FIELDS",
     "BlackboardKey",
     "BlackboardRule",
     "BlackboardSpec",
@@ -24,7 +26,45 @@ __all__ = [
     "PatternSpec",
     "PipelineSpec",
     "SupervisorSpec",
+    "coordinator_names",
+    "with_coordinator_model",
 ]
+
+# The section fields that name an agent coordinating the others rather than doing the work: a
+# supervisor's (or hierarchical team's) router, a fan-out's merger or judge, a debate's judge,
+# a blackboard's scheduler. They read every member's output, so they are what routing costs.
+COORDINATOR_FIELDS = ("router", "merger", "judge", "scheduler_agent")
+
+
+def coordinator_names(section: Any) -> list[str]:
+    """The coordinating agents a pattern section (a model or its YAML mapping) names."""
+    if section is None:
+        return []
+    values = [section.get(f) if isinstance(section, Mapping) else getattr(section, f, None)
+              for f in COORDINATOR_FIELDS]
+    return [name for name in values if isinstance(name, str)]
+
+
+def with_coordinator_model(team: Any) -> Any:
+    """A team document (mapping) whose coordinating agents without a ``model`` of their own use
+    the team's ``coordinator_model``: routing is where a cheaper model usually does as well."""
+    if not isinstance(team, dict) or not team.get("coordinator_model"):
+        return team
+    names = set(coordinator_names(team.get(str(team.get("pattern", "single")))))
+    agents = team.get("agents")
+    if not names or not isinstance(agents, list | tuple):
+        return team
+    model = team["coordinator_model"]
+
+    def chosen(agent: Any) -> Any:
+        if isinstance(agent, dict) and agent.get("name") in names and "model" not in agent:
+            return {**agent, "model": model}
+        if isinstance(agent, BaseModel) and getattr(agent, "name", None) in names and (
+                "model" not in agent.model_fields_set):
+            return agent.model_copy(update={"model": model})
+        return agent
+
+    return {**team, "agents": [chosen(agent) for agent in agents]}
 
 
 class _Section(BaseModel):

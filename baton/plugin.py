@@ -17,10 +17,11 @@ It brings:
   breaking replay;
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
-* the eight pattern workflows and the ``resolve_catalog``, ``chat`` and ``execute_tool``
-  activities, built from the worker's configuration: the model profiles it serves, the tools of
-  its ``tool_modules``, its idempotency ledger (``ledger_url``) and one pooled HTTP client,
-  opened and closed with the worker.
+* the eight pattern workflows, the tenant budget and rollout workflows, and the
+  ``resolve_catalog``, ``chat``, ``execute_tool``, ``reserve_tenant_budget`` and
+  ``version_stats`` activities, built from the worker's configuration: the model profiles it
+  serves, the tools of its ``tool_modules``, its tenant budgets, its idempotency ledger
+  (``ledger_url``) and one pooled HTTP client, opened and closed with the worker.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
+from baton.activities.rollout import RolloutActivities
+from baton.activities.tenant import TenantActivities
 from baton.activities.tools import ToolActivities, open_ledger
 from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
@@ -55,9 +58,10 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # Pure data and pure functions (no I/O, no clock, no randomness): safe to share across workflow
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
-    "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.messages",
-    "baton.patterns", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
-    "baton.visibility", "cryptography", "jsonschema",
+    "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
+    "baton.idempotency", "baton.messages", "baton.patterns", "baton.rollout", "baton.runs",
+    "baton.schemas", "baton.signing", "baton.specs", "baton.visibility", "cryptography",
+    "jsonschema",
 )
 
 
@@ -108,6 +112,8 @@ class BatonPlugin(SimplePlugin):
                                     max_result_chars=settings.max_tool_result_chars,
                                     lease_s=settings.ledger_lease_s)
         self.catalog = CatalogActivities(settings, self.registry)
+        self.tenants = TenantActivities(settings)
+        self.rollouts = RolloutActivities()
         telemetry = TelemetryInterceptor(self.tracing)
         # Temporal's tracing interceptor must run outside Baton's, so the caller's trace context
         # is current before Baton's invoke_* spans open: it is configured first (see below).
@@ -121,7 +127,8 @@ class BatonPlugin(SimplePlugin):
             data_converter=lambda existing: baton_data_converter(existing, codec=codec),
             interceptors=[telemetry],
             workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
-            activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool],
+            activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool,
+                        self.tenants.reserve_tenant_budget, self.rollouts.version_stats],
             workflow_runner=workflow_runner,
             run_context=self._resources,
         )
@@ -137,8 +144,9 @@ class BatonPlugin(SimplePlugin):
         if self._otel is not None:
             config = self._otel.configure_worker(config)
         config = super().configure_worker(config)
-        # The llm activity rebuilds a conversation prefix by querying its workflow.
-        self.llm.temporal_client = config["client"]
+        # The llm activity rebuilds a conversation prefix by querying its workflow; the tenant
+        # budget activity sends updates to an authority, the rollout one reads visibility.
+        self.llm.temporal_client = self.tenants.client = self.rollouts.client = config["client"]
         self._task_queue = config["task_queue"]
         return config
 

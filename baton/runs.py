@@ -56,6 +56,8 @@ class RunStatus(StrEnum):
     TRANSFERRED = "transferred"  # an agent handed the conversation to another (handoff child)
     STALLED = "stalled"  # nobody can make progress (blackboard: no rule applies, scheduler done)
     BUDGET_EXHAUSTED = "budget_exhausted"
+    # The tenant's budget for the day or month (the operator's, across runs) has no room left.
+    TENANT_BUDGET_EXHAUSTED = "tenant_budget_exhausted"
     OUTPUT_INVALID = "output_invalid"  # no valid answer (schema, empty) after the fix attempts
     REFUSED = "refused"  # the model declined the task (a provider-reported refusal)
     CONTEXT_EXCEEDED = "context_exceeded"  # the conversation outgrew the model's context window
@@ -304,6 +306,12 @@ class ToolCallEvent(_Event):
     cache_hit: bool = False
     ledger_hit: bool = False
     duration_ms: float = 0.0
+    # What running the tool itself cost, as the tool reported it (a paid API, a model it calls).
+    # On a cache hit the tool did not run: these are what the call that filled the cache cost,
+    # i.e. what the hit saved, and ``original_ms`` how long that call took.
+    tool_tokens: int = 0
+    tool_cost_usd: float = 0.0
+    original_ms: float | None = None
 
 
 class ToolRefusedEvent(_Event):

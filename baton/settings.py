@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from baton.approvals import ApprovalAuthority
+from baton.budgets import TenantBudget
 from baton.specs import ModelProfile
 
 __all__ = [
@@ -111,6 +112,9 @@ class BatonSettings(BaseSettings):
     ledger_lease_s: float = Field(
         default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
         "how long a retry waits before taking over from a crashed attempt")
+    tenant_budgets: dict[str, TenantBudget] = Field(
+        default_factory=dict, description="worker: tokens and USD per day/month per tenant, "
+        "enforced across every run and worker ('*': every tenant without its own entry)")
     approvers: dict[str, Approver] = Field(
         default_factory=dict, description="worker: who may decide approvals, with public keys")
     approver_groups: dict[str, list[str]] = Field(
@@ -213,6 +217,10 @@ class BatonSettings(BaseSettings):
         except KeyError:
             raise KeyError(f"model profile {name!r} is not served by this worker "
                            f"(served: {', '.join(sorted(self.profiles))})") from None
+
+    def tenant_budget(self, tenant: str) -> TenantBudget | None:
+        """The budget the operator set for ``tenant`` (or for every tenant, ``*``)."""
+        return self.tenant_budgets.get(tenant) or self.tenant_budgets.get("*")
 
     @property
     def encryption_keys(self) -> dict[str, str]:

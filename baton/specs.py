@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
+from baton.canary import RolloutRule
 from baton.messages import Usage
 from baton.patterns import (
     BlackboardSpec,
@@ -24,6 +25,7 @@ from baton.patterns import (
     PatternSpec,
     PipelineSpec,
     SupervisorSpec,
+    with_coordinator_model,
 )
 
 __all__ = [
@@ -255,6 +257,8 @@ class TeamSpec(_Spec):
     pattern: Pattern = "single"
     agents: tuple[AgentSpec, ...]
     entry: str | None = None  # the agent that receives the input; default: the first
+    # The model profile of routers, mergers, judges and schedulers that name none themselves.
+    coordinator_model: str | None = None
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
     teams: dict[str, TeamSpec] = Field(default_factory=dict)  # sub-teams usable as members
@@ -265,6 +269,7 @@ class TeamSpec(_Spec):
     debate: DebateSpec | None = None
     handoff: HandoffSpec | None = None
     blackboard: BlackboardSpec | None = None
+    rollout: RolloutRule | None = None  # when a canary of this version is rolled back/promoted
 
     _v_name = field_validator("name")(_check_name)
 
@@ -280,6 +285,11 @@ class TeamSpec(_Spec):
                 raise ValueError(f"{', '.join(named)}: worker configuration, never part of a "
                                  "team or a run's input (see docs/configuration.md)")
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coordinators_default(cls, data: Any) -> Any:
+        return with_coordinator_model(data)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> TeamSpec:

@@ -13,6 +13,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from baton.budgets import Grant, ReserveRequest
 from baton.calls import (
     CatalogRequest,
     CatalogResolution,
@@ -21,13 +22,18 @@ from baton.calls import (
     ToolInvocation,
     ToolOutcome,
 )
+from baton.canary import VersionStats
+from baton.rollout import VersionQuery
 
 with workflow.unsafe.imports_passed_through():
     from baton.activities.catalog import CatalogActivities
     from baton.activities.llm.activity import LlmActivities
+    from baton.activities.rollout import RolloutActivities
+    from baton.activities.tenant import TenantActivities
     from baton.activities.tools import ToolActivities
 
-__all__ = ["chat", "execute_tool", "rate_limited_queue", "resolve_catalog"]
+__all__ = ["chat", "execute_tool", "rate_limited_queue", "reserve_tenant_budget",
+           "resolve_catalog", "version_stats"]
 
 
 def rate_limited_queue(task_queue: str, profile_name: str) -> str:
@@ -90,4 +96,30 @@ async def execute_tool(invocation: ToolInvocation, *, summary: str) -> ToolOutco
         ),
         summary=summary,
         **options,
+    )
+
+
+async def reserve_tenant_budget(request: ReserveRequest, *, wait_s: float) -> Grant:
+    # The authority may hold a grant up to ``wait_s`` for calls in flight to settle; retries are
+    # safe (the reservation id makes a repeated request get the same grant), and bounded: an
+    # authority that cannot be reached ends the run rather than letting it spend unmetered.
+    return await workflow.execute_activity_method(
+        TenantActivities.reserve_tenant_budget,
+        request,
+        start_to_close_timeout=timedelta(seconds=wait_s + 30),
+        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                 maximum_interval=timedelta(seconds=10), maximum_attempts=5),
+        summary=f"reserve tenant budget: {request.agent}, up to "
+                f"{request.prompt_tokens + request.max_output_tokens:,} tokens",
+    )
+
+
+async def version_stats(query: VersionQuery) -> list[VersionStats]:
+    # Reads Temporal visibility only; a failed read is simply tried again at the next check.
+    return await workflow.execute_activity_method(
+        RolloutActivities.version_stats,
+        query,
+        start_to_close_timeout=timedelta(seconds=60),
+        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+        summary=f"version stats of team {query.team}",
     )

@@ -41,6 +41,7 @@ from baton.workflows._history import Conversation, compact
 from baton.workflows._model_turn import ModelTurn
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
+from baton.workflows._tenant import TenantMeter
 from baton.workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
 from baton.workflows.prompts import system_prompt
 
@@ -80,6 +81,7 @@ class AgentLoop(ModelTurn):
             usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
             waited_s=carry.waited_s if carry else 0.0)
         self.step = carry.step if carry else 0
+        self.tenant = TenantMeter(run.tenant)  # the tenant's budget, when the operator set one
         self.fix_attempts = carry.fix_attempts if carry else 0
         self.previous_runs = list(carry.previous_runs) if carry else []
         self.status = RunStatus.RUNNING
@@ -128,6 +130,8 @@ class AgentLoop(ModelTurn):
             return self._finish(done)
         except asyncio.CancelledError:
             return self._finish(Finished(RunStatus.CANCELLED, "the run was cancelled"))
+        finally:  # also before continuing as new: a reservation never outlives its loop
+            await self.tenant.settle(self.log)
 
     # -- the loop -----------------------------------------------------------------------------
     async def _one_step(self) -> None:
@@ -140,6 +144,7 @@ class AgentLoop(ModelTurn):
             raise Finished(RunStatus.BUDGET_EXHAUSTED, exhausted)
         self.step += 1
         reply = await self._call_model()
+        await self.tenant.settle(self.log)
         if reply.tool_calls:
             self._describe("calling " + ", ".join(c.name for c in reply.tool_calls))
             await self._run_tools(reply.tool_calls)

@@ -23,6 +23,7 @@ from baton.workflows import _activities
 from baton.workflows._budget import estimate_tokens, schema_texts
 from baton.workflows._history import Conversation, compact
 from baton.workflows._retry import Decision, Failure, attempt_failure, decide
+from baton.workflows._tenant import TenantMeter
 from baton.workflows._tool_turn import ToolTurn
 from baton.workflows._workflow_tools import Finished
 
@@ -37,6 +38,7 @@ class ModelTurn(ToolTurn):
     """The model-calling half of ``AgentLoop`` (a mixin: it works on the loop's state)."""
 
     profile_name: str
+    tenant: TenantMeter
 
     @property
     def profile(self) -> ServedProfile:
@@ -57,6 +59,8 @@ class ModelTurn(ToolTurn):
                 price_output_per_mtok=profile.price_output_per_mtok)
             if refused is not None:
                 raise Finished(RunStatus.BUDGET_EXHAUSTED, refused)
+            # The tenant's budget (when the operator set one) may shorten the answer or refuse.
+            room = await self.tenant.room(self, prompt, room)
             request = ChatRequest(
                 workflow_id=workflow.info().workflow_id, run_id=self.run_id,
                 agent=self.agent.name, profile_name=self.profile_name, profile=profile,

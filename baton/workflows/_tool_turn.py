@@ -135,7 +135,8 @@ class ToolTurn:
             arguments=args, status=outcome.status, result=outcome.value,
             content=outcome.content, error_type=outcome.error_type, idempotency_key=key,
             cache_hit=outcome.cache_hit, ledger_hit=outcome.ledger_hit,
-            duration_ms=outcome.duration_ms,
+            duration_ms=outcome.duration_ms, tool_tokens=outcome.tool_tokens,
+            tool_cost_usd=outcome.tool_cost_usd, original_ms=outcome.original_ms,
         )
         message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
         if spec.stop and outcome.status == "ok":

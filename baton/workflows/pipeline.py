@@ -29,8 +29,8 @@ __all__ = ["INPUT_FROM", "PipelineWorkflow", "read_stage_task", "resume_input", 
 
 # Re-running cannot help when the money or the time is gone, a person cancelled the stage, the
 # model refused the stage's input or the input does not fit its context: it would end the same way.
-_NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.CANCELLED, RunStatus.REFUSED,
-                          RunStatus.CONTEXT_EXCEEDED})
+_NOT_RETRIED = frozenset({RunStatus.BUDGET_EXHAUSTED, RunStatus.TENANT_BUDGET_EXHAUSTED,
+                          RunStatus.CANCELLED, RunStatus.REFUSED, RunStatus.CONTEXT_EXCEEDED})
 
 
 INPUT_FROM = "Input from "

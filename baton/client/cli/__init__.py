@@ -2,8 +2,10 @@
 
 One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
 :mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
-lint, examples, resume) and :mod:`.approvals`. The command modules define plain functions and
-never import this module; it registers them, so the order here is the order of ``baton --help``.
+lint, examples, resume), :mod:`.approvals`, :mod:`.rollout` (deploy, rollout
+status|promote|rollback), :mod:`.budgets` and :mod:`.cost`. The command modules define plain
+functions and never import this module; it registers them, so the order here is the order of
+``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -23,7 +25,7 @@ from rich.text import Text
 from temporalio.service import RPCError
 
 from baton.client import _tracing
-from baton.client.cli import approvals, debug, ops, run, stack
+from baton.client.cli import approvals, budgets, cost, debug, ops, rollout, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.console import console
@@ -70,6 +72,10 @@ app.command()(approvals.reject)
 app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
+app.command()(rollout.deploy)
+app.add_typer(rollout.rollout)
+app.command()(budgets.budgets)
+app.command()(cost.cost)
 app.add_typer(keys)
 
 

@@ -26,6 +26,7 @@ from baton.client.cli._render import (
     result_panel,
     status_style,
 )
+from baton.client.cli._render_ops import tools_table
 from baton.client.views import ReplayReport, RunView, StepDiff
 from baton.messages import Message
 from baton.runs import (
@@ -127,6 +128,9 @@ def _label(node: RunView) -> Text:
         end = node.closed_at
         text.append(f"  started {node.started_at:%H:%M:%S}"
                     + (f", took {(end - node.started_at).total_seconds():.1f} s" if end else ""))
+    if node.version and not node.member:
+        label = f"{node.version_label}, " if node.version_label else ""
+        text.append(f"  version {label}{node.version}", style="magenta")
     t = node.totals
     text.append(f"  {t.usage.total_tokens} tokens, ${t.cost_usd:.4f}")
     if node.previous_runs:
@@ -192,7 +196,8 @@ def totals_tables(view: RunView) -> list[RenderableType]:
                 f"({t.cache_hits} cache hits, {t.ledger_hits} ledger hits), "
                 f"{t.usage.input_tokens} in{cache_note(t.usage)} + {t.usage.output_tokens} out = "
                 f"{t.usage.total_tokens} tokens, ${t.cost_usd:.6f}", style="bold")
-    return [agents, models, line] if t.per_agent else [line]
+    tools = [tools_table(t.per_tool)] if t.per_tool else []
+    return [agents, models, *tools, line] if t.per_agent else [*tools, line]
 
 
 def _message_lines(message: Message) -> list[str]:

@@ -39,6 +39,8 @@ _ENDINGS = {
     RunStatus.TRANSFERRED: "It handed the conversation over to another agent",
     RunStatus.STALLED: "It stopped because nobody could make further progress",
     RunStatus.BUDGET_EXHAUSTED: "It stopped because its budget ran out",
+    RunStatus.TENANT_BUDGET_EXHAUSTED: (
+        "It stopped because its tenant's budget for the day or month ran out"),
     RunStatus.OUTPUT_INVALID: "It stopped because its answer never had the required format",
     RunStatus.REFUSED: "It stopped because the model refused the task",
     RunStatus.CONTEXT_EXCEEDED: "It stopped because the conversation grew too long for the model",
