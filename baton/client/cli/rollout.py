@@ -25,8 +25,8 @@ from baton.client.cli._common import (
     run_async,
     settings_from,
 )
-from baton.client.cli._tables import findings_table
 from baton.client.cli._render_ops import rollout_state_lines, rollout_table
+from baton.client.cli._tables import findings_table
 from baton.lint import has_errors, lint_team
 from baton.loader import load_team
 from baton.rollout import RolloutState, team_digest
