@@ -60,8 +60,8 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
     "baton.idempotency", "baton.messages", "baton.patterns", "baton.rollout", "baton.runs",
-    "baton.schemas", "baton.signing", "baton.specs", "baton.visibility", "cryptography",
-    "jsonschema",
+    "baton.schemas", "baton.signing", "baton.specs", "baton.streaming", "baton.visibility",
+    "cryptography", "jsonschema",
 )
 
 

@@ -58,6 +58,7 @@ from baton.runs import Admission, AgentStatus, RunEvent, RunInput, RunResult, Ru
 from baton.settings import BatonSettings
 from baton.signing import load_private_key, signed
 from baton.specs import TeamSpec
+from baton.streaming import TreeEvent
 from baton.visibility import AGENT, STATUS, TEAM, TENANT, VERSION
 
 __all__ = [
@@ -282,7 +283,21 @@ class BatonClient(Operations):
         """Open approvals of a run and its member runs; without a run id, of every run."""
         return await self.runs.pending_approvals(run_id, team=team, tenant=tenant)
 
+    def events(self, run_id: str, offset: int = 0) -> AsyncIterator[RunEvent]:
+        """The run's events as they happen (model call started and answered with usage, tool
+        calls with results, approvals, members started and finished, the end), from
+        ``offset`` (an event's ``seq``: resume after a disconnect with the last seq + 1) on,
+        across continue-as-new; ends after the run's ``finished`` event. Long-polls the run's
+        ``events`` update; nothing is polled from history."""
+        return self.runs.events(run_id, offset=offset)
+
+    def event_tree(self, run_id: str, offset: int = 0) -> AsyncIterator[TreeEvent]:
+        """``events`` of the run and of every member run it starts (child workflows at any
+        depth), merged as they happen; each ``TreeEvent`` names the workflow that logged it."""
+        return self.runs.event_tree(run_id, offset=offset)
+
     def watch(self, run_id: str, *, interval_s: float = POLL_INTERVAL_S
               ) -> AsyncIterator[RunEvent]:
-        """Yield run-log events as they are appended; stop once the run has finished."""
+        """The run's events from its start (``events(run_id)``); ``interval_s`` paces the
+        query fallback used while the run refuses more long polls."""
         return self.runs.watch(run_id, interval_s=interval_s)

@@ -16,6 +16,7 @@ from baton.runs import (
     FailoverEvent,
     ModelAttemptEvent,
     ModelCallEvent,
+    ModelStartedEvent,
     RunStatus,
 )
 from baton.specs import ServedProfile
@@ -67,6 +68,8 @@ class ModelTurn(ToolTurn):
                 prefix=prefix, delta=delta, tools=tools, output_schema=self.agent.output_schema,
                 step=self.step, attempt=attempt, max_output_tokens=room)
             attempt_started = workflow.now()
+            self.log.add(ModelStartedEvent, step=self.step, profile=self.profile_name,
+                         model=profile.model, attempt=attempt)  # for live event streams
             try:
                 response = await _activities.chat(request, summary=(
                     f"chat {profile.model}: {self.agent.name} step {self.step}"

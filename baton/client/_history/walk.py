@@ -1,12 +1,13 @@
 """A run log rebuilt from a workflow's event history: no query, no worker, no replay.
 
 What the workflow logs has a trace in history: its input (``started``), each ``chat`` and
-``execute_tool`` activity (``model_call``, costed with the prices the request recorded, and
-``tool_call``), member runs (``child`` started and finished, with the member's typed result),
-approvals (memo upserts, ``decide`` updates and signals: ``approvals``), failovers (a
-failed ``chat`` followed by one on another profile), continuations and the end (``finished``
-and the ``RunResult``, typed even when the workflow closed failed). Delegations, transfers and
-refused tool calls are read from the tool results the next model call carried.
+``execute_tool`` activity (``model_started`` when scheduled, ``model_call``, costed with the
+prices the request recorded, and ``tool_call``), member runs (``child`` started and finished,
+with the member's typed result), approvals (memo upserts, ``decide`` updates and signals:
+``approvals``), failovers (a failed ``chat`` followed by one on another profile), continuations
+and the end (``finished`` and the ``RunResult``, typed even when the workflow closed failed).
+Delegations, transfers and refused tool calls are read from the tool results the next model
+call carried.
 
 What history cannot show is absent: ``output_invalid`` (a check in workflow code), a refused or
 delegated call whose result no later model call carried, and members a budget refused before
@@ -31,6 +32,7 @@ from baton.messages import Usage
 from baton.runs import (
     FailoverEvent,
     ModelCallEvent,
+    ModelStartedEvent,
     StartedEvent,
     ToolCallEvent,
     ToolRefusedEvent,
@@ -94,6 +96,10 @@ class Walk(MemberEvents, RunEvents):
                       to_profile=profile, reason=failed[1])
         for message in request.get("delta") or []:
             self._tool_result(event, jdict(message))
+        attempt = request.get("attempt")
+        self.emit(ModelStartedEvent, at(event), agent=agent, step=step, profile=profile,
+                  model=str(jdict(request.get("profile")).get("model") or "?"),
+                  attempt=attempt if isinstance(attempt, int) and attempt > 0 else 1)
 
     def _tool_result(self, event: HistoryEvent, message: dict[str, Any]) -> None:
         """A tool result the model is shown, for a call no activity ran: a delegation or a

@@ -1,8 +1,8 @@
 """The ``baton`` command line (typer + rich): the app, its commands in order, and ``main``.
 
 One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
-:mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
-lint, examples, resume), :mod:`.approvals`, :mod:`.rollout` (deploy, rollout
+:mod:`.run` (run, watch, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops`
+(runs, lint, examples, resume), :mod:`.approvals`, :mod:`.rollout` (deploy, rollout
 status|promote|rollback), :mod:`.budgets` and :mod:`.cost`. The command modules define plain
 functions and never import this module; it registers them, so the order here is the order of
 ``baton --help``.
@@ -58,6 +58,7 @@ app.command("model-server")(stack.model_server)
 app.command("codec-server")(codec_server)
 app.command("console")(console)
 app.command()(run.run)
+app.command()(run.watch)
 app.command()(run.status)
 app.command()(run.cancel)
 app.command()(run.demo)
