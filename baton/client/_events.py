@@ -103,7 +103,7 @@ class _Stream:
                 continue
             self.failures = 0
             if not self.with_events and page.end > offset:
-                return await self._query(offset)
+                return await self._read(offset)
             return page
 
     async def _refused(self, refused: str | None, offset: int,
@@ -117,7 +117,7 @@ class _Stream:
         if refused == EVENTS_ELSEWHERE:
             return await self._earlier(offset)
         if refused == EVENTS_BUSY:
-            page = await self._query(offset)
+            page = await self._read(offset)
             if not page.events and not page.closing:
                 await asyncio.sleep(self.interval_s)
             return page
@@ -143,6 +143,16 @@ class _Stream:
         page: EventsPage = await self.reader.query(self.run_id, EVENTS,
                                                    EventsRequest(offset=offset), EventsPage)
         return page
+
+    async def _read(self, offset: int) -> EventsPage:
+        """The events from ``offset`` on, by query. The query goes to the newest run: when the
+        run continued as new since the poll answered, the events from ``offset`` to the new
+        run's first are in the previous run, and are read there first."""
+        page = await self._query(offset)
+        if page.first_offset <= offset:
+            return page
+        earlier = await self._earlier(offset)
+        return page.model_copy(update={"events": [*earlier.events, *page.events]})
 
     async def _earlier(self, offset: int) -> EventsPage:
         """Events earlier continuations logged, from ``offset`` up to the current run's first."""
