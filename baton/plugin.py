@@ -17,8 +17,8 @@ It brings:
   breaking replay;
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
-* the eight pattern workflows, the tenant budget and rollout workflows, and the
-  ``resolve_catalog``, ``chat``, ``execute_tool``, ``reserve_tenant_budget`` and
+* the eight pattern workflows, the session workflow, the tenant budget and rollout workflows,
+  and the ``resolve_catalog``, ``chat``, ``execute_tool``, ``reserve_tenant_budget`` and
   ``version_stats`` activities, built from the worker's configuration: the model profiles it
   serves, the tools of its ``tool_modules``, its tenant budgets, its idempotency ledger
   (``ledger_url``) and one pooled HTTP client, opened and closed with the worker.
@@ -60,8 +60,8 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
     "baton.idempotency", "baton.messages", "baton.patterns", "baton.rollout", "baton.runs",
-    "baton.schemas", "baton.signing", "baton.specs", "baton.streaming", "baton.visibility",
-    "cryptography", "jsonschema",
+    "baton.schemas", "baton.sessions", "baton.signing", "baton.specs", "baton.streaming",
+    "baton.visibility", "cryptography", "jsonschema",
 )
 
 

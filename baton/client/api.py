@@ -44,6 +44,7 @@ from baton.client._runlog import VERSION_MEMO
 from baton.client._tracing import client_interceptors
 from baton.client._workflow import not_found
 from baton.client.reader import POLL_INTERVAL_S, RunReader
+from baton.client.session import Session, Sessions
 from baton.client.views import ReplayReport, RunRow, RunView
 from baton.errors import (
     ApprovalRefusedError,
@@ -68,6 +69,7 @@ __all__ = [
     "QueryTimeoutError",
     "RunExistsError",
     "RunView",
+    "Session",
     "StartedRun",
     "new_run_id",
 ]
@@ -77,7 +79,7 @@ ADMISSION_TIMEOUT_S = 30.0
 NO_WORKER_ADMISSION_S = 3.0
 
 
-class BatonClient(Operations):
+class BatonClient(Operations, Sessions):
     """Typed async API over one Temporal client (built by ``worker.connect``); reads go through
     ``runs``, a :class:`RunReader` over the same client."""
 
@@ -153,10 +155,11 @@ class BatonClient(Operations):
                 from exc
         return run_id
 
-    async def _start_admitted(self, workflow: str, run: RunInput, options: dict[str, Any],
-                              timeout_s: float) -> None:
+    async def _start_admitted(self, workflow: str, run: object, options: dict[str, Any],
+                              timeout_s: float | None = None) -> None:
         """Start and ask for admission in one request (update-with-start), so the answer comes
         from the run's first workflow task, before a refused run closes."""
+        timeout_s = ADMISSION_TIMEOUT_S if timeout_s is None else timeout_s
         if not await self._workers_polling():
             # Nobody has polled lately: a worker that is only just starting still gets a moment,
             # then the run waits for one (it starts when a worker polls its task queue).

@@ -71,6 +71,7 @@ class Expectation(_Frozen):
     ``script_expectation_failed``, so a test sees the conversation was not what it expected."""
 
     last_message_contains: str | None = None
+    messages_contain: tuple[str, ...] = ()  # each somewhere in the request's messages
     tools_include: tuple[str, ...] = ()
 
 
