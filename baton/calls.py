@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.approvals import ApprovalAuthority
+from baton.memory import LongTermMemorySpec
 from baton.messages import AssistantMessage, ConversationRef, Message, Usage
 from baton.specs import ServedProfile, ToolSpec
 
@@ -88,6 +89,10 @@ class ChatRequest(_Payload):
     attempt: int = 1  # of this call on this profile: the workflow retries, one attempt each
     # What the run's budget leaves for this call's answer (never above the profile's own cap).
     max_output_tokens: int | None = None
+    # Working memory: a summariser call folding messages [start, end) of the conversation the
+    # prefix and delta make; the worker builds the summariser's prompt from them, so no message
+    # enters history a second time (baton.activities.llm.summarize).
+    summarize: tuple[int, int] | None = None
 
 
 class ChatResponse(_Payload):
@@ -117,6 +122,8 @@ class ToolInvocation(_Payload):
     # Part of every ledger and read-cache key: one tenant never sees another's recorded
     # outcomes or cached reads. "default" also for payloads scheduled before it existed.
     tenant: str = "default"
+    subject: str | None = None  # the run's subject: cached reads are tagged with it (forgetting)
+    memory: LongTermMemorySpec | None = None  # the policy, for the built-in memory tools
 
 
 class ToolOutcome(_Payload):

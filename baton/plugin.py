@@ -17,10 +17,11 @@ It brings:
   breaking replay;
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
-* the eight pattern workflows and the ``resolve_catalog``, ``chat`` and ``execute_tool``
-  activities, built from the worker's configuration: the model profiles it serves, the tools of
-  its ``tool_modules``, its idempotency ledger (``ledger_url``) and one pooled HTTP client,
-  opened and closed with the worker.
+* the eight pattern workflows and the ``resolve_catalog``, ``chat``, ``execute_tool``,
+  ``recall_memories`` and ``store_memory`` activities, built from the worker's configuration:
+  the model profiles it serves, the tools of its ``tool_modules`` plus the built-in memory
+  tools, its idempotency ledger (``ledger_url``), its memory store (``memory_url``) and one
+  pooled HTTP client, opened and closed with the worker.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
+from baton.activities.memory import (
+    Embedder,
+    MemoryActivities,
+    MemoryService,
+    open_memory_store,
+)
+from baton.activities.memory.tools import BUILTIN_TOOL_MODULE
 from baton.activities.tools import ToolActivities, open_ledger
 from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
@@ -55,9 +63,9 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # Pure data and pure functions (no I/O, no clock, no randomness): safe to share across workflow
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
-    "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.messages",
-    "baton.patterns", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
-    "baton.visibility", "cryptography", "jsonschema",
+    "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.memory",
+    "baton.messages", "baton.patterns", "baton.runs", "baton.schemas", "baton.signing",
+    "baton.specs", "baton.visibility", "cryptography", "jsonschema",
 )
 
 
@@ -102,11 +110,21 @@ class BatonPlugin(SimplePlugin):
         self.settings = settings = settings or BatonSettings()
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.registry = registry or default_registry.serving(settings.tool_modules)
+        # The memory tools (remember, recall) are served by every worker, next to its own.
+        builtins = default_registry.serving([BUILTIN_TOOL_MODULE])
+        for name in builtins.names():
+            if self.registry.get(name) is None:
+                self.registry.register(builtins.resolve(name))
         self.llm = LlmActivities(settings=settings)
-        # The ledger store the configuration names: SQLite on one host, PostgreSQL across hosts.
+        # The stores the configuration names: SQLite on one host, PostgreSQL across hosts.
+        self.embedder = None if settings.embeddings is None else Embedder(
+            settings.embeddings, base_url=settings.resolved_model_server_url)
+        self.memory = MemoryService(open_memory_store(settings.resolved_memory_url),
+                                    self.embedder)
         self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
                                     max_result_chars=settings.max_tool_result_chars,
-                                    lease_s=settings.ledger_lease_s)
+                                    lease_s=settings.ledger_lease_s, memory=self.memory)
+        self.memory_activities = MemoryActivities(self.memory)
         self.catalog = CatalogActivities(settings, self.registry)
         telemetry = TelemetryInterceptor(self.tracing)
         # Temporal's tracing interceptor must run outside Baton's, so the caller's trace context
@@ -121,7 +139,9 @@ class BatonPlugin(SimplePlugin):
             data_converter=lambda existing: baton_data_converter(existing, codec=codec),
             interceptors=[telemetry],
             workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
-            activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool],
+            activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool,
+                        self.memory_activities.recall_memories,
+                        self.memory_activities.store_memory],
             workflow_runner=workflow_runner,
             run_context=self._resources,
         )
@@ -156,6 +176,8 @@ class BatonPlugin(SimplePlugin):
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
                 self.llm.http = http
+                if self.embedder is not None:
+                    self.embedder.http = http
                 try:
                     async with AsyncExitStack() as limited:
                         for worker in self._rate_limited_workers():
@@ -167,6 +189,7 @@ class BatonPlugin(SimplePlugin):
                     # are renewed and their outcomes recorded before the ledger closes.
                     await self.tools.drain()
                     await self.tools.ledger.close()
+                    await self.memory.close()
 
     def _rate_limited_workers(self) -> list[temporalio.worker.Worker]:
         """One activity worker per rate-limited profile, polling that profile's queue: the

@@ -105,11 +105,12 @@ class BatonClient:
 
     # -- starting ----------------------------------------------------------------------------
     async def start(self, team: TeamSpec | str | Path, input: str, *, tenant: str = "default",
-                    run_id: str | None = None) -> str:
-        """Start a run of ``team`` (a spec or a YAML path) and return its run id."""
+                    subject: str | None = None, run_id: str | None = None) -> str:
+        """Start a run of ``team`` (a spec or a YAML path) and return its run id; ``subject``
+        names whom it is about (long-term memory is kept per tenant and subject)."""
         spec = team if isinstance(team, TeamSpec) else load_team(team)
-        return await self.start_input(RunInput(team=spec, input=input, tenant=tenant),
-                                      run_id=run_id)
+        return await self.start_input(
+            RunInput(team=spec, input=input, tenant=tenant, subject=subject), run_id=run_id)
 
     async def start_input(self, run: RunInput, *, run_id: str | None = None,
                           admission_timeout_s: float | None = ADMISSION_TIMEOUT_S) -> str:

@@ -76,13 +76,14 @@ class Members:
             budget = self.budget.slice(team.budget, share, now=now)
             return "AgentWorkflow", RunInput(
                 team=team.for_agent(member, budget), input=task, tenant=self.input.tenant,
-                agent=member,
+                subject=self.input.subject, agent=member,
                 parent_run_id=self.run_id, context=list(context),
                 transfer_targets={t: team.agent(t).description for t in transfer_targets},
                 trace_id=self.input.trace_id, catalog=self.catalog)
         sub = team.teams[member]
         sub = sub.model_copy(update={"budget": self.budget.slice(sub.budget, share, now=now)})
         return workflow_type(sub), RunInput(team=sub, input=task, tenant=self.input.tenant,
+                                            subject=self.input.subject,
                                             parent_run_id=self.run_id, trace_id=self.input.trace_id,
                                             catalog=self.catalog)
 

@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from baton.activities.llm import anthropic, openai
 from baton.activities.llm.conversations import ConversationCache
 from baton.activities.llm.errors import to_application_error
+from baton.activities.llm.summarize import caller, prompt_for
 from baton.calls import ChatRequest, ChatResponse
 from baton.errors import BatonError, ProviderAuthError, ProviderRequestError
 from baton.messages import Message
@@ -73,10 +74,10 @@ class LlmActivities:
                 connection = self._connection(request.profile_name)
                 api_key = _api_key(connection)
                 register_secret(api_key)  # never in a log line, whatever a provider echoes
-                messages = await self.cache.resolve(
+                messages = prompt_for(request, await self.cache.resolve(
                     workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
                     delta=request.delta, client=self.temporal_client,
-                )
+                ))  # a summariser call is sent its own prompt (working memory)
                 observed.input(messages)
                 if request.max_output_tokens is not None:  # the run's budget caps this answer
                     capped = min(request.max_output_tokens, request.profile.max_output_tokens)
@@ -125,7 +126,7 @@ class LlmActivities:
             # providers ignore them, and they make proxy logs (LiteLLM) traceable to a run.
             "X-Baton-Run-Id": request.run_id,
             "X-Baton-Workflow-Id": request.workflow_id,
-            "X-Baton-Agent": request.agent,
+            "X-Baton-Agent": caller(request),
             "X-Baton-Step": str(request.step),
             "X-Baton-Attempt": str(request.attempt),
             "User-Agent": _USER_AGENT,

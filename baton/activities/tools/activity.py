@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from baton.activities.memory.service import MemoryHandle, MemoryService
 from baton.activities.tools.heartbeat import Heartbeat
 from baton.activities.tools.lease import Lease, Orphans
 from baton.activities.tools.results import error_outcome, ok_outcome
@@ -80,9 +81,11 @@ class ToolActivities:
     """
 
     def __init__(self, registry: ToolRegistry, ledger: LedgerStore, *,
-                 max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S) -> None:
+                 max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S,
+                 memory: MemoryService | None = None) -> None:
         self.registry = registry
         self.ledger = ledger
+        self.memory = memory  # long-term memory, for tools whose invocation carries a policy
         self.max_result_chars = max_result_chars
         self.lease_s = lease_s
         self.orphans = Orphans()
@@ -131,8 +134,9 @@ class ToolActivities:
                 return cached.model_copy(update={"cache_hit": True})
         outcome = await self._call(definition, inv, parsed, None)
         if cacheable and outcome.status == "ok":
+            # Tagged with the run's subject: forgetting a subject purges its cached reads too.
             await self.ledger.cache_put(inv.tenant, inv.tool.name, arguments, outcome,
-                                        inv.tool.cache_ttl_s)
+                                        inv.tool.cache_ttl_s, subject=inv.subject)
         return outcome
 
     async def _execute_write(self, definition: ToolDefinition, inv: ToolInvocation,
@@ -219,7 +223,8 @@ class ToolActivities:
             kwargs[definition.context_param] = ToolContext(
                 idempotency_key=inv.idempotency_key, run_id=inv.run_id,
                 workflow_id=inv.workflow_id, agent=inv.agent, step=inv.step,
-                call_id=inv.call_id, attempt=info.attempt, heartbeat=beat)
+                call_id=inv.call_id, attempt=info.attempt, heartbeat=beat, tenant=inv.tenant,
+                subject=inv.subject, memory=self._memory(inv))
         timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
         ticker = asyncio.create_task(beat.tick(beat.interval_s(timeout or inv.tool.heartbeat_s)))
         settle = functools.partial(self._settle, inv, info.attempt)
@@ -250,6 +255,13 @@ class ToolActivities:
             beat.stop()
             await ticker
         return settle(result, None)
+
+    def _memory(self, inv: ToolInvocation) -> MemoryHandle | None:
+        if self.memory is None or inv.memory is None:
+            return None
+        return MemoryHandle(self.memory, inv.memory, tenant=inv.tenant,
+                            subject=inv.memory.scope_subject(inv.subject),
+                            run_id=inv.run_id, agent=inv.agent, key=inv.idempotency_key)
 
     def _settle(self, inv: ToolInvocation, attempt: int, result: Any,
                 error: BaseException | None) -> ToolOutcome:

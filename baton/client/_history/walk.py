@@ -26,6 +26,7 @@ from temporalio.client import WorkflowHistory
 from baton.client._history.decode import MISSING, tolerant
 from baton.client._history.end import RunEvents
 from baton.client._history.members import MemberEvents
+from baton.client._history.memory import MemoryEvents
 from baton.client._history.state import Call, at, host_of, jdict, number, text
 from baton.messages import Usage
 from baton.runs import (
@@ -42,7 +43,7 @@ from baton.workflows.supervisor import DELEGATE_PREFIX
 __all__ = ["Walk"]
 
 
-class Walk(MemberEvents, RunEvents):
+class Walk(MemberEvents, MemoryEvents, RunEvents):
     """Reads the histories of one workflow id's runs, oldest first (``await walk.read(h)``);
     then ``events()``, ``result``, ``members`` and ``notes`` hold what they told."""
 
@@ -77,17 +78,20 @@ class Walk(MemberEvents, RunEvents):
     async def _on_activity_task_scheduled_event_attributes(self, event: HistoryEvent,
                                                            attrs: Any) -> None:
         kind = attrs.activity_type.name
-        if kind not in ("chat", "execute_tool"):
+        if kind not in ("chat", "execute_tool", "recall_memories"):
             return
-        what = "chat request" if kind == "chat" else "tool invocation"
+        what = {"chat": "chat request", "execute_tool": "tool invocation"}.get(kind, kind)
         value = await self.decoder.first(attrs.input.payloads, f"{what} (event {event.event_id})")
         self.activities[event.event_id] = (kind, value)
         request = jdict(value)
         if kind == "execute_tool":
             self.calls.pop(str(request.get("call_id")), None)
             return
+        if kind != "chat":
+            return
         agent, step = str(request.get("agent") or self.host), _step(request)
-        failed = self.failed_chat.pop(agent, None)
+        # A summariser call (working memory) neither is nor ends a failover.
+        failed = None if request.get("summarize") else self.failed_chat.pop(agent, None)
         profile = str(request.get("profile_name") or "?")
         if failed is not None and failed[0] != profile:
             self.emit(FailoverEvent, at(event), agent=agent, step=step, from_profile=failed[0],
@@ -118,7 +122,11 @@ class Walk(MemberEvents, RunEvents):
         value = await self.decoder.first(attrs.result.payloads, f"{what} (event {event.event_id})")
         if request is MISSING or value is MISSING:
             return
-        if kind == "chat":
+        if kind == "recall_memories":
+            self.recalled(event, jdict(request), value)
+        elif kind == "chat" and jdict(request).get("summarize"):
+            self.summarized(event, jdict(request), jdict(value))
+        elif kind == "chat":
             self._model_call(event, jdict(request), jdict(value))
         else:
             self._tool_call(event, jdict(request), jdict(value))
@@ -171,6 +179,11 @@ class Walk(MemberEvents, RunEvents):
             return
         error_type, message = await self.failure(attrs.failure)
         request = jdict(request)
+        if kind == "recall_memories":  # the agent was told its memory is unavailable
+            return
+        if kind == "chat" and request.get("summarize"):  # a mechanical summary took its place
+            self.summarized(event, request, None, f"{error_type}: {message}")
+            return
         if kind == "chat":  # a failover, when the agent's next call uses another profile
             self.failed_chat[str(request.get("agent") or self.host)] = (
                 str(request.get("profile_name") or "?"), f"{error_type}: {message}")

@@ -2,8 +2,9 @@
 
 One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
 :mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
-lint, examples, resume) and :mod:`.approvals`. The command modules define plain functions and
-never import this module; it registers them, so the order here is the order of ``baton --help``.
+lint, examples, resume), :mod:`.approvals` and :mod:`.memory` (list, show, forget). The command
+modules define plain functions and never import this module; it registers them, so the order
+here is the order of ``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -28,6 +29,7 @@ from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.console import console
 from baton.client.cli.keys import keys
+from baton.client.cli.memory import memory
 from baton.errors import BatonError, SpecError
 
 __all__ = ["app", "main"]
@@ -70,6 +72,7 @@ app.command()(approvals.reject)
 app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
+app.add_typer(memory)
 app.add_typer(keys)
 
 

@@ -50,6 +50,9 @@ def run(
     *,
     input_: Annotated[str | None, typer.Option("--input", "-i", help="the task")] = None,
     tenant: Annotated[str, typer.Option(help="tenant (budgets, search attribute)")] = "default",
+    subject: Annotated[str | None, typer.Option(
+        help="whom the run is about (a customer, a repository): long-term memory is kept per "
+             "tenant and subject")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="print the run id and exit")] = False,
     run_id: Annotated[str | None, typer.Option(help="workflow id (default TEAM-<8 hex>)")] = None,
     address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
@@ -64,7 +67,7 @@ def run(
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
-        started = await client.start(spec, text, tenant=tenant, run_id=run_id)
+        started = await client.start(spec, text, tenant=tenant, subject=subject, run_id=run_id)
         if no_wait:
             typer.echo(started)
             errors.print(f"started; follow with `baton show {started}` or {client.ui_url(started)}",
