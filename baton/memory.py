@@ -74,7 +74,7 @@ class AskPersonSpec(_Spec):
 
     approvers: tuple[str, ...] = ()  # people or groups; empty: anyone who may decide
     expires_in_s: float | None = Field(default=3600.0, gt=0)
-    kind: str = "fact"
+    kind: str | None = None  # the kind the answer is kept as; default: the policy's default
 
 
 def _default_kinds() -> dict[str, MemoryKind]:
@@ -105,12 +105,17 @@ class LongTermMemorySpec(_Spec):
 
     @model_validator(mode="after")
     def _kinds_exist(self) -> LongTermMemorySpec:
-        named = [("default_kind", self.default_kind), ("ask.kind", self.ask.kind),
+        named = [("default_kind", self.default_kind), ("ask.kind", self.answer_kind),
                  *(("always_inject", kind) for kind in self.always_inject)]
         for what, kind in named:
             if kind not in self.kinds:
                 raise ValueError(f"{what} {kind!r} is not one of the kinds {sorted(self.kinds)}")
         return self
+
+    @property
+    def answer_kind(self) -> str:
+        """The kind a person's answer is kept as."""
+        return self.ask.kind or self.default_kind
 
     def scope_subject(self, run_subject: str | None) -> str:
         """The subject memories are kept under for a run about ``run_subject``."""

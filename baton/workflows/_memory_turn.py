@@ -224,8 +224,9 @@ class MemoryTurn(ModelTurn):
             return asked, None
         store = StoreRequest(
             id=f"mem-{workflow.uuid4().hex[:20]}", tenant=scope[0], subject=scope[1],
-            kind=ask.kind, text=answer, source_run=self.run_id, source_agent=resolution.by,
-            ttl_s=policy.ttl_s(ask.kind), max_per_scope=policy.max_per_scope)
+            kind=policy.answer_kind, text=answer, source_run=self.run_id,
+            source_agent=resolution.by, ttl_s=policy.ttl_s(policy.answer_kind),
+            max_per_scope=policy.max_per_scope)
         try:
             record = await _activities.store_memory(store)
         except ActivityError as exc:
