@@ -16,10 +16,17 @@ from temporalio.client import Client
 
 from baton.client import BatonClient
 from baton.memory import SUMMARY_SOURCE, MemorySpec, WorkingMemorySpec
-from baton.messages import AssistantMessage, ToolResultMessage, UserMessage
+from baton.messages import (
+    AssistantMessage,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from baton.runs import MessagesPage, PageRequest, RunLogPage, RunStatus, SummarizedEvent
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
+from baton.workflows._history import fold_plan
 
 AGENT = "support_agent"
 SUMMARIZER = f"{AGENT}.summarizer"
@@ -35,7 +42,7 @@ def _echo(n: int) -> dict[str, Any]:
 
 
 def _team(**working: Any) -> Any:
-    policy = WorkingMemorySpec(summarize_above_tokens=1_700, keep_recent=2, **working)
+    policy = WorkingMemorySpec(**{"summarize_above_tokens": 1_700, "keep_recent": 2, **working})
     return support_team(tools=("echo", "lookup_order"), max_steps=12,
                         memory=MemorySpec(working=policy))
 
@@ -152,3 +159,29 @@ async def test_below_the_threshold_nothing_is_folded(
         AGENT: [_echo(1), {"content": "Parcel 1 moved."}]})
     assert result.status is RunStatus.COMPLETED
     assert not [e for e in await _events(client, run_id) if isinstance(e, SummarizedEvent)]
+
+
+async def test_a_prompt_past_the_threshold_with_nothing_older_than_the_window_is_kept_whole(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    """The prompt passes the threshold at the first step, but the conversation is shorter than
+    ``keep_recent``: there is nothing to fold, and the run goes on."""
+    team = _team(summarize_above_tokens=256, keep_recent=6)
+    run_id = new_run_id(team)
+    result = await run_agent(client, settings, team, "Trace parcel 1.", run_id=run_id,
+                             scripted=scripted, script={
+        AGENT: [_echo(1), {"content": "Parcel 1 moved."}]})
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert not [e for e in await _events(client, run_id) if isinstance(e, SummarizedEvent)]
+
+
+def test_a_fold_plan_never_reaches_before_the_task() -> None:
+    call = AssistantMessage(tool_calls=(ToolCall(id="c1", name="echo"),))
+    result = ToolResultMessage(tool_call_id="c1", name="echo", content="ok")
+    messages = [SystemMessage(content="s"), UserMessage(content="task")]
+    for keep in (2, 6, 50):
+        assert fold_plan(messages, keep) is None
+        assert fold_plan([*messages, call, result], keep) is None
+    longer = [*messages, call, result, call, result, call, result]
+    plan = fold_plan(longer, 2)
+    assert plan is not None and (plan.start, plan.task, plan.end, plan.folded) == (1, 1, 6, 4)
+    assert fold_plan(longer, 6) is None  # fewer than two turns would be folded

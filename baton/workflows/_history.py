@@ -145,7 +145,8 @@ def fold_plan(messages: list[Message], keep_recent: int, *, least: int = 2) -> F
     """What to fold so that ``keep_recent`` messages (or a few more, to keep a tool call with
     its results) stay verbatim; None when fewer than ``least`` turns would be folded."""
     start, task = _lead_end(messages), _task_index(messages)
-    end = _window_start(messages, len(messages) - keep_recent)
+    # A conversation shorter than the window has nothing to fold (and no negative index).
+    end = _window_start(messages, max(len(messages) - keep_recent, task + 1))
     if end - task - 1 < least:
         return None
     return FoldPlan(start=start, task=task, end=end)

@@ -106,8 +106,10 @@ class MemoryTurn(ModelTurn):
         if working is None:
             return
         before, scale = self._prompt_tokens()
+        if before <= working.summarize_above_tokens:
+            return
         plan = fold_plan(self.conversation.messages, working.keep_recent)
-        if before <= working.summarize_above_tokens or plan is None:
+        if plan is None:
             return
         response, profile_name, error = await self._summarize(working, plan)
         text = (response.message.content or "").strip() if response else ""
