@@ -34,7 +34,8 @@ _STOPWORDS = frozenset((
     "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too",
     "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
     "while", "who", "whom", "why", "will", "with", "would", "you", "your", "please", "tell",
-    "know", "want", "like", "get", "let", "us",
+    "know", "want", "like", "get", "let", "us", "may", "might", "must", "shall", "anything",
+    "something", "every",
 ))
 _MAX_TERMS = 32
 
