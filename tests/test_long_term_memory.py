@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 
 from memory_helpers import AGENT, admin, events, injected, memory_team, remember, run, start
 from temporalio.client import Client
+from test_examples import EXAMPLES, default_input
 
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.approvals import ApprovalPolicy as Policy
 from baton.client import run_result
+from baton.loader import load_team
 from baton.runs import RecalledEvent, RunStatus, ToolCallEvent
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings, EmbeddingsSettings
@@ -133,3 +135,27 @@ async def test_with_an_embeddings_endpoint_memories_are_recalled_by_meaning(
         [recalled] = [e for e in await events(client, later) if isinstance(e, RecalledEvent)]
     assert recalled.mode == "hybrid" and recalled.outcome == "recalled"
     assert recalled.memories[0]["text"] == "Wants parcels sent by express courier"
+
+
+async def test_the_memory_example_remembers_a_customer_across_runs_in_heuristic_mode(
+        client: Client, settings: BatonSettings, worker: object) -> None:
+    """baton/examples/support_memory.yaml as its header runs it, with no script: the first run
+    about a customer keeps her preference, the next run about her starts with it in front of the
+    agent, and a run about someone else does not."""
+    team = load_team(EXAMPLES / "support_memory.yaml")
+    first, result = await run(client, settings, team, default_input(
+        EXAMPLES / "support_memory.yaml"), subject="cust-ana")
+    assert result.status is RunStatus.COMPLETED, result.reason
+    calls = [e for e in await events(client, first) if isinstance(e, ToolCallEvent)]
+    assert {"remember", "lookup_order"} <= {c.tool for c in calls}
+    async with admin(settings) as memory:
+        [kept] = await memory.list(subject="cust-ana")
+    assert "express courier" in kept.text and kept.source_run == first
+
+    second, result = await run(client, settings, team, "Where is my order A1003?",
+                               subject="cust-ana")
+    assert result.status is RunStatus.COMPLETED, result.reason
+    shown = await injected(client, second)
+    assert kept.text in shown and f"from run {first}" in shown
+    other, _ = await run(client, settings, team, "Where is my order A1003?", subject="cust-ben")
+    assert kept.text not in await injected(client, other)
