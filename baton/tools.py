@@ -46,10 +46,18 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class ToolDefinition:
+    """A served tool: its spec and the callable behind it.
+
+    ``arguments_model`` is the pydantic model of an ``@tool`` function's signature: arguments are
+    validated and coerced by it and passed as keyword arguments. ``None`` means the tool is
+    described by its JSON schema only (``spec.parameters``, e.g. an MCP server's tool): arguments
+    are checked against the schema and ``fn`` receives them as one dict, ``arguments``.
+    """
+
     spec: ToolSpec
-    module: str  # the module that defines it; a worker serves the modules it is configured with
+    module: str  # the module (or "mcp:SERVER") that defines it: what a worker is configured with
     fn: Callable[..., Any]
-    arguments_model: type[BaseModel]
+    arguments_model: type[BaseModel] | None
     context_param: str | None
 
     @property

@@ -25,6 +25,7 @@ from baton.client.cli import approvals, debug, ops, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.keys import keys
+from baton.client.cli.mcp import mcp
 from baton.errors import BatonError, SpecError
 
 __all__ = ["app", "main"]
@@ -54,6 +55,7 @@ app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
 app.add_typer(keys)
+app.add_typer(mcp)
 
 
 def _exit_code(code: object) -> int:
