@@ -126,15 +126,18 @@ async def test_schemas_travel_as_data_and_a_tool_error_is_read_by_the_model(
         {**call("time__get_current_time", timezone="Europe/Paris"),
          "expect": {"tools_include": ["time__get_current_time"]}},
         call("time__get_current_time", timezone="Mars/Olympus_Mons"),
-        # The model reads the error as a tool result; the run goes on.
+        call("time__get_current_time", tz="UTC"),  # checked against the server's schema
+        # The model reads the errors as tool results; the run goes on.
         {"content": "Paris has a clock; Mars has none.",
-         "expect": {"last_message_contains": "Invalid timezone"}}))
+         "expect": {"last_message_contains": "required argument is missing"}}))
     result = await served.baton.result(run_id)
     assert result.status is RunStatus.COMPLETED, result.reason
-    ok, failed = await calls_of(served, run_id)
+    ok, failed, invalid = await calls_of(served, run_id)
     assert ok.status == "ok" and ok.effect == "read" and ok.result["timezone"] == "Europe/Paris"
     assert failed.status == "error" and failed.error_type == "tool_raised"
     assert "Invalid timezone" in failed.content and "Mars/Olympus_Mons" in failed.content
+    assert invalid.status == "error" and invalid.error_type == "invalid_arguments"
+    assert "tz: unknown argument; allowed: timezone" in invalid.content
     scripted.assert_script_consumed(run_id)
     # What the run planned with is the server's schema and the worker's settings, recorded.
     spec = (await recorded_catalog(client, run_id)).catalog.tools["time__get_current_time"]

@@ -122,7 +122,7 @@ class McpServer:
             return f"{what} is not running: the worker is stopping"
         due = (f"; next start in {max(self.retry_at - time.time(), 0):.0f} s"
                if self.retry_at else "")
-        return f"{what} is not running: {self.error or 'unknown'}{due}"
+        return f"{what} is not running: {self.error or 'its connection just ended'}{due}"
 
     def _set(self, state: State, error: str | None = None) -> None:
         self.state, self.error = state, error
