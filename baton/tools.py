@@ -7,7 +7,9 @@ the idempotency key and run identity.
 
 A worker serves the tools of the modules its configuration names (``tool_modules``): it imports
 them at start and serves exactly their tools (``ToolRegistry.serving``). Teams and runs name
-tools; they never make a worker import anything.
+tools; they never make a worker import anything. The tools of the worker's MCP servers join the
+same registry as their servers come up (:mod:`baton.activities.mcp`), described by the servers'
+JSON schemas instead of a signature.
 """
 
 from __future__ import annotations

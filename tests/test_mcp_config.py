@@ -5,12 +5,14 @@ references, argument checks against a JSON schema, and what a tool result become
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import mcp_types
 import pytest
 from pydantic import ValidationError
 
-from baton.activities.mcp.tools import _parameters, result_value
+from baton.activities.mcp import McpServer
+from baton.activities.mcp.tools import _parameters, definitions, result_value
 from baton.activities.tools.arguments import Arguments, check_arguments
 from baton.mcp_servers import McpServerConfig, expand, served_name
 from baton.settings import BatonSettings
@@ -143,3 +145,36 @@ def test_a_result_is_its_structured_content_or_its_text() -> None:
         == {"n": 2}
     assert result_value(mcp_types.CallToolResult(content=[text, image])) == (
         "2 payments\n[image image/png, 6 bytes, omitted]")
+
+
+def _listed(name: str, schema: dict[str, Any], description: str | None = None) -> mcp_types.Tool:
+    return mcp_types.Tool(name=name, input_schema=schema, description=description)
+
+
+def test_a_listing_becomes_the_definitions_the_configuration_asks_for(tmp_path: Path) -> None:
+    config = McpServerConfig(command="x", tools={
+        "find": {"effect": "read", "approval": "never", "cacheable": True},
+        "files/write": {"description": "Write one file of the workspace."},
+        "gone": {}, "remote": {}, "broken": {}})
+    server = McpServer("ws", config, log_dir=tmp_path)
+    server.tools = [
+        _listed("find", SCHEMA, "Find things."),
+        _listed("files/write", {"type": "object", "properties": {"path": {"type": "string"}}},
+                "Writes."),
+        _listed("unexposed", {"type": "object"}, "Not configured."),
+        _listed("remote", {"type": "object", "properties": {
+            "x": {"$ref": "https://schemas.example/x.json"}}}),
+        _listed("broken", {"type": "object", "properties": {"x": {"type": 5}}}),
+    ]
+    served, problems = definitions(server)
+    by_name = {d.spec.name: d for d in served}
+    assert set(by_name) == {"ws__find", "ws__files_write"}
+    find, write = by_name["ws__find"].spec, by_name["ws__files_write"].spec
+    assert (find.effect, find.approval.mode, find.cacheable) == ("read", "never", True)
+    assert (write.effect, write.approval.mode) == ("write", "always")  # the defaults
+    assert write.description == "Write one file of the workspace."  # the operator's words
+    assert find.description == "Find things."
+    assert by_name["ws__find"].arguments_model is None and by_name["ws__find"].module == "mcp:ws"
+    assert "lists no tool 'gone'" in problems["ws__gone"]
+    assert "only references within the schema" in problems["ws__remote"]
+    assert "cannot be served" in problems["ws__broken"]

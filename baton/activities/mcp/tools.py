@@ -22,12 +22,13 @@ from typing import Any, cast
 
 import anyio
 import httpx2
+import jsonschema
 import mcp_types
 from mcp.shared.exceptions import MCPError
 
 from baton.activities.mcp.server import McpServer
 from baton.activities.tools.retry import RetryableToolError
-from baton.mcp_servers import served_name
+from baton.mcp_servers import WILDCARD, served_name
 from baton.specs import ToolSpec
 from baton.tools import ToolContext, ToolDefinition
 
@@ -56,6 +57,23 @@ def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _check_schema(params: dict[str, Any]) -> None:
+    """Refuse a schema the workflow could not check arguments against: an invalid one, or one
+    that refers outside itself (workflow code never fetches anything)."""
+    jsonschema.validators.validator_for(params).check_schema(params)
+    stack: list[Any] = [params]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("$ref", "$dynamicRef") and not str(value).startswith("#"):
+                    raise ValueError(f"its input schema refers to {value!r}: only references "
+                                     "within the schema are supported")
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def definitions(server: McpServer) -> tuple[list[ToolDefinition], dict[str, str]]:
     """The served definitions of ``server``'s current listing, and for each configured tool it
     cannot serve, why (served name → reason)."""
@@ -68,19 +86,21 @@ def definitions(server: McpServer) -> tuple[list[ToolDefinition], dict[str, str]
         own = config.tools.get(name)
         public = served_name(server.name, name, own)
         try:
+            params = _parameters(tool.input_schema)
+            _check_schema(params)
             spec = ToolSpec(
-                name=public, parameters=_parameters(tool.input_schema),
+                name=public, parameters=params,
                 description=(own.description if own else None) or tool.description
                 or tool.title or f"{name} (MCP server {server.name})",
                 **config.spec_options(name))
-        except ValueError as exc:
+        except (ValueError, jsonschema.SchemaError) as exc:
             problems[public] = f"MCP tool {name!r} of {server.name!r} cannot be served: {exc}"
             continue
         served.append(ToolDefinition(spec=spec, module=f"mcp:{server.name}",
                                      fn=_caller(server, name), arguments_model=None,
                                      context_param="ctx"))
     for name, options in config.tools.items():
-        if name != "*" and name not in listed:
+        if name != WILDCARD and name not in listed:
             problems[served_name(server.name, name, options)] = (
                 f"MCP server {server.name!r} lists no tool {name!r} "
                 f"(it lists: {', '.join(sorted(listed)) or 'none'})")
