@@ -1,7 +1,8 @@
 """Provider faults end to end: whole ``AgentWorkflow`` runs on a real dev server and an
 in-process worker, with the scripted model server failing on purpose through per-run fault queues
-(provider shapes from ``test_provider_matrix.SHAPES``). The agent loop retries each model call
-itself (``baton.workflows._retry``); these tests check that a run rides faults out, honours
+(provider shapes from ``test_provider_matrix.SHAPES``). Temporal retries each model call (the
+``chat`` activity's retry policy; the activity asks for the provider's ``Retry-After`` and keeps
+a record of every attempt); these tests check that a run rides faults out, honours
 ``Retry-After`` within the run's wall clock, records every attempt, fails typed when retrying is
 pointless, and fails over to a fallback model profile when it should.
 """
@@ -121,8 +122,14 @@ async def test_burst_of_429_is_ridden_out_honouring_retry_after(
     assert result.output == "Noted."
     calls = scripted.calls(handle.id)
     assert [c["fault"] for c in calls] == ["429", "429", "429", None, None]
-    # One activity attempt per model-call attempt; the loop waited between them.
-    assert len(await chat_attempts(handle)) == 5
+    # Temporal retried the first call: its history shows the attempt count and last failure.
+    first, second = await chat_attempts(handle)
+    started = first.activity_task_started_event_attributes
+    assert started.attempt == 4 and second.activity_task_started_event_attributes.attempt == 1
+    assert "429" in started.last_failure.message
+    info = started.last_failure.application_failure_info
+    assert info.type == "ProviderRetryableError" and not info.non_retryable
+    assert info.next_retry_delay.ToTimedelta().total_seconds() == delay
     events = await run_log(handle)
     failed = of(events, ModelAttemptEvent)
     assert [(e.attempt, e.status, e.http_status, e.retry_in_s) for e in failed] == [
@@ -130,8 +137,8 @@ async def test_burst_of_429_is_ridden_out_honouring_retry_after(
     assert all(e.error_type == "ProviderRetryableError" and "429" in e.error for e in failed)
     first_call = of(events, ModelCallEvent)[0]
     assert first_call.attempt == 4 and first_call.started_at == failed[0].started_at
-    # Honoured: each retry waited Retry-After (the backoff alone would wait 1 s, 2 s, then 4 s;
-    # the upper bound leaves room for a loaded machine but not for the backoff's 4 s).
+    # Honoured: each retry waited Retry-After (the policy alone would wait 1 s, 2 s, then 4 s;
+    # the upper bound leaves room for a loaded machine but not for the policy's 4 s).
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps[:4])]
     assert all(gap >= delay - 0.05 for gap in gaps) and max(gaps) < delay + 1.5, gaps
     assert len(of(events, ModelCallEvent)) == 2
@@ -146,7 +153,7 @@ async def test_server_errors_are_retried_with_backoff(
     assert [c["status"] for c in scripted.calls(handle.id)] == [500, 503, 200, 200]
     failed = of(await run_log(handle), ModelAttemptEvent)
     assert [(e.http_status, e.retry_in_s) for e in failed] == [(500, 1.0), (503, 2.0)]
-    # No Retry-After: the loop's own backoff, 1 s then 2 s.
+    # No Retry-After: the retry policy's backoff, 1 s then 2 s.
     assert stamps[1] - stamps[0] >= 0.95 and stamps[2] - stamps[1] >= 1.95, stamps
     scripted.assert_script_consumed(handle.id)
 
