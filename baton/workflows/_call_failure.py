@@ -42,7 +42,7 @@ from baton.calls import PAST_DEADLINE, ChatAttempt, read_attempts
 from baton.runs import RunStatus
 from baton.specs import ServedProfile
 
-__all__ = ["Decision", "Failure", "call_failure", "decide"]
+__all__ = ["Decision", "Failure", "call_failure", "decide", "one_attempt", "raised", "timed_out"]
 
 
 @dataclass(frozen=True)
@@ -66,42 +66,53 @@ class Decision:
     error_type: str | None = None
 
 
-def _details(cause: ApplicationError) -> dict[str, Any]:
-    first = cause.details[0] if cause.details else None
-    return first if isinstance(first, dict) else {}
+def timed_out(kind: str, heartbeat: Any) -> Failure:
+    """The last attempt was lost (``kind``: which timeout fired); its record, and the earlier
+    ones, are in its last heartbeat's details, its own without an outcome."""
+    return Failure("timeout", f"the attempt timed out ({kind})", retryable=True,
+                   attempts=tuple(r.lost(kind) for r in read_attempts(heartbeat)),
+                   deadline="call" if kind == TimeoutType.SCHEDULE_TO_CLOSE.name.lower() else None)
 
 
-def call_failure(exc: ActivityError, *, started: datetime, now: datetime) -> Failure:
-    """The failure of a ``chat`` activity scheduled at ``started``; its attempts come from the
-    failure's details (or, for a timeout, its last heartbeat). A failure that carries none (a
-    worker of an older release) counts as one attempt from ``started`` to ``now``."""
-    cause = exc.cause
-    if isinstance(cause, TimeoutError):  # the last attempt was lost: its record has no outcome
-        kind = cause.type.name.lower() if cause.type is not None else "timeout"
-        found = read_attempts(cause.last_heartbeat_details[0]
-                              if cause.last_heartbeat_details else None)
-        failure = Failure("timeout", f"the attempt timed out ({kind})", retryable=True,
-                          attempts=tuple(r.lost(kind) for r in found),
-                          deadline="call" if cause.type is TimeoutType.SCHEDULE_TO_CLOSE else None)
-    elif isinstance(cause, ApplicationError):
-        # Temporal's own schedule-to-close check: the next attempt would start past it.
-        refused = exc.retry_state is RetryState.TIMEOUT and cause.type != PAST_DEADLINE
-        failure = Failure(
-            cause.type or "ApplicationError", cause.message + (
-                "; the next attempt would start past the run's wall-clock budget"
-                if refused else ""),
-            retryable=not cause.non_retryable,
-            attempts=tuple(read_attempts(_details(cause).get("attempts"))),
-            deadline="retry" if cause.type == PAST_DEADLINE or refused else None)
-    else:
-        failure = Failure(type(cause).__name__ if cause else "ActivityError",
-                          str(cause or exc), retryable=True)
+def raised(error_type: str, message: str, details: Any, *, non_retryable: bool,
+           retry_state: RetryState | None) -> Failure:
+    """The last attempt raised; the records are in its failure's first detail."""
+    # Temporal's own schedule-to-close check: the next attempt would start past it.
+    refused = retry_state is RetryState.TIMEOUT and error_type != PAST_DEADLINE
+    records = read_attempts(details.get("attempts") if isinstance(details, dict) else None)
+    return Failure(
+        error_type, message + ("; the next attempt would start past the run's wall-clock budget"
+                               if refused else ""),
+        retryable=not non_retryable, attempts=tuple(records),
+        deadline="retry" if error_type == PAST_DEADLINE or refused else None)
+
+
+def one_attempt(failure: Failure, *, started: datetime, now: datetime) -> Failure:
+    """``failure`` with one record from ``started`` to ``now`` when it carries none (a
+    worker of an older release, a failure outside the activity)."""
     if failure.attempts:
         return failure
     return replace(failure, attempts=(ChatAttempt(
         attempt=1, started_at=started, error_type=failure.error_type, error=failure.message,
-        status="timed_out" if isinstance(cause, TimeoutError) else "failed",
+        status="timed_out" if failure.error_type == "timeout" else "failed",
         duration_ms=round((now - started).total_seconds() * 1000, 1)),))
+
+
+def call_failure(exc: ActivityError, *, started: datetime, now: datetime) -> Failure:
+    """The final failure of a ``chat`` activity scheduled at ``started``, with its attempts."""
+    cause = exc.cause
+    if isinstance(cause, TimeoutError):
+        kind = cause.type.name.lower() if cause.type is not None else "timeout"
+        failure = timed_out(kind, cause.last_heartbeat_details[0]
+                            if cause.last_heartbeat_details else None)
+    elif isinstance(cause, ApplicationError):
+        failure = raised(cause.type or "ApplicationError", cause.message,
+                         cause.details[0] if cause.details else None,
+                         non_retryable=cause.non_retryable, retry_state=exc.retry_state)
+    else:
+        failure = Failure(type(cause).__name__ if cause else "ActivityError",
+                          str(cause or exc), retryable=True)
+    return one_attempt(failure, started=started, now=now)
 
 
 def _failover_or(profile: ServedProfile, status: RunStatus, reason: str,
