@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowHandle
 from test_provider_matrix import SHAPES, live
 
 from baton.client import run_result
+from baton.client.api import BatonClient
 from baton.loader import parse_team
 from baton.runs import ModelAttemptEvent, ModelCallEvent, RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -41,6 +42,7 @@ PROFILES = {
     "backup": ModelProfile(model="backup-model", timeout_s=1.0),
     "strict": ModelProfile(model="strict-model", timeout_s=1.0, fallback="backup",
                            failover_on_quota=False),
+    "patient": ModelProfile(model="patient-model", timeout_s=30.0, fallback="backup"),
 }
 
 
@@ -289,3 +291,23 @@ async def test_rate_limit_reset_header_sets_the_wait(
     assert result.status is RunStatus.COMPLETED, result.reason
     [attempt] = of(await run_log(handle), ModelAttemptEvent)
     assert (attempt.retry_in_s, attempt.request_id) == (1.0, "req_rl")
+
+
+async def test_a_hung_call_never_outlasts_the_wall_clock_budget(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    # The provider hangs for a minute and the profile would wait 30 s for it; the run has 3 s.
+    # Temporal ends the call at the run's deadline (its schedule-to-close): nothing is left to
+    # fail over with.
+    result, handle, _ = await run(client, settings, scripted,
+                                  team(agent_model="patient", max_wall_clock_s=3), [],
+                                  faults=[{"fault": "hang", "seconds": 60}])
+    assert result.status is RunStatus.BUDGET_EXHAUSTED, result.reason
+    assert "wall-clock budget ran out during the call" in (result.reason or "")
+    [lost] = of(await run_log(handle), ModelAttemptEvent)
+    assert (lost.status, lost.attempt, lost.retry_in_s) == ("timed_out", 1, None)
+    assert lost.error == "the attempt timed out (schedule_to_close)"
+    # Read back from the run's history alone: the record came with the timeout.
+    view = await BatonClient(client, settings).show(handle.id)
+    assert view.source == "history"
+    [read] = [e for e in view.events if isinstance(e, ModelAttemptEvent)]
+    assert read.model_dump(exclude={"seq", "at"}) == lost.model_dump(exclude={"seq", "at"})
