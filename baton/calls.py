@@ -105,18 +105,21 @@ class ChatAttempt(_Payload):
     reads the records of the earlier ones from its heartbeat details, heartbeats its own and,
     when it fails, completes it right before raising. ``status`` None: the attempt recorded no
     outcome (its worker died, or it outlived its timeout): whoever reads it next calls it
-    ``timed_out`` (:meth:`lost`). ``duration_ms`` of such a record is what its last heartbeat
-    knew; ``retry_in_s`` is the wait before the next attempt (None: none followed)."""
+    ``timed_out`` (:meth:`lost`). ``retry_in_s`` is the wait before the next attempt (None:
+    none followed). Times are the server's clock (as Temporal recorded the attempt)."""
 
     attempt: int
-    started_at: datetime  # the server's clock (the attempt's start as Temporal recorded it)
+    started_at: datetime
     status: Literal["failed", "timed_out"] | None = None
     error_type: str | None = None
     error: str | None = None
     http_status: int | None = None
     request_id: str | None = None
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # without an outcome: how long its last heartbeat knew it ran
     retry_in_s: float | None = None
+    # When Temporal times the attempt out at the latest: its start-to-close timeout, or the
+    # run's deadline (the call's schedule-to-close) when that comes first.
+    times_out_at: datetime | None = None
 
     def event_fields(self) -> dict[str, Any]:
         """The fields of this attempt's ``model_attempt`` run-log event."""
@@ -126,16 +129,17 @@ class ChatAttempt(_Payload):
                 "started_at": self.started_at, "duration_ms": self.duration_ms,
                 "retry_in_s": self.retry_in_s}
 
-    def lost(self, how: str, *, duration_ms: float | None = None,
+    def lost(self, how: str, *, ended_at: datetime | None = None,
              retry_in_s: float | None = None) -> ChatAttempt:
-        """This record as timed out ``how`` when it has no outcome, else unchanged."""
+        """This record as timed out ``how`` (at ``ended_at``, when known) when it has no
+        outcome, else unchanged."""
         if self.status is not None:
             return self
+        ran = self.duration_ms if ended_at is None else max(
+            self.duration_ms, round((ended_at - self.started_at).total_seconds() * 1000, 1))
         return self.model_copy(update={
-            "status": "timed_out", "error_type": "timeout",
-            "error": f"the attempt timed out ({how})", "retry_in_s": retry_in_s,
-            "duration_ms": self.duration_ms if duration_ms is None else max(
-                duration_ms, self.duration_ms)})
+            "status": "timed_out", "error_type": "timeout", "duration_ms": ran,
+            "error": f"the attempt timed out ({how})", "retry_in_s": retry_in_s})
 
 
 def read_attempts(value: Any) -> list[ChatAttempt]:

@@ -127,8 +127,9 @@ def test_context_exceeded_compacts_once() -> None:
 
 def test_a_lost_attempt_reads_as_timed_out() -> None:
     lost = ChatAttempt(attempt=2, started_at=NOW, duration_ms=2000.0)
-    settled = lost.lost("heartbeat", duration_ms=10_500.0, retry_in_s=2.0)
+    settled = lost.lost("heartbeat", ended_at=NOW + timedelta(seconds=10.5), retry_in_s=2.0)
     assert (settled.status, settled.error_type, settled.duration_ms, settled.retry_in_s) == (
         "timed_out", "timeout", 10_500.0, 2.0)
     assert settled.error == "the attempt timed out (heartbeat)"
     assert settled.lost("again") == settled  # an outcome is never rewritten
+    assert lost.lost("heartbeat").duration_ms == 2000.0  # what its last heartbeat knew

@@ -306,6 +306,7 @@ async def test_a_hung_call_never_outlasts_the_wall_clock_budget(
     [lost] = of(await run_log(handle), ModelAttemptEvent)
     assert (lost.status, lost.attempt, lost.retry_in_s) == ("timed_out", 1, None)
     assert lost.error == "the attempt timed out (schedule_to_close)"
+    assert lost.duration_ms > 0  # until the deadline its record named, not its first heartbeat
     # Read back from the run's history alone: the record came with the timeout.
     view = await BatonClient(client, settings).show(handle.id)
     assert view.source == "history"

@@ -68,9 +68,12 @@ class Decision:
 
 def timed_out(kind: str, heartbeat: Any) -> Failure:
     """The last attempt was lost (``kind``: which timeout fired); its record, and the earlier
-    ones, are in its last heartbeat's details, its own without an outcome."""
+    ones, are in its last heartbeat's details, its own without an outcome. A start-to-close or
+    schedule-to-close timeout ended it when its record said it would."""
+    heartbeat_lost = kind == TimeoutType.HEARTBEAT.name.lower()
     return Failure("timeout", f"the attempt timed out ({kind})", retryable=True,
-                   attempts=tuple(r.lost(kind) for r in read_attempts(heartbeat)),
+                   attempts=tuple(r.lost(kind, ended_at=None if heartbeat_lost else
+                                         r.times_out_at) for r in read_attempts(heartbeat)),
                    deadline="call" if kind == TimeoutType.SCHEDULE_TO_CLOSE.name.lower() else None)
 
 

@@ -93,7 +93,12 @@ class AttemptLog:
         self._clock = time.monotonic()
         earlier = read_attempts(info.heartbeat_details[0] if info.heartbeat_details else None)
         self.earlier = tuple(self._settled(r) for r in earlier if r.attempt < info.attempt)
-        self.mine = ChatAttempt(attempt=info.attempt, started_at=info.started_time)
+        limits = [info.started_time + info.start_to_close_timeout
+                  if info.start_to_close_timeout else None,
+                  info.scheduled_time + info.schedule_to_close_timeout
+                  if info.schedule_to_close_timeout else None]
+        self.mine = ChatAttempt(attempt=info.attempt, started_at=info.started_time,
+                                times_out_at=min((t for t in limits if t), default=None))
         self.beat()
 
     def _settled(self, record: ChatAttempt) -> ChatAttempt:
@@ -102,9 +107,8 @@ class AttemptLog:
         if record.status is not None:
             return record
         wait = backoff_s(self._info.retry_policy, record.attempt)
-        ended = self._info.current_attempt_scheduled_time - timedelta(seconds=wait)
-        return record.lost(LOST, retry_in_s=wait,
-                           duration_ms=_ms((ended - record.started_at).total_seconds()))
+        return record.lost(LOST, retry_in_s=wait, ended_at=(
+            self._info.current_attempt_scheduled_time - timedelta(seconds=wait)))
 
     def _elapsed_ms(self) -> float:
         return _ms(time.monotonic() - self._clock)

@@ -5,8 +5,9 @@ What the workflow logs has a trace in history: its input (``started``), each ``c
 compactions from what the agent's next call asked: ``chats``), each ``execute_tool`` activity
 (``tool_call``), member runs (``child`` started and finished, with the member's typed result),
 approvals (memo upserts, ``decide`` updates and signals: ``approvals``), continuations and the
-end (``finished`` and the ``RunResult``, typed even when the workflow closed failed). Delegations, transfers and
-refused tool calls are read from the tool results the next model call carried.
+end (``finished`` and the ``RunResult``, typed even when the workflow closed failed).
+Delegations, transfers and refused tool calls are read from the tool results the next model
+call carried.
 
 What history cannot show is absent: ``output_invalid`` (a check in workflow code), a refused or
 delegated call whose result no later model call carried, and members a budget refused before
