@@ -51,13 +51,11 @@ class ChatEvents(WalkState):
         failed = self.failed_chat.pop(agent, None)
         if failed is None:
             return
-        profile, failure = failed
-        reason = decide(failure, profile=_profile(request), compacted=False,
-                        quota_failed_over=False).reason
+        profile, error_type, reason = failed
         if profile != str(request.get("profile_name") or "?"):
             self.emit(FailoverEvent, at(event), agent=agent, step=step, from_profile=profile,
                       to_profile=str(request.get("profile_name") or "?"), reason=reason)
-        elif failure.error_type == "ProviderContextError" \
+        elif error_type == "ProviderContextError" \
                 and jdict(request.get("prefix")).get("length") == 0:
             dropped = next((int(found.group(1)) for m in request.get("delta") or []
                             if (found := _SUMMARY.match(str(jdict(m).get("content") or "")))), 0)
@@ -136,5 +134,7 @@ class ChatEvents(WalkState):
             found = Failure(error_type, message, retryable=True)
         found = one_attempt(found, started=scheduled_at, now=at(event))
         self._attempts(event, request, found.attempts)
+        reason = decide(found, profile=_profile(request), compacted=False,
+                        quota_failed_over=False).reason  # worded as the workflow did
         self.failed_chat[str(request.get("agent") or self.host)] = (
-            str(request.get("profile_name") or "?"), found)
+            str(request.get("profile_name") or "?"), found.error_type, reason)

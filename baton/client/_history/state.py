@@ -27,7 +27,6 @@ from baton.runs import (
     RunResult,
     ToolCallEvent,
 )
-from baton.workflows._call_failure import Failure as CallFailure
 from baton.workflows._workflow_tools import TRANSFER_PREFIX
 from baton.workflows.supervisor import DELEGATE_PREFIX
 
@@ -118,8 +117,8 @@ class WalkState:
     # by scheduled id: the activity type, its input, when it was scheduled
     activities: dict[int, tuple[str, Any, datetime]] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)  # tool calls awaiting their outcome
-    # agent → the profile of its last model call that failed for good, and what it failed with
-    failed_chat: dict[str, tuple[str, CallFailure]] = field(default_factory=dict)
+    # agent → its last model call that failed for good: profile, error type, the run's reason
+    failed_chat: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     began: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # agent → step, start
     children: dict[int, MemberFacts] = field(default_factory=dict)  # by initiated event id
     updates: dict[str, Any] = field(default_factory=dict)  # decide updates awaiting an answer
