@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
-from baton.messages import AssistantMessage, ConversationRef, Message, Usage
+from baton.messages import AssistantMessage, CompactModel, ConversationRef, Message, Usage
 from baton.specs import ServedProfile, ToolSpec
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
 RETRY_AFTER_CAP_S = 60.0
 
 
-class _Payload(BaseModel):
+class _Payload(CompactModel):
     # Unknown fields are ignored: during a deploy an old worker may decode what a new one sent.
     model_config = ConfigDict(extra="ignore", frozen=True)
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from baton.messages import CompactModel
+
 __all__ = [
     "COORDINATOR_FIELDS",
     "BlackboardKey",
@@ -67,7 +69,7 @@ def with_coordinator_model(team: Any) -> Any:
     return {**team, "agents": [chosen(agent) for agent in agents]}
 
 
-class _Section(BaseModel):
+class _Section(CompactModel):
     # Wire-tolerant like every spec; the loader refuses unknown keys in a team file.
     model_config = ConfigDict(extra="ignore", frozen=True)
 

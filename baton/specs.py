@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
 from baton.canary import RolloutRule
-from baton.messages import Usage
+from baton.messages import CompactModel, Usage
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -60,7 +60,7 @@ Pattern = Literal[
 WORKER_OWNED_KEYS = frozenset({"models", "tool_modules", "tools", "approver_groups"})
 
 
-class _Spec(BaseModel):
+class _Spec(CompactModel):
     # A team spec travels in every run's input, so unknown keys are ignored when it is decoded
     # (a newer client's field must not stop an older worker). What a person writes is checked
     # strictly before it gets here: the loader refuses unknown keys, with a suggestion.
@@ -183,6 +183,13 @@ class ToolSpec(_Spec):
         return self
 
     _v_name = field_validator("name")(_check_name)
+
+    def for_execution(self) -> ToolSpec:
+        """What an ``execute_tool`` call needs to know about its tool: the worker finds the
+        function (and its description and schema) in its own registry, and the run decided the
+        approval already, so neither travels with every call."""
+        return self.model_copy(update={"description": "", "parameters": {},
+                                       "approval": ApprovalPolicy()})
 
 
 class AgentSpec(_Spec):
