@@ -56,8 +56,8 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.messages",
-    "baton.patterns", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
-    "baton.visibility", "cryptography", "jsonschema",
+    "baton.patterns", "baton.reports", "baton.runs", "baton.schemas", "baton.signing",
+    "baton.specs", "baton.visibility", "cryptography", "jsonschema",
 )
 
 
