@@ -80,8 +80,8 @@ async def test_pipeline_stages_see_a_digest_by_default_or_everything_in_full(
         ("researcher", "summary"), ("writer", "summary"), ("editor", "summary"),
         ("checker", "full")]
     page, _ = await shown(client, settings, run_id)
-    assert "member checker (agent, sees: full)" in page
-    assert "member editor (agent, sees: summary)" in page
+    assert "member checker (agent) sees: full" in page
+    assert "member editor (agent) sees: summary" in page
 
 
 async def test_pipeline_stages_that_see_only_the_task_or_nothing(

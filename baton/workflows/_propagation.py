@@ -2,9 +2,10 @@
 
 Earlier work is what the team established before the member started: a pipeline's earlier
 stages, the reports a supervisor's router has received so far, a handoff's conversation. A
-member is given its own task (its input) always in its last message, where it has always been;
-earlier work it sees comes as one message before it, written by Baton (``source="baton"``), so
-a model (and the scripted one) still finds its task in the latest message.
+member's task is always its last message; earlier work it sees comes as one message before it,
+written by Baton (``source="baton"``), so a model (and the scripted one) still finds its task in
+the latest message. The pipeline writes its stages' task texts (``pipeline.stage_task``); this
+module writes what comes before them.
 
 - ``task``: no earlier work (a pipeline stage: only the run's task, not the previous output);
 - ``summary``: a digest: one short line per earlier stage or report (a handoff: the

@@ -116,8 +116,8 @@ def _duration(events: list[RunEvent]) -> str:
 
 def _label(node: RunView) -> Text:
     status = node.run_status
-    sees = f", sees: {node.sees}" if node.sees else ""
-    who = (f"member {node.member} ({node.member_kind or '?'}{sees})  " if node.member
+    sees = f" sees: {node.sees}" if node.sees else ""
+    who = (f"member {node.member} ({node.member_kind or '?'}){sees}  " if node.member
            else f"run {node.run_id}  team {node.team or '?'}  ")
     text = Text.assemble(
         (who, "bold"), (node.run_id if node.member else "", "bold"),
