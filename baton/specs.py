@@ -24,9 +24,11 @@ from baton.patterns import (
     HierarchicalSpec,
     PatternSpec,
     PipelineSpec,
+    Sees,
     SupervisorSpec,
     with_coordinator_model,
 )
+from baton.schemas import schema_problem
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
@@ -202,8 +204,21 @@ class AgentSpec(_Spec):
     max_steps: int = Field(default=8, ge=1, le=10_000)
     max_output_fix_attempts: int = Field(default=2, ge=0, le=10)
     approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)  # per-tool overrides
+    # As a pattern member: the JSON its input must match (a delegation's task, a transfer's
+    # input, the previous stage's output); a mismatch goes back to whoever produced it.
+    input_schema: dict[str, Any] | None = None
+    max_input_fix_attempts: int = Field(default=2, ge=0, le=10)
+    sees: Sees | None = None  # what it is given of earlier work; None: the pattern's default
 
     _v_name = field_validator("name")(_check_name)
+
+    @field_validator("input_schema")
+    @classmethod
+    def _a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = schema_problem(schema) if schema is not None else None
+        if problem is not None:
+            raise ValueError(f"input_schema is not a valid JSON schema: {problem}")
+        return schema
 
     @field_validator("tools")
     @classmethod
