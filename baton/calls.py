@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
-from baton.messages import AssistantMessage, ConversationRef, Message, Usage
+from baton.messages import AssistantMessage, CompactModel, ConversationRef, Message, Usage
 from baton.specs import ServedProfile, ToolSpec
 
 __all__ = [
@@ -37,7 +37,7 @@ RETRY_AFTER_CAP_S = 60.0
 PAST_DEADLINE = "ProviderRetryPastDeadlineError"
 
 
-class _Payload(BaseModel):
+class _Payload(CompactModel):
     # Unknown fields are ignored: during a deploy an old worker may decode what a new one sent.
     model_config = ConfigDict(extra="ignore", frozen=True)
 

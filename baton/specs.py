@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
 from baton.canary import RolloutRule
-from baton.messages import Usage
+from baton.messages import CompactModel, Usage
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -24,9 +24,11 @@ from baton.patterns import (
     HierarchicalSpec,
     PatternSpec,
     PipelineSpec,
+    Sees,
     SupervisorSpec,
     with_coordinator_model,
 )
+from baton.schemas import schema_problem
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
@@ -60,7 +62,7 @@ Pattern = Literal[
 WORKER_OWNED_KEYS = frozenset({"models", "tool_modules", "tools", "approver_groups"})
 
 
-class _Spec(BaseModel):
+class _Spec(CompactModel):
     # A team spec travels in every run's input, so unknown keys are ignored when it is decoded
     # (a newer client's field must not stop an older worker). What a person writes is checked
     # strictly before it gets here: the loader refuses unknown keys, with a suggestion.
@@ -184,6 +186,13 @@ class ToolSpec(_Spec):
 
     _v_name = field_validator("name")(_check_name)
 
+    def for_execution(self) -> ToolSpec:
+        """What an ``execute_tool`` call needs to know about its tool: the worker finds the
+        function (and its description and schema) in its own registry, and the run decided the
+        approval already, so neither travels with every call."""
+        return self.model_copy(update={"description": "", "parameters": {},
+                                       "approval": ApprovalPolicy()})
+
 
 class AgentSpec(_Spec):
     name: str
@@ -195,8 +204,21 @@ class AgentSpec(_Spec):
     max_steps: int = Field(default=8, ge=1, le=10_000)
     max_output_fix_attempts: int = Field(default=2, ge=0, le=10)
     approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)  # per-tool overrides
+    # As a pattern member: the JSON its input must match (a delegation's task, a transfer's
+    # input, the previous stage's output); a mismatch goes back to whoever produced it.
+    input_schema: dict[str, Any] | None = None
+    max_input_fix_attempts: int = Field(default=2, ge=0, le=10)
+    sees: Sees | None = None  # what it is given of earlier work; None: the pattern's default
 
     _v_name = field_validator("name")(_check_name)
+
+    @field_validator("input_schema")
+    @classmethod
+    def _a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = schema_problem(schema) if schema is not None else None
+        if problem is not None:
+            raise ValueError(f"input_schema is not a valid JSON schema: {problem}")
+        return schema
 
     @field_validator("tools")
     @classmethod

@@ -95,6 +95,7 @@ class RunView(_View):
     run_id: str  # the workflow id
     member: str | None = None  # the name the parent knows this member by (None: top level)
     member_kind: Literal["agent", "team"] | None = None
+    sees: str | None = None  # what the member was given of earlier work (its parent says)
     workflow_type: str | None = None
     team: str | None
     agent: str | None

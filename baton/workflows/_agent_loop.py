@@ -39,6 +39,7 @@ from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
 from baton.workflows._model_turn import ModelTurn
+from baton.workflows._needs_help import needs_help_of
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
 from baton.workflows._tenant import TenantMeter
@@ -94,7 +95,8 @@ class AgentLoop(ModelTurn):
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
         self.workflow_tools = dict(workflow_tools or {})
         for target, description in run.transfer_targets.items():
-            tool = transfer_tool(self.agent.name, target, description)
+            tool = transfer_tool(self.agent.name, target, description,
+                                 run.transfer_inputs.get(target))
             self.workflow_tools[tool.schema.name] = tool
 
     # -- public -------------------------------------------------------------------------------
@@ -262,6 +264,10 @@ class AgentLoop(ModelTurn):
             output=output, structured=self.structured, reason=done.reason,
             error_type=done.error_type, steps=self.step, usage=self.budget.usage,
             cost_usd=round(self.budget.cost_usd, 6), transfer=done.transfer,
+            # Inside a team, running out of steps or budget is a report to whoever leads it.
+            needs_help=needs_help_of(
+                self.conversation.messages, status=done.status, reason=done.reason,
+                steps=self.step, usage=self.budget.usage) if self.run.parent_run_id else None,
         )
 
     def _partial_output(self) -> str | None:

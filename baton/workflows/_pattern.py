@@ -21,6 +21,7 @@ from typing import Any
 from temporalio import workflow
 
 from baton.approvals import ApprovalAuthority
+from baton.reports import NeedsHelp
 from baton.runs import (
     Admission,
     AgentStatus,
@@ -85,8 +86,9 @@ class PatternRun:
         self.max_steps = max_steps
         self.current: str | None = None
         self.admission: Admission | None = None
-        # A pattern asks no person itself; its gate answers (and audits) decisions that name no
-        # member's approval, and the relay holds its members' approvals.
+        # A pattern's own gate asks a person only whether a member that needs help may try again
+        # (a pipeline's on_needs_help: ask_person); it also answers (and audits) decisions that
+        # name no member's approval. The relay holds its members' approvals.
         self.gate = ApprovalGate(self.log, ApprovalAuthority(), on_change=self._people_changed)
         self.relay = ApprovalRelay(on_change=self._people_changed)
         self.hosted: AgentLoop | None = None  # an agent running inside this workflow
@@ -175,7 +177,8 @@ class PatternRun:
     def _people_changed(self) -> None:
         if self.status.finished:
             return
-        waiting = list(self.relay.pending.values())
+        # Its own questions (a stage that needs help) and its members' approvals.
+        waiting = [*self.gate.pending(), *self.relay.pending.values()]
         self.budget.wait_for_people(bool(waiting), workflow.now())
         self.status = RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING
         set_status(self.status)
@@ -184,7 +187,8 @@ class PatternRun:
 
     def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
                details: dict[str, Any] | None = None, *, error_type: str | None = None,
-               structured: dict[str, Any] | None = None) -> RunResult:
+               structured: dict[str, Any] | None = None,
+               needs_help: NeedsHelp | None = None) -> RunResult:
         """The typed end of the run: logged, visible in the search attributes, returned."""
         self.status, self.current = status, None
         self.log.add(FinishedEvent, step=self.step, status=status, reason=reason)
@@ -193,7 +197,7 @@ class PatternRun:
             run_id=self.run_id, team=self.team.name, agent=self.pattern, status=status,
             output=output, structured=structured, reason=reason, error_type=error_type,
             steps=self.step, usage=self.budget.usage, cost_usd=self.budget.cost_usd,
-            children=list(self.members.records), details=details or {})
+            children=list(self.members.records), details=details or {}, needs_help=needs_help)
 
 
 class PatternHost(AdmissionHost, ApprovalsHost):

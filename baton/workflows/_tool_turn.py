@@ -116,7 +116,8 @@ class ToolTurn:
             args = resolution.args
         key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
         invocation = ToolInvocation(
-            tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
+            tool=spec.for_execution(), call_id=call.id, arguments=args,
+            raw_arguments=call.raw_arguments,
             idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
             agent=self.agent.name, step=step,
             tenant=self.run.tenant,  # type: ignore[attr-defined]  # AgentLoop's RunInput

@@ -81,6 +81,7 @@ class MemberFacts:
     closed_at: datetime | None = None
     execution_status: str = "RUNNING"
     result: RunResult | None = None
+    sees: str | None = None  # what it was given of earlier work
 
 
 @dataclass

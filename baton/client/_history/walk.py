@@ -130,7 +130,11 @@ class Walk(ChatEvents, MemberEvents, RunEvents):
                   idempotency_key=str(invocation.get("idempotency_key") or ""),
                   cache_hit=outcome.get("cache_hit") is True,
                   ledger_hit=outcome.get("ledger_hit") is True,
-                  duration_ms=number(outcome.get("duration_ms")))
+                  duration_ms=number(outcome.get("duration_ms")),
+                  tool_tokens=int(number(outcome.get("tool_tokens"))),
+                  tool_cost_usd=number(outcome.get("tool_cost_usd")),
+                  original_ms=number(outcome["original_ms"])
+                  if isinstance(outcome.get("original_ms"), int | float) else None)
 
     async def _on_activity_task_failed_event_attributes(self, event: HistoryEvent,
                                                         attrs: Any) -> None:
