@@ -56,7 +56,7 @@ class ChatEvents(WalkState):
             self.emit(FailoverEvent, at(event), agent=agent, step=step, from_profile=profile,
                       to_profile=str(request.get("profile_name") or "?"), reason=reason)
         elif error_type == "ProviderContextError" \
-                and jdict(request.get("prefix")).get("length") == 0:
+                and jdict(request.get("prefix")).get("length", 0) == 0:  # 0 is left out on the wire
             dropped = next((int(found.group(1)) for m in request.get("delta") or []
                             if (found := _SUMMARY.match(str(jdict(m).get("content") or "")))), 0)
             self.emit(CompactedEvent, at(event), agent=agent, step=step,
