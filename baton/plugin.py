@@ -159,7 +159,7 @@ class BatonPlugin(SimplePlugin):
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:
         """What lives as long as the worker: exporters, one pooled HTTP client for every
-        provider call (no SDK retries: the run retries model calls) and the ledger's connections."""
+        provider call (no SDK retries: Temporal owns retries) and the ledger's connections."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
