@@ -8,10 +8,17 @@
     │   └── RunRefusedError        the worker does not serve a profile or tool the team names
     ├── ToolDefinitionError        a @tool function cannot be turned into a tool
     ├── ProviderError              a model provider call failed (raised inside the llm activity)
-    │   ├── ProviderRetryableError     408/409/429/5xx or transport: Temporal retries it
+    │   ├── ProviderRetryableError     408/409/429/5xx, transport, ``x-should-retry: true``: retried
+    │   ├── ProviderUnavailableError   429/5xx that says ``x-should-retry: false``: not retried,
+    │   │                              but an outage: the run may fail over
+    │   ├── ProviderQuotaError         out of credit (``insufficient_quota``): not retried; fails
+    │   │                              over only where the profile allows it
     │   ├── ProviderAuthError          401/403: not retried, fix the key
     │   ├── ProviderRequestError       other 4xx: not retried, the request is wrong
-    │   └── ProviderResponseError      undecodable or invalid body: not retried
+    │   │   └── ProviderContextError   the conversation exceeds the model's context window
+    │   ├── ProviderResponseError      undecodable or invalid body: not retried
+    │   └── ProviderRetryPastDeadlineError  retryable, but the wait would pass the run's
+    │                                  wall-clock deadline: not retried (fail over or stop)
     ├── ConversationMismatchError  the worker could not rebuild a conversation prefix whose digest
     │                              matches the workflow's (never a silent wrong prompt)
     ├── StackError                 the embedded stack cannot start (port in use, binary missing)
@@ -22,7 +29,9 @@
 
 Inside activities these become ``temporalio.exceptions.ApplicationError`` whose ``type`` is the
 class name above and whose ``non_retryable`` flag follows the class, so Temporal's own retry
-policy, the Temporal UI and ``baton show`` all see the same classification.
+policy, the Temporal UI and ``baton show`` all see the same classification. A provider error
+keeps what the provider said about itself (``request_id``, and its error ``code``, ``type`` and
+``param``) so a support ticket can name the call.
 
 Tool outcomes the model should see (invalid arguments, a tool that raised, a refused tool) are
 *not* exceptions: they travel as data (``ToolOutcome``) back into the conversation.
@@ -30,15 +39,21 @@ Tool outcomes the model should see (invalid arguments, a tool that raised, a ref
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ApprovalRefusedError",
     "BatonError",
     "ConversationMismatchError",
     "ProviderAuthError",
+    "ProviderContextError",
     "ProviderError",
+    "ProviderQuotaError",
     "ProviderRequestError",
     "ProviderResponseError",
+    "ProviderRetryPastDeadlineError",
     "ProviderRetryableError",
+    "ProviderUnavailableError",
     "QueryTimeoutError",
     "RunExistsError",
     "RunNotFoundError",
@@ -94,30 +109,38 @@ class ToolDefinitionError(BatonError):
 class ProviderError(BatonError):
     """A model provider call failed.
 
-    ``status`` is the HTTP status when there was a response, ``provider`` names the adapter.
+    ``status`` is the HTTP status when there was a response, ``provider`` names the adapter;
+    ``request_id`` is the provider's id of the call (``x-request-id``/``request-id``), ``code``,
+    ``kind`` and ``param`` are its error body's ``code``, ``type`` and ``param``.
     """
 
-    def __init__(self, message: str, *, provider: str, status: int | None = None):
+    def __init__(self, message: str, *, provider: str, status: int | None = None,
+                 request_id: str | None = None, code: str | None = None,
+                 kind: str | None = None, param: str | None = None):
         self.provider = provider
         self.status = status
+        self.request_id = request_id
+        self.code, self.kind, self.param = code, kind, param
         super().__init__(message)
 
 
 class ProviderRetryableError(ProviderError):
-    """Timeouts, 408/409/429/5xx and transport errors. ``retry_after`` honours the server."""
+    """Timeouts, 408/409/429/5xx and transport errors. ``retry_after`` is the delay the server
+    asked for (``retry-after-ms``, ``Retry-After`` or a rate-limit reset), uncapped."""
 
     non_retryable = False
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        provider: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ):
-        super().__init__(message, provider=provider, status=status)
+    def __init__(self, message: str, *, retry_after: float | None = None, **fields: Any):
+        super().__init__(message, **fields)
         self.retry_after = retry_after
+
+
+class ProviderUnavailableError(ProviderError):
+    """An overload or rate limit the provider said not to retry (``x-should-retry: false``)."""
+
+
+class ProviderQuotaError(ProviderError):
+    """The account is out of credit or quota: retrying cannot help until someone pays."""
 
 
 class ProviderAuthError(ProviderError):
@@ -128,8 +151,18 @@ class ProviderRequestError(ProviderError):
     """Any other 4xx: the request itself is wrong (bad model name, bad schema, ...)."""
 
 
+class ProviderContextError(ProviderRequestError):
+    """The conversation does not fit the model's context window."""
+
+
 class ProviderResponseError(ProviderError):
     """The provider answered 2xx with a body that is not what its API promises."""
+
+
+class ProviderRetryPastDeadlineError(ProviderError):
+    """A retryable failure whose next attempt could only start past the run's wall-clock
+    deadline (a long ``Retry-After``, or a backoff longer than what is left): raised by the
+    failing attempt itself, so the run fails over or ends ``budget_exhausted`` at once."""
 
 
 class ConversationMismatchError(BatonError):

@@ -15,14 +15,17 @@ starts (see ``docs/configuration.md``).
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from baton.errors import SpecError
-from baton.specs import LocatedError, TeamSpec
+from baton.specs import WORKER_OWNED_KEYS, LocatedError, TeamSpec
 
 __all__ = [
     "MAX_DOCUMENT_DEPTH",
@@ -56,6 +59,80 @@ def _location(loc: tuple[int | str, ...]) -> str:
         elif not part.startswith(("function-", "tagged-union")):
             out += f".{part}" if out else part
     return out or "(top level)"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds directly or as ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if (model := _model_in(arg)) is not None:
+                return model
+    return None
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a team file may use at ``loc`` (pydantic's path to the unknown key's owner):
+    walk the spec's field types, through lists and tuples (an index) and dicts (a name)."""
+    annotation: Any = TeamSpec
+    for part in loc:
+        model = _model_in(annotation)
+        if model is not None:
+            if not isinstance(part, str) or part not in model.model_fields:
+                return []
+            annotation = model.model_fields[part].annotation
+            continue
+        args = [a for a in typing.get_args(_strip_optional(annotation)) if a is not Ellipsis]
+        if not args:
+            return []
+        annotation = args[-1]  # list[X], tuple[X, ...], dict[str, X]: the element type
+    model = _model_in(annotation)
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else annotation
+    return annotation
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """``unknown key 'tols' (did you mean 'tools'?)``: the closest key valid at that place."""
+    key = str(loc[-1])
+    close = difflib.get_close_matches(key, _keys_at(loc[:-1]), n=1, cutoff=0.6)
+    return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _unknown_key_at(value: Any, annotation: Any, loc: tuple[int | str, ...] = ()
+                    ) -> tuple[int | str, ...] | None:
+    """Where ``value`` (part of a team document) has a key its spec does not define.
+
+    Checked here, on what a person wrote, and not by the models: the same models decode run
+    input on the wire, where a newer client's extra field must not stop an older worker."""
+    model = _model_in(annotation)
+    children: list[tuple[int | str, Any, Any]] = []
+    if model is not None:
+        if not isinstance(value, dict):
+            return None  # not a mapping: validation says so, with the type it expected
+        fields = model.model_fields
+        names = {name: name for name in fields} | {
+            f.alias: name for name, f in fields.items() if f.alias}
+        for key, item in value.items():
+            if key not in names:
+                return (*loc, key)
+            children.append((key, item, fields[names[key]].annotation))
+    else:
+        args = [a for a in typing.get_args(_strip_optional(annotation)) if a is not Ellipsis]
+        items: Any = (value.items() if isinstance(value, dict)
+                      else enumerate(value) if isinstance(value, list) else ())
+        children = [(key, item, args[-1]) for key, item in items] if args else []
+    for key, item, inner in children:
+        found = _unknown_key_at(item, inner, (*loc, key))
+        if found is not None:
+            return found
+    return None
 
 
 def _read_yaml(path: Path) -> Any:
@@ -121,6 +198,7 @@ def _expand(document: Any, *, file: str | None, base: Path, seen: tuple[Path, ..
     if where.count("teams.") >= MAX_TEAM_NESTING:
         raise SpecError(f"sub-teams nest more than {MAX_TEAM_NESTING} levels deep",
                         file=file, location=where.removesuffix("."))
+    assert set(_WORKER_OWNED) == WORKER_OWNED_KEYS  # one list of what moved, explained here
     for key, owner in _WORKER_OWNED.items():
         if key in document:
             raise SpecError(f"unknown key {key!r}: {owner}", file=file, location=where + key)
@@ -162,13 +240,16 @@ def parse_team(document: Any, *, file: str | None = None) -> TeamSpec:
     seen = (Path(file).resolve(),) if file else ()
     _check_bounds(document, file)
     document = _expand(document, file=file, base=base, seen=seen)
+    unknown = _unknown_key_at(document, TeamSpec)
+    if unknown is not None:
+        raise SpecError(_unknown_key(unknown), file=file, location=_location(unknown))
     try:
         team = TeamSpec.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            message = f"unknown key {str(first['loc'][-1])!r}"
+            message = _unknown_key(first["loc"])
         location = _location(first["loc"])
         cause = first.get("ctx", {}).get("error")
         if isinstance(cause, LocatedError):  # a cross-reference: the validator knows the place

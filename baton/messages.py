@@ -13,12 +13,21 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
 
 __all__ = [
     "EMPTY_DIGEST",
     "AgentMessage",
     "AssistantMessage",
+    "CompactModel",
     "ConversationRef",
     "Message",
     "SystemMessage",
@@ -34,8 +43,33 @@ __all__ = [
 ]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class CompactModel(BaseModel):
+    """A payload that leaves its default values out of its JSON, as protobuf does.
+
+    Activity inputs and results are stored in every run's history, once per call: a field at its
+    default says nothing a reader does not already know, and decoding restores it. Defaults are
+    therefore part of the wire contract (changing one changes what old payloads mean). ``kind``
+    tags stay: they choose the model when a union is decoded."""
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler,
+                          info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not info.mode_is_json() or not isinstance(data, dict):
+            return data
+        for name, field in type(self).model_fields.items():
+            key = field.serialization_alias or field.alias or name
+            if name == "kind" or field.is_required() or key not in data:
+                continue
+            if getattr(self, name) == field.get_default(call_default_factory=True):
+                del data[key]
+        return data
+
+
+class _Frozen(CompactModel):
+    # Messages travel between workflow, activities and clients: unknown fields are ignored, so
+    # workers and clients of neighbouring versions read each other's payloads.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class ToolCall(_Frozen):
@@ -92,8 +126,17 @@ class AgentMessage(_Frozen):
 
 
 class Usage(_Frozen):
+    """Tokens of one or more model calls. ``input_tokens`` counts every prompt token, cached or
+    not; ``cache_read_tokens`` (read from the provider's prompt cache) and
+    ``cache_write_tokens`` (written to it) are the parts of it priced differently."""
+
+    # A wire payload: an older worker must decode usage a newer one counts more of.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -103,6 +146,8 @@ class Usage(_Frozen):
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

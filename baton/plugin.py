@@ -17,11 +17,13 @@ It brings:
   breaking replay;
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
-* the eight pattern workflows and the ``resolve_catalog``, ``chat`` and ``execute_tool``
-  activities, built from the worker's configuration: the model profiles it serves, the tools of
-  its ``tool_modules`` and of its ``mcp_servers``, its idempotency ledger (``ledger_url``) and
-  one pooled HTTP client, opened and closed with the worker (as are the MCP servers: started in
-  the background when a worker starts, stopped when it stops).
+* the eight pattern workflows, the tenant budget and rollout workflows, and the
+  ``resolve_catalog``, ``chat``, ``execute_tool``, ``reserve_tenant_budget`` and
+  ``version_stats`` activities, built from the worker's configuration: the model profiles it
+  serves, the tools of its ``tool_modules`` and of its ``mcp_servers``, its tenant budgets, its
+  idempotency ledger (``ledger_url``) and one pooled HTTP client, opened and closed with the
+  worker (as are the MCP servers: started in the background when a worker starts, stopped when
+  it stops).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
 from baton.activities.mcp import McpPool
+from baton.activities.rollout import RolloutActivities
+from baton.activities.tenant import TenantActivities
 from baton.activities.tools import ToolActivities, open_ledger
 from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
@@ -57,9 +61,10 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # Pure data and pure functions (no I/O, no clock, no randomness): safe to share across workflow
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
-    "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.messages",
-    "baton.patterns", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
-    "baton.visibility", "cryptography", "jsonschema",
+    "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
+    "baton.idempotency", "baton.messages", "baton.patterns", "baton.reports", "baton.rollout",
+    "baton.runs", "baton.schemas", "baton.signing", "baton.specs", "baton.visibility",
+    "cryptography", "jsonschema",
 )
 
 
@@ -113,6 +118,8 @@ class BatonPlugin(SimplePlugin):
                                     lease_s=settings.ledger_lease_s,
                                     unavailable=self.mcp.why_unavailable)
         self.catalog = CatalogActivities(settings, self.registry, self.mcp)
+        self.tenants = TenantActivities(settings)
+        self.rollouts = RolloutActivities()
         telemetry = TelemetryInterceptor(self.tracing)
         # Temporal's tracing interceptor must run outside Baton's, so the caller's trace context
         # is current before Baton's invoke_* spans open: it is configured first (see below).
@@ -126,7 +133,8 @@ class BatonPlugin(SimplePlugin):
             data_converter=lambda existing: baton_data_converter(existing, codec=codec),
             interceptors=[telemetry],
             workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
-            activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool],
+            activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool,
+                        self.tenants.reserve_tenant_budget, self.rollouts.version_stats],
             workflow_runner=workflow_runner,
             run_context=self._resources,
         )
@@ -142,8 +150,9 @@ class BatonPlugin(SimplePlugin):
         if self._otel is not None:
             config = self._otel.configure_worker(config)
         config = super().configure_worker(config)
-        # The llm activity rebuilds a conversation prefix by querying its workflow.
-        self.llm.temporal_client = config["client"]
+        # The llm activity rebuilds a conversation prefix by querying its workflow; the tenant
+        # budget activity sends updates to an authority, the rollout one reads visibility.
+        self.llm.temporal_client = self.tenants.client = self.rollouts.client = config["client"]
         self._task_queue = config["task_queue"]
         return config
 

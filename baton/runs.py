@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from baton.calls import Catalog
 from baton.messages import Message, Usage
+from baton.reports import InputContract, NeedsHelp
 from baton.specs import TeamSpec
 
 __all__ = [
@@ -22,11 +23,13 @@ __all__ = [
     "ApprovalEvent",
     "ChildEvent",
     "ChildRecord",
+    "CompactedEvent",
     "ContinuedEvent",
     "FailoverEvent",
     "FinishedEvent",
     "MembersCarry",
     "MessagesPage",
+    "ModelAttemptEvent",
     "ModelCallEvent",
     "PageRequest",
     "PatternCarry",
@@ -54,7 +57,12 @@ class RunStatus(StrEnum):
     TRANSFERRED = "transferred"  # an agent handed the conversation to another (handoff child)
     STALLED = "stalled"  # nobody can make progress (blackboard: no rule applies, scheduler done)
     BUDGET_EXHAUSTED = "budget_exhausted"
-    OUTPUT_INVALID = "output_invalid"  # structured output still invalid after the fix attempts
+    # The tenant's budget for the day or month (the operator's, across runs) has no room left.
+    TENANT_BUDGET_EXHAUSTED = "tenant_budget_exhausted"
+    OUTPUT_INVALID = "output_invalid"  # no valid answer (schema, empty) after the fix attempts
+    INPUT_INVALID = "input_invalid"  # a member's input never matched its input_schema
+    REFUSED = "refused"  # the model declined the task (a provider-reported refusal)
+    CONTEXT_EXCEEDED = "context_exceeded"  # the conversation outgrew the model's context window
     FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason
     CANCELLED = "cancelled"
 
@@ -76,7 +84,9 @@ RUN_NOT_COMPLETED = "BatonRunNotCompleted"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Run input, results, events and query answers are wire payloads: unknown fields are
+    # ignored, so workers and clients of neighbouring versions read each other's.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class ChildRecord(_Model):
@@ -92,6 +102,8 @@ class ChildRecord(_Model):
     steps: int = 0
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    sees: str | None = None  # what it was given of earlier work (None: its task only)
+    needs_help: NeedsHelp | None = None
 
 
 class MembersCarry(_Model):
@@ -147,6 +159,9 @@ class RunInput(_Model):
     context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
     # handoff: agent → description; adds a transfer_to_<agent> tool per target
     transfer_targets: dict[str, str] = Field(default_factory=dict)
+    # handoff: the targets that accept only a validated input (their input_schema)
+    transfer_inputs: dict[str, InputContract] = Field(default_factory=dict)
+    sees: str | None = None  # what this member was given of earlier work (shown by baton show)
     resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
     trace_id: str | None = None  # carried on agent-to-agent messages
     # What the worker serves of the team's names: resolved by the run itself at its start and
@@ -207,6 +222,7 @@ class Transfer(_Model):
     to: str
     reason: str
     messages: list[Message] = Field(default_factory=list)
+    input: Any = None  # the target's validated input, when it has an input_schema
 
 
 class RunResult(_Model):
@@ -226,6 +242,8 @@ class RunResult(_Model):
     cost_usd: float = 0.0
     children: list[ChildRecord] = Field(default_factory=list)  # pattern runs: member results
     transfer: Transfer | None = None  # set when status is TRANSFERRED
+    # An agent inside a team that ran out of steps or budget: what it tried and lacked.
+    needs_help: NeedsHelp | None = None
     details: dict[str, Any] = Field(default_factory=dict)  # pattern-specific (rounds, board, ...)
 
 
@@ -244,6 +262,10 @@ class StartedEvent(_Event):
 
 
 class ModelCallEvent(_Event):
+    """A model call that was answered. ``latency_ms`` is the answering attempt's; the step's
+    model call began at ``started_at`` and took ``duration_ms`` over ``attempt`` attempts (the
+    failed ones are ``ModelAttemptEvent``s)."""
+
     kind: Literal["model_call"] = "model_call"
     profile: str
     model: str
@@ -254,6 +276,30 @@ class ModelCallEvent(_Event):
     finish_reason: str | None
     content: str | None
     tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    attempt: int = 1
+    started_at: datetime | None = None
+    duration_ms: float | None = None
+    request_id: str | None = None  # the provider's id of the call
+    refusal: str | None = None  # the model declined; the run ends ``refused``
+    recovered_tool_calls: int = 0  # tool calls the model wrote as text, recognised as calls
+
+
+class ModelAttemptEvent(_Event):
+    """One attempt of a model call that failed; ``retry_in_s`` is the wait before the next
+    attempt (None: no next attempt on this profile: a failover, a compaction or the end)."""
+
+    kind: Literal["model_attempt"] = "model_attempt"
+    profile: str
+    model: str
+    attempt: int
+    status: Literal["failed", "timed_out"]
+    error_type: str
+    error: str
+    http_status: int | None = None
+    request_id: str | None = None
+    started_at: datetime
+    duration_ms: float
+    retry_in_s: float | None = None
 
 
 class ToolCallEvent(_Event):
@@ -270,6 +316,12 @@ class ToolCallEvent(_Event):
     cache_hit: bool = False
     ledger_hit: bool = False
     duration_ms: float = 0.0
+    # What running the tool itself cost, as the tool reported it (a paid API, a model it calls).
+    # On a cache hit the tool did not run: these are what the call that filled the cache cost,
+    # i.e. what the hit saved, and ``original_ms`` how long that call took.
+    tool_tokens: int = 0
+    tool_cost_usd: float = 0.0
+    original_ms: float | None = None
 
 
 class ToolRefusedEvent(_Event):
@@ -293,6 +345,8 @@ class ChildEvent(_Event):
     reason: str | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    sees: str | None = None  # started: what the member was given of earlier work
+    needs_help: NeedsHelp | None = None  # finished: the member's needs-help report
 
 
 class FailoverEvent(_Event):
@@ -310,10 +364,19 @@ class ContinuedEvent(_Event):
     compacted_messages: int
 
 
+class CompactedEvent(_Event):
+    """The conversation was compacted in place (it no longer fit the model's context window)."""
+
+    kind: Literal["compacted"] = "compacted"
+    compacted_messages: int
+    reason: str
+
+
 class ValidationEvent(_Event):
     kind: Literal["output_invalid"] = "output_invalid"
     attempt: int
     error: str
+    error_type: str = "output_invalid"  # or empty_answer
 
 
 class ApprovalEvent(_Event):
@@ -335,8 +398,9 @@ class FinishedEvent(_Event):
 
 
 RunEvent = Annotated[
-    StartedEvent | ModelCallEvent | ToolCallEvent | ToolRefusedEvent | ValidationEvent
-    | ApprovalEvent | FailoverEvent | ContinuedEvent | ChildEvent | FinishedEvent,
+    StartedEvent | ModelCallEvent | ModelAttemptEvent | ToolCallEvent | ToolRefusedEvent
+    | ValidationEvent | ApprovalEvent | FailoverEvent | CompactedEvent | ContinuedEvent
+    | ChildEvent | FinishedEvent,
     Field(discriminator="kind"),
 ]
 

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from baton.approvals import ApprovalAuthority
+from baton.budgets import TenantBudget
 from baton.mcp_servers import McpServerConfig, check_server_name
 from baton.specs import ModelProfile
 
@@ -115,6 +116,9 @@ class BatonSettings(BaseSettings):
     ledger_lease_s: float = Field(
         default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
         "how long a retry waits before taking over from a crashed attempt")
+    tenant_budgets: dict[str, TenantBudget] = Field(
+        default_factory=dict, description="worker: tokens and USD per day/month per tenant, "
+        "enforced across every run and worker ('*': every tenant without its own entry)")
     approvers: dict[str, Approver] = Field(
         default_factory=dict, description="worker: who may decide approvals, with public keys")
     approver_groups: dict[str, list[str]] = Field(
@@ -133,6 +137,16 @@ class BatonSettings(BaseSettings):
     codec_key_id: str | None = Field(
         default=None, description="the key that encrypts (default: the only or first key)")
     codec_server_port: int = Field(default=8234, description="`baton up`: the codec server")
+    console_host: str = Field(default="127.0.0.1", description="the web console's interface")
+    console_port: int = Field(default=8235, description="the web console (`baton console`, "
+                              "`baton up`)")
+    console_user_header: str | None = Field(
+        default=None, description="console: the request header an authenticating proxy sets to "
+        "the signed-in person (e.g. X-Forwarded-User); the console must then be reachable only "
+        "through that proxy")
+    console_key_file: Path | None = Field(
+        default=None, description="console: its Ed25519 private key (PEM); it signs the decisions "
+        "of the people it authenticated as the approvals service 'console'")
     codec_server_token: SecretStr | None = Field(
         default=None, description="bearer token the codec server requires (none: loopback use)")
     codec_cors_origins: list[str] = Field(
@@ -214,6 +228,10 @@ class BatonSettings(BaseSettings):
         except KeyError:
             raise KeyError(f"model profile {name!r} is not served by this worker "
                            f"(served: {', '.join(sorted(self.profiles))})") from None
+
+    def tenant_budget(self, tenant: str) -> TenantBudget | None:
+        """The budget the operator set for ``tenant`` (or for every tenant, ``*``)."""
+        return self.tenant_budgets.get(tenant) or self.tenant_budgets.get("*")
 
     @property
     def encryption_keys(self) -> dict[str, str]:

@@ -11,9 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
+from baton.canary import RolloutRule
+from baton.messages import CompactModel, Usage
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -22,12 +24,16 @@ from baton.patterns import (
     HierarchicalSpec,
     PatternSpec,
     PipelineSpec,
+    Sees,
     SupervisorSpec,
+    with_coordinator_model,
 )
+from baton.schemas import schema_problem
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
     "PATTERN_SECTIONS",
+    "WORKER_OWNED_KEYS",
     "AgentSpec",
     "ApprovalPolicy",
     "Budget",
@@ -52,9 +58,15 @@ Pattern = Literal[
 ]
 
 
-class _Spec(BaseModel):
-    # Unknown keys are errors: a typo in a YAML must not silently become a default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# Keys that used to be team settings and belong to the worker's configuration now.
+WORKER_OWNED_KEYS = frozenset({"models", "tool_modules", "tools", "approver_groups"})
+
+
+class _Spec(CompactModel):
+    # A team spec travels in every run's input, so unknown keys are ignored when it is decoded
+    # (a newer client's field must not stop an older worker). What a person writes is checked
+    # strictly before it gets here: the loader refuses unknown keys, with a suggestion.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class LocatedError(ValueError):
@@ -90,16 +102,35 @@ class ServedProfile(_Spec):
     temperature: float | None = Field(default=None, ge=0, le=2)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
+    # Prompt-cache prices; None: the input price (reads and writes are then not cheaper).
+    price_cache_read_per_mtok: float | None = Field(default=None, ge=0)
+    price_cache_write_per_mtok: float | None = Field(default=None, ge=0)
     max_attempts: int = Field(default=6, ge=1, le=100)  # retries before failing over / failing
     fallback: str | None = None  # profile to fail over to once max_attempts are used up
+    failover_on_quota: bool = True  # out of credit: fail over (once) instead of failing
+    # How an output schema is asked for: the API's JSON-schema mode, its JSON mode, or only the
+    # schema in the prompt (servers that answer 500 to json_schema: llama.cpp, older vLLM).
+    structured_output: Literal["json_schema", "json_object", "prompt"] = "json_schema"
+    prompt_caching: bool = True  # Anthropic: cache_control on system prompt, tools, conversation
     # Calls per second across every worker of the fleet: this profile's calls then go through a
     # task queue of their own, which the Temporal server rate-limits (see rate_limited_queue).
     max_requests_per_second: float | None = Field(default=None, gt=0)
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
-        return (
-            input_tokens * self.price_input_per_mtok + output_tokens * self.price_output_per_mtok
-        ) / 1_000_000
+    def cost_usd(self, input_tokens: int | Usage, output_tokens: int = 0) -> float:
+        """USD of a call: cached reads and writes at their prices, the rest of the prompt at
+        the input price. Takes a ``Usage`` (or the input and output token counts)."""
+        usage = input_tokens if isinstance(input_tokens, Usage) else Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens)
+        read, write = usage.cache_read_tokens, usage.cache_write_tokens
+        fresh = max(0, usage.input_tokens - read - write)
+        price_in = self.price_input_per_mtok
+        return (fresh * price_in + usage.output_tokens * self.price_output_per_mtok
+                + read * _or(self.price_cache_read_per_mtok, price_in)
+                + write * _or(self.price_cache_write_per_mtok, price_in)) / 1_000_000
+
+
+def _or(price: float | None, default: float) -> float:
+    return default if price is None else price
 
 
 class ModelProfile(ServedProfile):
@@ -155,6 +186,13 @@ class ToolSpec(_Spec):
 
     _v_name = field_validator("name")(_check_name)
 
+    def for_execution(self) -> ToolSpec:
+        """What an ``execute_tool`` call needs to know about its tool: the worker finds the
+        function (and its description and schema) in its own registry, and the run decided the
+        approval already, so neither travels with every call."""
+        return self.model_copy(update={"description": "", "parameters": {},
+                                       "approval": ApprovalPolicy()})
+
 
 class AgentSpec(_Spec):
     name: str
@@ -166,8 +204,21 @@ class AgentSpec(_Spec):
     max_steps: int = Field(default=8, ge=1, le=10_000)
     max_output_fix_attempts: int = Field(default=2, ge=0, le=10)
     approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)  # per-tool overrides
+    # As a pattern member: the JSON its input must match (a delegation's task, a transfer's
+    # input, the previous stage's output); a mismatch goes back to whoever produced it.
+    input_schema: dict[str, Any] | None = None
+    max_input_fix_attempts: int = Field(default=2, ge=0, le=10)
+    sees: Sees | None = None  # what it is given of earlier work; None: the pattern's default
 
     _v_name = field_validator("name")(_check_name)
+
+    @field_validator("input_schema")
+    @classmethod
+    def _a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = schema_problem(schema) if schema is not None else None
+        if problem is not None:
+            raise ValueError(f"input_schema is not a valid JSON schema: {problem}")
+        return schema
 
     @field_validator("tools")
     @classmethod
@@ -228,6 +279,8 @@ class TeamSpec(_Spec):
     pattern: Pattern = "single"
     agents: tuple[AgentSpec, ...]
     entry: str | None = None  # the agent that receives the input; default: the first
+    # The model profile of routers, mergers, judges and schedulers that name none themselves.
+    coordinator_model: str | None = None
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
     teams: dict[str, TeamSpec] = Field(default_factory=dict)  # sub-teams usable as members
@@ -238,8 +291,27 @@ class TeamSpec(_Spec):
     debate: DebateSpec | None = None
     handoff: HandoffSpec | None = None
     blackboard: BlackboardSpec | None = None
+    rollout: RolloutRule | None = None  # when a canary of this version is rolled back/promoted
 
     _v_name = field_validator("name")(_check_name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_worker_settings(cls, data: Any) -> Any:
+        # Unknown keys are ignored on the wire, but these once configured the worker from the
+        # run's input (model URLs, API-key variables, modules to import): a run that still
+        # names them comes from an old client or an attacker, and is refused, not half-obeyed.
+        if isinstance(data, dict):
+            named = sorted(key for key in WORKER_OWNED_KEYS if key in data)
+            if named:
+                raise ValueError(f"{', '.join(named)}: worker configuration, never part of a "
+                                 "team or a run's input (see docs/configuration.md)")
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coordinators_default(cls, data: Any) -> Any:
+        return with_coordinator_model(data)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> TeamSpec:

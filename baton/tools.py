@@ -44,6 +44,17 @@ class ToolContext:
     call_id: str
     attempt: int = 1
     heartbeat: Callable[..., None] = field(default=lambda *_: None, repr=False)
+    # What running the tool cost beyond its time (report_cost): recorded with the call, and
+    # kept with a cached result, so a cache hit shows what it saved.
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    def report_cost(self, *, tokens: int = 0, cost_usd: float = 0.0) -> None:
+        """Say what this call spent on its own (a model it called, a paid API): it is added up
+        per call, shown in ``baton show`` and the cost report, and counted as saved by every
+        cache hit that serves this call's result."""
+        self.tokens += tokens
+        self.cost_usd += cost_usd
 
 
 @dataclass(frozen=True)

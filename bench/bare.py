@@ -38,6 +38,17 @@ class BareTwoActivities:
         return iterations
 
 
+@workflow.defn(name="BareSequence")
+class BareSequence:
+    """``count`` activities one after another: the floor of anything sequential."""
+
+    @workflow.run
+    async def run(self, count: int) -> int:
+        for i in range(count):
+            await workflow.execute_activity(bare_noop, i, start_to_close_timeout=TIMEOUT)
+        return count
+
+
 @workflow.defn(name="BareBranch")
 class BareBranch:
     @workflow.run
@@ -72,5 +83,5 @@ class BareSupervisorRounds:
         return rounds
 
 
-WORKFLOWS = [BareTwoActivities, BareBranch, BareFanout, BareSupervisorRounds]
+WORKFLOWS = [BareTwoActivities, BareSequence, BareBranch, BareFanout, BareSupervisorRounds]
 ACTIVITIES = [bare_noop, bare_model_call]

@@ -69,7 +69,7 @@ async def _history_bytes(client: Client, workflow_id: str, runs: list[str | None
 
 async def _baton_bytes(env: BenchEnv, queue: str, steps: int) -> int:
     team = parse_team({
-        "name": "history", "tool_modules": ["bench.tools"],
+        "name": "history",
         "budget": {"max_tokens": 100_000_000, "max_cost_usd": 1000, "max_wall_clock_s": 36_000},
         "agents": [{"name": "worker", "description": "long-running agent",
                     "instructions": "Echo each line.", "tools": ["echo"], "max_steps": steps + 1}],

@@ -24,12 +24,12 @@ STEPS = int(os.environ.get("BATON_BENCH_STEPS", "30"))
 REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
 
 
-def stepper_team() -> Any:
+def stepper_team(steps: int = STEPS) -> Any:
     return parse_team({
-        "name": "bench", "pattern": "single", "tool_modules": ["bench.tools"],
+        "name": "bench", "pattern": "single",
         "budget": {"max_tokens": 10_000_000, "max_cost_usd": 100},
         "agents": [{"name": "stepper", "description": "benchmark agent",
-                    "instructions": "call echo", "tools": ["echo"], "max_steps": STEPS + 1}],
+                    "instructions": "call echo", "tools": ["echo"], "max_steps": steps + 1}],
     })
 
 
@@ -41,7 +41,7 @@ async def _bare_per_iteration(env: BenchEnv, queue: str, n: int) -> float:
 
 
 async def _baton_per_step(env: BenchEnv, queue: str, n: int) -> float:
-    team = stepper_team()
+    team = stepper_team(n)
     run_id = f"bench-steps-{queue}-{time.perf_counter_ns()}"
     step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
     env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})

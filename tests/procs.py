@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from baton.client._devserver import tuning_args
 from baton.client._procs import free_port as client_free_port
 from baton.loader import parse_team
 from baton.runs import PageRequest, RunInput, RunLogPage, RunResult
@@ -187,12 +188,10 @@ class DevServer:
         return [
             TEMPORAL_BIN, "server", "start-dev",
             "--db-filename", str(self.db),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
             "--ip", "127.0.0.1", "--port", str(self.port), "--ui-port", str(self.ui_port),
             "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
             "--headless", "--log-level", "warn",
-            "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-            *dev_server_flags(),
+            *tuning_args(), *dev_server_flags(),
         ]
 
     async def start(self, within_s: float = 30) -> Client:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -63,7 +65,7 @@ async def test_broken_yaml_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert str(bad) in done.stderr
     assert "agents[0].tols" in done.stderr
-    assert "unknown key 'tols'" in done.stderr
+    assert "unknown key 'tols' (did you mean 'tools'?)" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
@@ -172,4 +174,11 @@ async def test_demo_twice(tmp_path: Path) -> None:
         assert "completed" in done.stdout
         assert "lookup_order" in done.stdout
         assert "/namespaces/default/workflows/support-" in done.stdout
+        # Each demo starts with the shop as new, so the second one refunds again too.
+        assert re.search(r"tool issue_refund\(order_id=A1001, amount=89\.99.*\) ok",
+                         done.stdout), done.stdout
+        assert "tools failed" not in done.stdout
     assert (tmp_path / "home" / "temporal.sqlite").exists()
+    with sqlite3.connect(tmp_path / "home" / "demo" / "support.sqlite") as shop:
+        assert shop.execute("SELECT order_id, amount FROM outbox").fetchall() == [
+            ("A1001", 89.99)]

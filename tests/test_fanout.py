@@ -4,6 +4,7 @@ branches, a team as a branch, approvals and the exactly-once refund in a branch,
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from pattern_run_helpers import (
     run,
     start,
 )
+from procs import run_log
 from temporalio.client import Client
 
+from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
 from baton.client import run_result
 from baton.loader import parse_team
 from baton.runs import RunStatus
@@ -59,8 +62,13 @@ async def test_branches_run_in_parallel_and_the_merger_sees_every_output(
     assert sorted(c.member for c in result.children[:3]) == ["a", "b", "c"]
     assert result.details["failed_branches"] == []
     assert result.reason == "merged 3 of 3 branch outputs"
-    for child in result.children:
+    *branches, merger = result.children
+    for child in branches:
         await assert_parent(client, child.workflow_id, run_id, "AgentWorkflow")
+    # The merger runs inside the fan-out's own workflow: no child, its call in this run's log.
+    assert merger.workflow_id == run_id
+    log = await run_log(client.get_workflow_handle(run_id))
+    assert [e.agent for e in log if e.kind == "model_call"] == ["merger"]
     scripted.assert_script_consumed(run_id)
     await record_and_replay(client, run_id, "fanout")
 
@@ -202,4 +210,39 @@ async def test_approval_and_exactly_once_refund_in_a_branch(
     assert waiting == next(c.workflow_id for c in result.children if c.member == "refunder")
     assert result.output == "Noted.\n\nRefunded."
     assert outbox(tmp_path) == [("A1001", 10.0)]
+    scripted.assert_script_consumed(handle.id)
+
+
+async def test_a_merger_in_the_fanout_workflow_waits_for_approval_there(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object,
+        tmp_path: Path) -> None:
+    """The merger runs inside the fan-out's workflow: its refund waits for a person on the
+    fan-out run itself (listed, decided and audited there) and happens once."""
+    team = parse_team({
+        "name": "panel", "pattern": "fanout",
+        "agents": [agent("a"), agent("b"), refunder("merger")],
+        "fanout": {"branches": ["a", "b"], "merge": "agent", "merger": "merger"},
+    })
+    handle = await start(client, settings, scripted, team, {
+        "a": says("Refund it."), "b": says("Refund it."),
+        "merger": [{"tool_calls": [REFUND]}, {"content": "Refunded."}],
+    }, TASK)
+    for _ in range(400):
+        pending = await handle.query("pending_approvals", result_type=list[PendingApproval])
+        if pending:
+            break
+        await asyncio.sleep(0.05)
+    [request] = pending
+    assert request.workflow_id == handle.id and request.tool == "issue_refund"
+    receipt = await handle.execute_update("decide", ApprovalDecision(
+        approval_id=request.approval_id, decision="approve", by="alice", reason="ok"),
+        result_type=DecisionReceipt)
+    assert receipt.accepted
+    result = await run_result(handle)
+    assert result.status is RunStatus.COMPLETED, result.reason
+    assert result.output == "Refunded."
+    assert len(outbox(tmp_path)) == 1
+    approvals = [e for e in await run_log(handle) if e.kind == "approval"]
+    assert [(e.action, e.agent) for e in approvals] == [("requested", "merger"),
+                                                         ("approved", "merger")]
     scripted.assert_script_consumed(handle.id)

@@ -182,6 +182,7 @@ async def test_baton_up_restarts_its_killed_worker_and_the_run_finishes(
     up = Proc("baton-up", cli(
         "up", "--home", str(tmp_path / "home"), "--temporal-port", str(ports["temporal"]),
         "--ui-port", str(ports["ui"]), "--model-port", str(ports["model"]),
+        "--console-port", str(free_port()),
         "--task-queue", queue,
     ), tmp_path / "up.log", env={
         # The stack's worker inherits these: it serves the test's blocking write tool too.
@@ -219,6 +220,7 @@ async def test_baton_up_restarts_its_killed_worker_and_the_run_finishes(
         new_pid = restarted_pid(up, 1)
         assert new_pid is not None, said
         assert "temporal (pid" not in said and "model-server (pid" not in said, said
+        assert "console (pid" not in said, said
         assert any(i.startswith(f"{new_pid}@") for i in await pollers(client, queue))
 
         up.signal(signal.SIGINT)  # Ctrl-C: everything stops, in order, exit code 0
@@ -236,7 +238,7 @@ async def test_baton_up_gives_up_on_a_worker_that_keeps_dying(tmp_path: Path) ->
     home, queue = (tmp_path / "home").resolve(), f"heal-{uuid.uuid4().hex[:8]}"
     up = Proc("baton-up", cli(
         "up", "--home", str(home), "--temporal-port", str(ports[0]), "--ui-port", str(ports[1]),
-        "--model-port", str(ports[2]), "--task-queue", queue,
+        "--model-port", str(ports[2]), "--console-port", str(free_port()), "--task-queue", queue,
     ), tmp_path / "up.log", env={"PYTHONUNBUFFERED": "1", "COLUMNS": "200"}).start()
     try:
         await until(lambda: "baton is up" in up.log.read_text() or not up.alive(),

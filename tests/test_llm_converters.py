@@ -147,11 +147,16 @@ def test_anthropic_request_shape() -> None:
         [*CONVERSATION, UserMessage(content="Now summarise.")], [WEATHER],
         profile=PROFILE, tool_choice="required", output_schema={"type": "object"},
     )
-    assert body["system"].startswith("You are helpful.\n\n")
-    assert '{"type": "object"}' in body["system"]
+    # Prompt caching (on by default): breakpoints on the system prompt, the tools and the newest
+    # message, so the next call reads what this one wrote.
+    [system] = body["system"]
+    assert system["cache_control"] == {"type": "ephemeral"}
+    assert system["text"].startswith("You are helpful.\n\n")
+    assert '{"type": "object"}' in system["text"]
     assert body["max_tokens"] == 256
     assert [t["role"] for t in body["messages"]] == ["user", "assistant", "user"]
-    assert body["messages"][0]["content"] == "Weather in Oslo and Rome?"
+    # With caching a turn keeps its block form from call to call (the cached prefix stays equal).
+    assert body["messages"][0]["content"] == [{"type": "text", "text": "Weather in Oslo and Rome?"}]
     assert body["messages"][1]["content"] == [
         {"type": "tool_use", "id": "c1", "name": "weather", "input": {"city": "Oslo"}},
         {"type": "tool_use", "id": "c2", "name": "weather", "input": {}},
@@ -160,12 +165,21 @@ def test_anthropic_request_shape() -> None:
     assert body["messages"][2]["content"] == [
         {"type": "tool_result", "tool_use_id": "c1", "content": "-3C"},
         {"type": "tool_result", "tool_use_id": "c2", "content": "bad JSON", "is_error": True},
-        {"type": "text", "text": "Now summarise."},
+        {"type": "text", "text": "Now summarise.", "cache_control": {"type": "ephemeral"}},
     ]
     assert body["tools"] == [
-        {"name": "weather", "description": WEATHER.description, "input_schema": WEATHER.parameters}
+        {"name": "weather", "description": WEATHER.description, "input_schema": WEATHER.parameters,
+         "cache_control": {"type": "ephemeral"}}
     ]
     assert body["tool_choice"] == {"type": "any"}
+
+
+def test_anthropic_request_without_prompt_caching() -> None:
+    profile = PROFILE.model_copy(update={"prompt_caching": False})
+    body = anthropic.build_request(CONVERSATION, [WEATHER], profile=profile)
+    assert body["system"] == "You are helpful."
+    assert body["messages"][0]["content"] == "Weather in Oslo and Rome?"  # a lone text block
+    assert "cache_control" not in json.dumps(body)
 
 
 @pytest.mark.parametrize(("choice", "expected"), [("auto", "auto"), ("none", "none")])
@@ -244,7 +258,8 @@ def test_status_classification(status: int, cls: type[Exception]) -> None:
         assert app.next_retry_delay == timedelta(seconds=2)
     else:
         assert app.next_retry_delay is None
-    assert app.details[0] == {"provider": "openai", "status": status} | (
+    assert app.details[0] == {"provider": "openai", "status": status, "request_id": None,
+                              "code": None, "type": "x", "param": None} | (
         {"retry_after": 2.0} if cls is ProviderRetryableError else {}
     )
 

@@ -88,7 +88,8 @@ async def test_failing_past_retries_ends_typed_and_resume_skips_finished_stages(
         "researcher": [{"content": "Refunds within 30 days."}], "writer": [FAULT, FAULT]}, TASK)
     assert failed.status is RunStatus.FAILED
     assert failed.error_type == "stage_failed"
-    assert "'writer'" in (failed.reason or "") and "from_stage" in (failed.reason or "")
+    assert "'writer'" in (failed.reason or "")
+    assert f"baton resume {failed.run_id}" in (failed.reason or "")
     assert failed.details["failed_stage"] == "writer"
     assert failed.details["completed_stages"] == ["researcher"]
     assert failed.details["outputs"] == {"researcher": "Refunds within 30 days."}

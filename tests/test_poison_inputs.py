@@ -157,15 +157,18 @@ async def test_model_sending_a_huge_tool_argument_gets_a_typed_outcome(
     await still_serving(client, settings, scripted)
 
 
-async def test_huge_tool_argument_within_the_token_budget_still_ends_typed(
+async def test_huge_tool_argument_is_explained_to_the_model_not_run(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
-    """With the default budget a 2 MB tool call costs more tokens than the run may spend: the
-    run ends BUDGET_EXHAUSTED (typed, with partial output), promptly."""
-    result, handle = await run(client, settings, scripted, crash_team("take_note"), [
-        {"tool_calls": [{"name": "take_note", "arguments": {"text": "y" * (2 * MB)}}]},
-    ])
-    assert result.status is RunStatus.BUDGET_EXHAUSTED, result.reason
-    assert "token budget" in (result.reason or "")
+    """A model that returns a 2 MB tool call (no provider should, whatever max_tokens says):
+    the call becomes an invalid one the model is told about, the tool never runs with it, the
+    2 MB never enter the run's history, and the run goes on to a typed end."""
+    result, handle = await run(client, settings, scripted, crash_team("take_note"), answer_after(
+        "take_note", {"text": "y" * (2 * MB)}, expect="call the tool again with smaller"))
+    assert result.status is RunStatus.COMPLETED, result.reason
+    [call] = await tool_calls(handle)
+    assert call.status == "error" and call.error_type == "invalid_arguments", call
+    history = await handle.fetch_history()
+    assert sum(event.ByteSize() for event in history.events) < MB
     scripted.assert_script_consumed(handle.id)
     await still_serving(client, settings, scripted)
 

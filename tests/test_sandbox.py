@@ -9,6 +9,8 @@ workflows, the way a user adds Baton to a worker of their own.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 
 from sandbox_probes import ClockReader, ModuleIdentity
@@ -55,3 +57,15 @@ async def test_only_contract_modules_pass_through_the_sandbox(
     assert inside["baton.runs"] == id(baton.runs)
     assert inside["baton.workflows._agent_loop"] != id(baton.workflows._agent_loop)
     assert not any(name.startswith("baton.workflows") for name in SANDBOX_PASSTHROUGH)
+
+
+def test_the_package_root_imports_nothing_heavy() -> None:
+    # The sandbox runs ``baton/__init__`` again for every workflow run (the package is not
+    # passed through, its workflow modules must not be): configuration, YAML and HTTP machinery
+    # loaded there would be paid by every run, and fan-outs start hundreds of them.
+    probe = ("import sys, baton; heavy = ['baton.settings', 'baton.loader', 'baton.tools', "
+             "'pydantic_settings', 'yaml', 'httpx']; "
+             "print([m for m in heavy if m in sys.modules]); print(baton.TeamSpec.__name__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["[]", "TeamSpec"], out

@@ -24,7 +24,8 @@ from baton.scripted.testing import ScriptedServer
 
 TASK = "Please look up order A1001 and refund it, it arrived broken"
 LOOKUP_RESULT = {"order_id": "A1001", "item": "Blue kettle", "amount": 42.0, "status": "delivered"}
-REFUND_RESULT = {"refund_id": "R-7Q2", "order_id": "A1001", "amount": 42.0, "status": "queued"}
+REFUND_RESULT = {"refund_id": "R-7Q2", "order_id": "A1001", "amount": 42.0, "currency": "EUR",
+                 "status": "queued"}
 
 
 def _fn(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -185,7 +186,10 @@ def test_openai_text_response_has_exact_shape(http: httpx.Client, scripted: Scri
     assert "opening hours" in message["content"].lower() or "hours" in message["content"]
     assert message["content"] != "What are your opening hours?"
     usage = body["usage"]
-    assert set(usage) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    assert set(usage) == {"prompt_tokens", "completion_tokens", "total_tokens",
+                          "prompt_tokens_details"}
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 0}  # a short prompt is not cached
+    assert response.headers["x-request-id"].startswith("req_")
     assert usage["prompt_tokens"] > 0
     assert usage["completion_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -235,7 +239,8 @@ def test_anthropic_shape_and_refund_flow(http: httpx.Client, scripted: ScriptedS
         "claude-scripted",
     )
     assert (first["stop_reason"], first["stop_sequence"]) == ("tool_use", None)
-    assert set(first["usage"]) == {"input_tokens", "output_tokens"}
+    assert set(first["usage"]) == {"input_tokens", "output_tokens", "cache_read_input_tokens",
+                                   "cache_creation_input_tokens"}
     assert first["usage"]["input_tokens"] > 0
     [block] = first["content"]
     assert set(block) == {"type", "id", "name", "input"}
@@ -294,7 +299,8 @@ def test_heuristic_looks_up_refunds_then_answers(
     assert "A1001" in text
     assert "refund" in text.lower()
     assert "R-7Q2" in text
-    assert "$42.00" in text
+    assert "42.00 EUR" in text  # money in the record's own currency
+    assert "$" not in text  # and no sign the data does not have
     assert "search" not in text.lower()  # the irrelevant help-center tool was never used
 
 

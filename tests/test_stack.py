@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import uuid
 from pathlib import Path
@@ -19,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from baton.approvals import ApprovalDecision
 from baton.client import BatonClient, EmbeddedStack, free_port
+from baton.client._supervisor import ChildRestarted
 from baton.errors import BatonError, StackError
 from baton.runs import RunResult, RunStatus, ToolCallEvent
 from baton.settings import BatonSettings
@@ -129,3 +132,32 @@ async def test_full_stack_and_restart_keeps_runs(tmp_path: Path) -> None:
         description = await client.describe(run_id)
         assert description.status == WorkflowExecutionStatus.COMPLETED
         assert description.typed_search_attributes.get(ALL_SEARCH_ATTRIBUTES[0]) == "support"
+
+
+async def test_the_console_runs_next_to_the_stack_and_comes_back_when_it_dies(
+        tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path / "home").model_copy(update={"console_port": free_port()})
+    async with EmbeddedStack(settings, model_server=False, worker=False, console=True) as stack:
+        assert stack.console_url == f"http://127.0.0.1:{settings.console_port}"
+        async with httpx.AsyncClient() as http:
+            page = await http.get(f"{stack.console_url}/approvals", follow_redirects=True)
+            # A development stack: the console asks for a name (decisions go unsigned).
+            assert page.status_code == 200 and "Sign in" in page.text
+            [console] = [p for p in stack.processes if p.name == "console"]
+            killed = console.pid
+            assert killed is not None
+            os.kill(killed, signal.SIGKILL)
+            for _ in range(300):
+                if any(isinstance(e, ChildRestarted) and e.name == "console"
+                       for e in stack.events):
+                    break
+                await asyncio.sleep(0.1)
+            restarted = [e for e in stack.events if isinstance(e, ChildRestarted)]
+            assert [e.name for e in restarted] == ["console"] and console.pid != killed
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{stack.console_url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the restarted console never answered")

@@ -16,8 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from helpers import new_run_id, support_team
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -270,14 +268,6 @@ async def test_untraced_worker_records_no_spans(
     assert not {n for n in names if n.startswith(("invoke_", "chat ", "execute_tool", "approval"))}
 
 
-@pytest.fixture(scope="module")
-def metric_reader() -> InMemoryMetricReader:
-    """The process's meter provider (settable once, like the tracer provider)."""
-    reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    return reader
-
-
 def points(reader: InMemoryMetricReader, name: str, tenant: str) -> list[Any]:
     data = reader.get_metrics_data()
     assert data is not None
@@ -324,3 +314,26 @@ async def test_temporal_worker_metrics_on_prometheus(
         async with httpx.AsyncClient() as http:
             text = (await http.get(f"http://{address}/metrics")).text
     assert "temporal_" in text
+
+
+async def test_every_model_call_attempt_is_a_span_with_the_providers_request_id(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    exporter, tracing = exporter_and_tracing()
+    team = support_team()
+    run_id = new_run_id(team)
+    scripted.set_script(run_id, {AGENT: [{"content": "Hello."}]})
+    scripted.set_faults(run_id, [{"fault": "503", "retry_after": 0.1,
+                                  "headers": {"x-request-id": "req_down"}}])
+    async with worker_resources(client, settings, tracing=tracing) as running, running:
+        result = await client.execute_workflow(
+            "AgentWorkflow", RunInput(team=team, input="hi"), id=run_id,
+            task_queue=settings.task_queue, result_type=RunResult)
+    assert result.status is RunStatus.COMPLETED, result
+    failed, answered = sorted(named(exporter.get_finished_spans(), "chat baton-scripted"),
+                              key=lambda s: s.start_time or 0)
+    assert failed.attributes is not None and answered.attributes is not None
+    assert (failed.attributes["baton.attempt"], failed.attributes["error.type"],
+            failed.attributes["baton.request_id"]) == (1, "ProviderRetryableError", "req_down")
+    assert answered.attributes["baton.attempt"] == 2
+    assert str(answered.attributes["baton.request_id"]).startswith("req_")
+    assert answered.attributes["baton.usage.cache_read_tokens"] == 0

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from baton.client._procs import free_port
@@ -65,7 +66,7 @@ def test_wheel_installs_only_baton_and_runs_an_example(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "PYTHON"))}
     env |= {"BATON_HOME": str(tmp_path / "home"), "BATON_TEMPORAL_PORT": str(free_port()),
             "BATON_UI_PORT": str(free_port()), "BATON_MODEL_SERVER_PORT": str(free_port()),
-            "BATON_TASK_QUEUE": "wheel"}
+            "BATON_CONSOLE_PORT": str(free_port()), "BATON_TASK_QUEUE": "wheel"}
     env["BATON_TEMPORAL_ADDRESS"] = f"127.0.0.1:{env['BATON_TEMPORAL_PORT']}"
     log = (tmp_path / "up.log").open("w")
     up = subprocess.Popen([venv / "bin" / "baton", "up"], cwd=tmp_path, env=env, stdout=log,
@@ -81,11 +82,17 @@ def test_wheel_installs_only_baton_and_runs_an_example(tmp_path: Path) -> None:
                    env={**env, "COLUMNS": "200"})
         shown = json.loads(run(venv / "bin" / "baton", "show", "research-wheel", "--json",
                                cwd=tmp_path, env=env).stdout)
+        # The console renders from the wheel's own templates and static files.
+        console = f"http://127.0.0.1:{env['BATON_CONSOLE_PORT']}"
+        sign_in = httpx.get(f"{console}/sign-in", timeout=10)
+        styles = httpx.get(f"{console}/static/console.css", timeout=10)
     finally:
         os.killpg(up.pid, signal.SIGTERM)
         up.wait(60)
         log.close()
     assert "completed" in done.stdout
+    assert sign_in.status_code == 200 and "Your name" in sign_in.text
+    assert styles.status_code == 200 and "--accent" in styles.text
     # The researchers' tools read the corpus from the installed package: their results name its
     # documents (guides/…, postmortems/…).
     calls = [e for node in _walk(shown) for e in node["events"] if e["kind"] == "tool_call"]

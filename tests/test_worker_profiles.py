@@ -16,7 +16,7 @@ from temporalio.client import Client
 from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.loader import parse_team
-from baton.runs import FailoverEvent, ModelCallEvent, RunStatus
+from baton.runs import FailoverEvent, ModelAttemptEvent, ModelCallEvent, RunStatus
 from baton.scripted.testing import ScriptedServer
 from baton.settings import BatonSettings
 from baton.specs import ModelProfile
@@ -58,11 +58,14 @@ async def test_timeouts_attempts_prices_and_fallback_come_from_the_worker(
                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
                    and e.activity_task_scheduled_event_attributes.activity_type.name == "chat"]
     assert scheduled.start_to_close_timeout.ToTimedelta().total_seconds() == 7.0 + 5
+    # Temporal retries the call up to the served profile's max_attempts.
     assert scheduled.retry_policy.maximum_attempts == 2
     assert failed_over.status is RunStatus.COMPLETED, failed_over.reason
     assert failed_over.output == "Done by the spare."
     assert [c["model"] for c in scripted.calls(second)] == [
         "served-model", "served-model", "spare-model"]
+    attempts = [(e.profile, e.attempt) for e in log if isinstance(e, ModelAttemptEvent)]
+    assert attempts == [("default", 1), ("default", 2)]  # the served profile's max_attempts
     [failover] = [e for e in log if isinstance(e, FailoverEvent)]
     assert (failover.from_profile, failover.to_profile) == ("default", "spare")
     [answered] = [e for e in log if isinstance(e, ModelCallEvent)]

@@ -75,9 +75,10 @@ class CatalogActivities:
                     unavailable[name] = why
             else:
                 tools[name] = definition.spec
+        budget = None if request.tenant is None else self._settings.tenant_budget(request.tenant)
         return CatalogResolution(
             catalog=Catalog(profiles=profiles, tools=tools,
-                            approvals=self._settings.approval_authority),
+                            approvals=self._settings.approval_authority, tenant_budget=budget),
             unknown_profiles=tuple(unknown_profiles), unknown_tools=tuple(unknown_tools),
             served_profiles=tuple(sorted(configured)) if unknown_profiles else (),
             served_tools=tuple(self._registry.names()) if unknown_tools else (),

@@ -27,7 +27,35 @@ from baton.errors import StackError
 from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES, dev_server_flags
 
-__all__ = ["dev_server_argv", "ensure_search_attributes", "find_temporal_binary", "wait_ready"]
+__all__ = ["DEV_SERVER_TUNING", "dev_server_argv", "ensure_search_attributes",
+           "find_temporal_binary", "tuning_args", "wait_ready"]
+
+# The dev server runs one history shard, and each shard reads its task queues at most
+# ``*ProcessorMaxPollRPS`` times a second (default 20, a token bucket). Every activity
+# completion creates a transfer task (the next workflow task), so with the defaults a workflow
+# runs its first ~10 activities at ~15 ms each and every later one at 50 ms (100 ms with eager
+# activity dispatch off: two transfer tasks per activity), on SQLite and in memory alike.
+# Raised, a sequential activity costs ~10 ms. Measured and explained in docs/performance.md.
+DEV_SERVER_TUNING: dict[str, str] = {
+    # Approvals use workflow updates; older servers need them switched on explicitly.
+    "frontend.enableUpdateWorkflowExecution": "true",
+    "history.transferProcessorMaxPollRPS": "1000",  # workflow and activity task dispatch
+    "history.timerProcessorMaxPollRPS": "1000",  # timers, timeouts, retry backoff
+    "history.visibilityProcessorMaxPollRPS": "1000",  # list/search freshness (baton runs)
+}
+# WAL + synchronous=normal: ~6x faster than the default and still durable across process
+# crashes (only an OS crash can lose the last transactions).
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
+def tuning_args(*, sqlite: bool = True) -> list[str]:
+    """The command-line flags that tune ``temporal server start-dev`` for Baton's workloads
+    (its dynamic config and, on a database file, its SQLite pragmas)."""
+    args = [arg for key, value in DEV_SERVER_TUNING.items()
+            for arg in ("--dynamic-config-value", f"{key}={value}")]
+    if sqlite:
+        args += [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
+    return args
 
 
 def find_temporal_binary() -> Path:
@@ -57,13 +85,8 @@ def dev_server_argv(settings: BatonSettings, db_path: Path, *, host: str,
         str(find_temporal_binary()), "server", "start-dev",
         "--ip", host, "--port", str(s.temporal_port), "--ui-port", str(s.ui_port),
         "--db-filename", str(db_path),
-        # WAL + synchronous=normal: ~6x faster than the default and still durable across
-        # process crashes (only an OS crash can lose the last transactions).
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
         "--namespace", s.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
-        # Approvals use workflow updates; older servers need them switched on explicitly.
-        "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-        *dev_server_flags(),
+        *tuning_args(), *dev_server_flags(),
     ]
     if ui_codec_endpoint:
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]

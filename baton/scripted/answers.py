@@ -19,18 +19,11 @@ from baton.scripted.wire import Answer, Call
 __all__ = ["SUBTASK", "Filler", "call", "reply", "summarise"]
 
 SUBTASK = "Handle the {worker} part of this request: "  # how ``routing`` words a sub-task
-_ID_WORDS = frozenset({"id", "sku", "code", "ref", "reference", "number", "uuid", "key"})
+_ID_WORDS, _TEXTS = frozenset(rd.LEXICON["id_words"]), tuple(rd.LEXICON["long_texts"])
 _MONEY = re.compile(r"amount|total|price|cost|balance|charge|fee|refund")
-_TEXTS = ("passage", "snippet", "text", "content", "body", "excerpt", "summary")  # long texts
 # Where a string property's value comes from, judged by the words of its name.
-_SOURCES = (("summary answer response reply result output conclusion explanation analysis text "
-             "message final diagnosis", "answer"),
-            ("message body content prompt input instructions task request description snippet "
-             "problem text code", "task"),
-            ("reason justification note comment rationale why", "reason"))
-_PAST = {"lookup": "looked up", "look": "looked up", "get": "fetched", "fetch": "fetched",
-         "read": "read", "search": "searched", "list": "listed", "check": "checked",
-         "lint": "linted", "find": "found"}  # verbs of tools that only read
+_SOURCES = [(frozenset(words.split()), source) for words, source in rd.LEXICON["string_sources"]]
+_PAST: dict[str, str] = rd.LEXICON["past_tense"]  # verbs of tools that only read
 
 
 def _resolve(schema: Any, root: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
@@ -117,7 +110,7 @@ class Filler:
             found[:0] = zones[::-1] if names & {"target", "to"} else zones
         if "time" in names:  # a clock time, HH:MM
             found += re.findall(r"\b\d{1,2}:\d{2}\b", self.sit.task)
-        found += [self.texts[t] for words, t in _SOURCES if names & set(words.split())]
+        found += [self.texts[t] for words, t in _SOURCES if names & words]
         found += [" ".join(rd.content_words(self.sit.task)[:6]) or name or "n/a"]
         fits = [v[: s.get("maxLength")] for v in found if v and re.search(s.get("pattern", ""), v)]
         return [v.ljust(int(s.get("minLength", 0)), ".") for v in fits or [name or "n/a"]]
@@ -163,9 +156,13 @@ def _describe(past: PastCall) -> str:
         size = f"{len(value)} result(s)" if isinstance(value, list) else rd.short(str(past.result))
         return f"{verb} {noun}: {size}"
     key = next((k for k in value if k.endswith("id") and rd.words(k)[:-1] == names[-1:]), "id")
+    # Money in the record's own currency (a "currency" field), never a sign the data lacks.
+    currency = value.get("currency") if isinstance(value.get("currency"), str) else None
     details = [f"{' '.join(x for x in rd.words(k) if x != 'id') or k} " + (
-        f"${v:,.2f}" if _MONEY.search(k) and not isinstance(v, str | bool) else rd.short(str(v)))
-        for k, v in value.items() if k != key and isinstance(v, str | int | float)][:4]
+        f"{v:,.2f}" + (f" {currency}" if currency else "")
+        if _MONEY.search(k) and not isinstance(v, str | bool) else rd.short(str(v)))
+        for k, v in value.items() if k != key and isinstance(v, str | int | float)
+        and not (currency and k == "currency")][:4]
     head = f"{noun} {value[key]}" if isinstance(value.get(key), str | int) else noun
     return f"{verb} {head}" + (f" ({', '.join(details)})" if details else "")
 

@@ -1,10 +1,8 @@
 """The heuristic model: a deterministic, offline stand-in for an LLM that still behaves sensibly.
-
 ``think`` tries in order: routing by role (delegate to the worker whose description shares most
 distinctive stems with each clause of the task; transfer only to an agent that fits strictly
 better, never back along the chain), the most relevant tool not used yet for the task, a
-pattern's turn (``turns``), and otherwise the final answer from the results or the task.
-"""
+pattern's turn (``turns``), and otherwise the final answer from the results or the task."""
 
 from __future__ import annotations
 
@@ -27,13 +25,10 @@ _CLAUSE = re.compile(r"(?<=[.!?;])\s+|\s*[,;]?\s+(?:and also|also|plus|as well a
 # What a worker's report opens with before its finding ("Done: I ...").
 _LEAD = re.compile(r"^(?:Here is the combined answer from [^:\n]*:\s*(?:- )?|(?:Here is what I "
                    r"found|Done): I )")
-_VERBS = ("issue create make send cancel update delete remove add set book schedule refund "
-          "charge pay approve reject escalate notify open close write save submit assign reserve "
-          "post reset")  # a tool named <verb>_... changes something
-_ACTIONS = frozenset(_VERBS.split())
+_ACTIONS = frozenset(rd.LEXICON["action_verbs"])  # a tool named <verb>_... changes something
 # For these the action is what they make: "issue_refund" asks for a refund, not an issue.
-_LIGHT_VERBS = frozenset({"issue", "create", "make", "add", "set", "post", "open", "send"})
-_ASKS = {"refun": ("money back", "reimburs", "repay"), "cance": ("call off",)}
+_LIGHT_VERBS = frozenset(rd.LEXICON["light_verbs"])
+_ASKS: dict[str, list[str]] = rd.LEXICON["asks"]  # stems of actions: phrases asking for them
 
 
 def plan(task: str, workers: dict[str, str]) -> list[tuple[str, str]]:

@@ -1,8 +1,7 @@
-"""Reading a conversation the way the heuristic model needs it. There is no language model
-inside: "understanding" a text means comparing bags of word stems, deterministically. The agent
-is who the system prompt says (``baton.workflows.prompts`` writes and reads it); the
-task is the latest user message, unless it only complains about the answer before it (the agent
-loop's "does not match the required JSON schema"); tool calls since are paired with results."""
+"""Reading a conversation the way the heuristic model needs it: no language model, "understanding"
+a text means comparing bags of word stems, deterministically. The agent is who the system prompt
+says (``baton.workflows.prompts`` writes and reads it); the task is the latest user message unless
+it only asks to fix the answer before it; tool calls since are paired with their results."""
 
 from __future__ import annotations
 
@@ -11,19 +10,14 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from baton.scripted.wire import ChatQuery
 from baton.workflows.prompts import read_system_prompt
 
-_STOPWORDS = """a an the and or but if then of to in on at by for from with without into
-    about as is are was were be been am do does did have has had it its this that these those there
-    here i me my we our you your he she they them their please thanks can could would should will
-    shall may might must just also too very so such not no yes any some all each every other than
-    what which who when where why how up out off over only own same both more most id ids get got
-    need needs want wants like let make sure ok hi hello via per one two us use using"""
-STOPWORDS = frozenset(_STOPWORDS.split())
-_PARTICLES = frozenset({"up", "in", "out", "off", "on", "down", "back", "over"})
+LEXICON = json.loads((Path(__file__).parent / "lexicon.json").read_text(encoding="utf-8"))
+STOPWORDS, _PARTICLES = frozenset(LEXICON["stopwords"]), frozenset(LEXICON["particles"])
 
 
 def words(text: str) -> list[str]:

@@ -32,23 +32,25 @@ class _FaultFields(_Frozen):
     retry_after: float | None = Field(default=None, ge=0)
     seconds: float = Field(default=0.0, ge=0)
     message: str | None = None
+    body: Any = None  # the whole answer, as a provider documents it (instead of the default)
+    headers: dict[str, str] = Field(default_factory=dict)  # sent with it
 
     @field_validator("fault", mode="before")
     @classmethod
     def _known(cls, value: Any) -> str | None:
-        if value is not None and not re.fullmatch(rf"[45]\d\d|hang|malformed|{'|'.join(_ANSWERED)}",
-                                                  str(value)):
-            raise ValueError(f"unknown fault {value!r}: use an HTTP status 400-599, 'hang', "
-                             "'malformed', 'latency', 'ok' or 'invalid_tool_args'")
+        if value is not None and not re.fullmatch(
+                rf"200|[45]\d\d|hang|malformed|{'|'.join(_ANSWERED)}", str(value)):
+            raise ValueError(f"unknown fault {value!r}: use an HTTP status 400-599 (or 200 with a "
+                             "body), 'hang', 'malformed', 'latency', 'ok' or 'invalid_tool_args'")
         return None if value is None else str(value)
 
 
 class Fault(_FaultFields):
-    """A failure injected into one call: an HTTP status ``"400"``-``"599"`` (an error body in the
-    provider's shape; 429 sends ``Retry-After``), ``"hang"`` (sleep ``seconds``, then 504) or
-    ``"malformed"`` (200, body not JSON); in queues also ``"latency"`` (sleep, then answer),
-    ``"ok"`` (no fault: "the second call fails") and ``"invalid_tool_args"`` (answer, but the
-    first tool call's arguments are not JSON). In a queue, ``agent`` limits who consumes it."""
+    """A failure injected into one call: an HTTP status ``"400"``-``"599"`` (the provider's error
+    shape, or ``body`` and ``headers`` as a provider sends them, also with ``"200"``; 429 sends
+    ``Retry-After``), ``"hang"`` (sleep ``seconds``, then 504) or ``"malformed"`` (200, not JSON);
+    in queues also ``"latency"`` (sleep, then answer), ``"ok"`` (no fault) and
+    ``"invalid_tool_args"`` (the first call's arguments not JSON); ``agent`` limits who takes it."""
 
     fault: str
     agent: str | None = None

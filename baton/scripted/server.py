@@ -52,13 +52,15 @@ def _fault_response(api: wire.Api, fault: script.Fault) -> Response:
     if fault.fault == "malformed":
         return Response(MALFORMED_BODY, 200, media_type="application/json")
     status = 504 if fault.fault == "hang" else int(fault.fault)
-    retry = fault.retry_after if fault.retry_after is not None else (1.0 if status == 429 else None)
+    retry = fault.retry_after if fault.retry_after is not None else (
+        1.0 if status == 429 and not fault.headers else None)
     # Retry-After in (possibly fractional) seconds, plus OpenAI's millisecond variant.
     headers = {} if retry is None else {"Retry-After": f"{retry:g}",
                                         "retry-after-ms": str(round(retry * 1000))}
-    return _error(api, status, fault.message or (
-        f"injected fault: request hung for {fault.seconds:g}s" if fault.fault == "hang"
-        else f"injected fault: HTTP {status}"), headers=headers)
+    said = f"request hung for {fault.seconds:g}s" if fault.fault == "hang" else f"HTTP {status}"
+    body = fault.body if fault.body is not None or status == 200 else wire.error_body(
+        api, status, fault.message or f"injected fault: {said}")
+    return JSONResponse(body, status, headers={**headers, **fault.headers})
 
 
 def _scripted(step: script.ScriptStep, query: wire.ChatQuery) -> wire.Answer | str:
@@ -78,10 +80,11 @@ def _scripted(step: script.ScriptStep, query: wire.ChatQuery) -> wire.Answer | s
 
 
 async def _answer(request: Request, query: wire.ChatQuery, *, body: Any, plan: script.Plan,
-                  entry: dict[str, Any], latency_s: float) -> Response:
+                  entry: dict[str, Any], latency_s: float, cache: dict[str, float]) -> Response:
     step, api = plan.step, query.api
     fault = plan.fault or (script.Fault(**step.model_dump(include={
-        "fault", "retry_after", "seconds", "message"})) if step and step.fault else None)
+        "fault", "retry_after", "seconds", "message", "body", "headers"})) if step and step.fault
+        else None)
     delay = latency_s + (step.latency_s if step else 0.0) + (
         fault.seconds if fault is not None and fault.fault in ("latency", "hang") else 0.0)
     deadline = asyncio.get_running_loop().time() + delay
@@ -116,13 +119,15 @@ async def _answer(request: Request, query: wire.ChatQuery, *, body: Any, plan: s
     calls = tuple(replace(c, id=c.id or prefix + _digest(seed, str(i)))
                   for i, c in enumerate(answer.tool_calls))
     entry["tool_calls"] = [c.name for c in calls]
-    return JSONResponse(wire.render(query, replace(answer, tool_calls=calls), _digest(seed)))
+    tokens = wire.prompt_tokens(query, cache, asyncio.get_running_loop().time())
+    answer = replace(answer, tool_calls=calls)
+    return JSONResponse(wire.render(query, answer, _digest(seed), tokens))
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
     """The ASGI app, with its own store (``app.state.store``): two servers never share scripts."""
     config = config or ServerConfig()
-    store = script.ScriptStore(config.script)
+    store, cache = script.ScriptStore(config.script), dict[str, float]()  # cache: prompt_tokens
 
     async def model_call(request: Request) -> Response:
         api: wire.Api = "anthropic" if request.url.path.endswith("/messages") else "openai"
@@ -138,7 +143,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         entry: dict[str, Any] = {"api": api, "model": query.model, "fault": None, "kind": kind,
                                  "tool_calls": []}
         response = await _answer(request, query, body=body, plan=plan, entry=entry,
-                                 latency_s=config.latency_s)
+                                 latency_s=config.latency_s, cache=cache)
+        rid = _digest(plan.run_key, str(plan.call_index))  # each answer names its call, as theirs
+        response.headers.setdefault(wire.SHAPES["request_id_header"][api], f"req_{rid}")
         store.record(plan, {**entry, "status": response.status_code})
         return response
 
@@ -163,10 +170,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             return JSONResponse({"error": {"type": f"invalid_{what}", "message": str(exc)}}, 422)
 
     async def info(request: Request) -> Response:  # /healthz and /v1/models
-        if request.url.path == "/healthz":
-            return JSONResponse({"status": "ok"})
         model = {"id": DEFAULT_MODEL, "object": "model", "created": wire.CREATED}
-        return JSONResponse({"object": "list", "data": [{**model, "owned_by": "baton"}]})
+        return JSONResponse({"status": "ok"} if request.url.path == "/healthz" else {
+            "object": "list", "data": [{**model, "owned_by": "baton"}]})
 
     async def not_found(request: Request, exc: Exception) -> Response:
         api: wire.Api = "anthropic" if request.url.path.endswith("/messages") else "openai"

@@ -1,11 +1,7 @@
-"""``ScriptedServer``: the scripted model server in a background thread, for tests. It drives
-the control API over real HTTP like any other client::
-
-    with ScriptedServer() as server:
-        server.set_script(run_id, {"support": [{"tool_calls": [...]}, {"content": "done"}]})
-        ...  # run the workflow with model_server_url=server.base_url
-        server.assert_script_consumed(run_id)
-"""
+"""``ScriptedServer``: the scripted model server in a background thread, for tests, driven
+over real HTTP like any client: ``with ScriptedServer() as server: server.set_script(run_id,
+{"support": [{"tool_calls": [...]}, {"content": "done"}]})``, run the workflow with
+``model_server_url=server.base_url``, then ``server.assert_script_consumed(run_id)``."""
 
 from __future__ import annotations
 
@@ -31,7 +27,7 @@ class ScriptedServer:
     def __init__(self, *, latency_s: float = 0.0, script_file: str | None = None,
                  host: str = "127.0.0.1") -> None:
         script = load_script_file(script_file) if script_file else None
-        self._app = create_app(ServerConfig(latency_s=latency_s, script=script))
+        self._app: Any = create_app(ServerConfig(latency_s=latency_s, script=script))
         self._host, self.port = host, 0
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
@@ -104,8 +100,7 @@ class ScriptedServer:
         response = self._http.request(method, f"/_scripted/runs/{path}", json=payload)
         if response.status_code >= 400:
             raise ValueError(f"scripted server refused {method} {path}: {response.text}")
-        body: dict[str, Any] = response.json()
-        return body
+        return dict(response.json())
 
     def set_script(self, run_id: str, agents: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """Replace the run's script (``{agent: [step, ...]}``); malformed steps raise ValueError."""

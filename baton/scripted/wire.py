@@ -1,21 +1,25 @@
 """Both wire formats, OpenAI Chat Completions and Anthropic Messages. Requests become one neutral
 ``ChatQuery``, so scripts and the heuristic model never care which API was called; answers are
-rendered exactly in the shape each provider documents, so Baton's adapters parse them unchanged.
-"""
+rendered exactly in the shape each provider documents, so Baton's adapters parse them unchanged."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Answer", "Api", "Call", "ChatQuery", "WireMessage", "WireTool", "error_body", "parse",
-           "render"]
+__all__ = ["SHAPES", "Answer", "Api", "Call", "ChatQuery", "WireMessage",
+           "WireTool", "error_body", "parse", "prompt_tokens", "render"]
 
 Api = Literal["openai", "anthropic"]
 Choice = Literal["auto", "none", "required"]
 CREATED = 1_735_689_600  # a fixed ``created`` time: identical requests give identical bytes
+SHAPES = json.loads((Path(__file__).parent / "providers.json").read_text(encoding="utf-8"))
+_CACHE_MIN, _CACHE_TTL = 4 * 1024, 300.0  # 1,024 tokens at four characters; five minutes
+_BREAKPOINT = '"cache_control": {"type": "ephemeral"}, '  # as json.dumps(sort_keys=True) writes it
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class ChatQuery:
     response_schema: dict[str, Any] | None = None
     json_mode: bool = False
     max_tokens: int | None = None
+    prefix: tuple[tuple[str, int, bool], ...] = ()  # see _prefix
 
 
 @dataclass(frozen=True)
@@ -61,18 +66,32 @@ class Answer:
     truncated: bool = False
 
 
-def _usage(query: ChatQuery, answer: Answer) -> tuple[int, int]:
-    """(prompt, completion) tokens at four characters a token: budgets and cost accounting see
-    plausible, repeatable numbers."""
-    def size(text: str, calls: tuple[Call, ...]) -> int:
-        return len(text) + sum(len(c.name + c.arguments) for c in calls)
+def _prefix(body: dict[str, Any]) -> tuple[tuple[str, int, bool], ...]:
+    """Per part of the prompt (tools, system, messages): digest and size so far, breakpoint?"""
+    system = body.get("system") or []
+    out, digest, size = [], "", 0
+    for part in [*(body.get("tools") or []), *(system if isinstance(system, list) else [system]),
+                 *body["messages"]]:
+        text = json.dumps(part, sort_keys=True)
+        plain = text.replace(_BREAKPOINT, "")  # the same prompt, wherever its breakpoints are
+        digest, size = hashlib.sha256(f"{digest}|{plain}".encode()).hexdigest(), size + len(plain)
+        out.append((digest, size, plain != text))
+    return tuple(out)
 
-    prompt = sum(size(m.content, m.tool_calls) for m in query.messages)
-    prompt += sum(len(t.name + t.description + json.dumps(t.parameters)) for t in query.tools)
-    prompt += len(json.dumps(query.response_schema)) if query.response_schema is not None else 0
-    completion = math.ceil(size(answer.content or "", answer.tool_calls) / 4)
-    # A real model never answers more than max_tokens, tool calls included.
-    return max(1, math.ceil(prompt / 4)), max(1, min(completion, query.max_tokens or completion))
+
+def prompt_tokens(query: ChatQuery, cache: dict[str, float], now: float) -> tuple[int, int, int]:
+    """Prompt tokens of ``query`` (all; read from ``cache``, its longest cached prefix; written to
+    it), four characters of JSON a token. Caches as documented: Anthropic's up to the last
+    ``cache_control`` breakpoint, OpenAI's whole prompts (reads only), from 1,024 tokens, 5 min."""
+    last = max((i for i, p in enumerate(query.prefix) if p[2] or query.api == "openai"), default=-1)
+    usable = query.prefix[: last + 1]
+    read = max((s for d, s, _ in usable if cache.get(d, 0.0) > now), default=0)
+    cache.update({d: now + _CACHE_TTL for d, s, _ in usable if s >= _CACHE_MIN})
+    for stale in [d for d, until in cache.items() if until <= now] if len(cache) > 10**5 else ():
+        del cache[stale]  # a long-running demo server stays bounded
+    top = usable[-1][1] if usable and query.api == "anthropic" else 0  # written up to here
+    prompt = max(1, math.ceil((query.prefix[-1][1] if query.prefix else 0) / 4))
+    return prompt, min(read // 4, prompt), (top - read) // 4 if top >= _CACHE_MIN else 0
 
 
 def _require(cond: bool, message: str) -> None:
@@ -138,18 +157,20 @@ def _parse_openai(body: dict[str, Any], model: str, raw: list[Any]) -> ChatQuery
                      fmt["type"] != "text", max_tokens)
 
 
-def _render_openai(query: ChatQuery, answer: Answer, response_id: str) -> dict[str, Any]:
+def _render_openai(query: ChatQuery, answer: Answer, response_id: str,
+                   tokens: tuple[int, ...]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
     if answer.tool_calls:
         message["tool_calls"] = [{"id": c.id, "type": "function", "function": {
             "name": c.name, "arguments": c.arguments}} for c in answer.tool_calls]
     finish = "tool_calls" if answer.tool_calls else ("length" if answer.truncated else "stop")
-    prompt, completion = _usage(query, answer)
+    prompt, read, _, completion = tokens
     return {"id": f"chatcmpl-{response_id}", "object": "chat.completion", "created": CREATED,
             "model": query.model, "choices": [
                 {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion}}
+                      "total_tokens": prompt + completion,
+                      "prompt_tokens_details": {"cached_tokens": read}}}
 
 
 # ------------------------------------------------------------------ Anthropic Messages
@@ -204,7 +225,8 @@ def _parse_anthropic(body: dict[str, Any], model: str, raw: list[Any]) -> ChatQu
                      max_tokens=max_tokens)
 
 
-def _render_anthropic(query: ChatQuery, answer: Answer, response_id: str) -> dict[str, Any]:
+def _render_anthropic(query: ChatQuery, answer: Answer, response_id: str,
+                      tokens: tuple[int, ...]) -> dict[str, Any]:
     """Arguments that are no JSON object (``raw_arguments``, ``invalid_tool_args``) go into
     ``input`` as a string: Anthropic never does that, but adapters must survive it."""
     content: list[dict[str, Any]] = []
@@ -218,10 +240,11 @@ def _render_anthropic(query: ChatQuery, answer: Answer, response_id: str) -> dic
         content.append({"type": "tool_use", "id": call.id, "name": call.name,
                         "input": parsed if isinstance(parsed, dict) else call.arguments})
     stop = "tool_use" if answer.tool_calls else ("max_tokens" if answer.truncated else "end_turn")
-    prompt, completion = _usage(query, answer)
+    prompt, read, written, completion = tokens
     return {"id": f"msg_{response_id}", "type": "message", "role": "assistant",
             "model": query.model, "content": content, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": prompt, "output_tokens": completion}}
+            "usage": {"input_tokens": prompt - read - written, "cache_creation_input_tokens":
+                      written, "cache_read_input_tokens": read, "output_tokens": completion}}
 
 
 def parse(api: Api, body: Any) -> ChatQuery:
@@ -230,36 +253,25 @@ def parse(api: Api, body: Any) -> ChatQuery:
     model, messages = body.get("model"), body.get("messages")
     _require(isinstance(model, str) and bool(model), "'model' is required")
     _require(isinstance(messages, list) and bool(messages), "'messages' must be a non-empty list")
-    return (_parse_openai if api == "openai" else _parse_anthropic)(body, model, messages)
+    query = (_parse_openai if api == "openai" else _parse_anthropic)(body, model, messages)
+    return replace(query, prefix=_prefix(body))
 
 
-def render(query: ChatQuery, answer: Answer, response_id: str) -> dict[str, Any]:
-    """The answer as the API it was asked through returns it; text beyond ``max_tokens`` cut as
-    a real model cuts it (finish reason ``length``)."""
+def render(query: ChatQuery, answer: Answer, response_id: str,
+           tokens: tuple[int, int, int]) -> dict[str, Any]:
+    """The answer in the shape of the API asked, ``prompt_tokens``'s numbers, cut at max_tokens."""
     limit = (query.max_tokens or 10**9) * 4
     if not answer.tool_calls and len(answer.content or "") > limit:
         answer = replace(answer, content=(answer.content or "")[:limit], truncated=True)
+    size = len(answer.content or "") + sum(len(c.name + c.arguments) for c in answer.tool_calls)
     return (_render_openai if query.api == "openai" else _render_anthropic)(
-        query, answer, response_id)
-
-
-_OPENAI_ERRORS = {  # status: (type, code)
-    400: ("invalid_request_error", "invalid_request"), 409: ("conflict", "conflict"),
-    401: ("invalid_request_error", "invalid_api_key"), 403: ("permission_error", "forbidden"),
-    404: ("invalid_request_error", "model_not_found"), 408: ("timeout", "request_timeout"),
-    429: ("requests", "rate_limit_exceeded"), 503: ("server_error", "service_unavailable"),
-    504: ("timeout", "gateway_timeout")}
-_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error",
-                     403: "permission_error", 404: "not_found_error", 408: "timeout_error",
-                     413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error",
-                     504: "timeout_error", 529: "overloaded_error"}
+        query, answer, response_id, (*tokens, max(1, (min(size, limit) + 3) // 4)))
 
 
 def error_body(api: Api, status: int, message: str, kind: str | None = None) -> dict[str, Any]:
     """The provider's error envelope; ``kind`` overrides the type (``script_exhausted``, ...)."""
+    shape = SHAPES["errors"][api].get(str(status), SHAPES["errors"][api]["default"])
     if api == "openai":
-        default, code = _OPENAI_ERRORS.get(status, ("server_error", "server_error"))
-        return {"error": {"message": message, "type": kind or default, "param": None,
-                          "code": kind or code}}
-    kind = kind or _ANTHROPIC_ERRORS.get(status, "api_error")
-    return {"type": "error", "error": {"type": kind, "message": message}}
+        return {"error": {"message": message, "type": kind or shape[0], "param": None,
+                          "code": kind or shape[1]}}
+    return {"type": "error", "error": {"type": kind or shape[0], "message": message}}

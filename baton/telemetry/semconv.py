@@ -14,12 +14,13 @@ from typing import Final
 
 __all__ = [
     "AGENT_DESCRIPTION", "AGENT_ID", "AGENT_NAME", "APPROVAL_BY", "APPROVAL_DECISION",
-    "APPROVAL_ID", "ATTEMPT", "CACHE_HIT", "CONVERSATION_ID", "COST_USD", "ERROR_TYPE",
-    "IDEMPOTENCY_KEY", "INPUT_MESSAGES", "LEDGER_HIT", "OPERATION", "OUTPUT_MESSAGES",
-    "PROVIDER", "REQUEST_MODEL", "RESPONSE_FINISH_REASONS", "RESPONSE_MODEL", "RUN_STATUS",
-    "SCHEMA_URL", "SEMCONV_VERSION", "STEP", "TEAM", "TENANT", "TOKEN_TYPE", "TOOL_CALL_ARGUMENTS",
-    "TOOL_CALL_ID", "TOOL_CALL_RESULT", "TOOL_NAME", "TOOL_STATUS", "TOOL_TYPE", "USAGE_INPUT",
-    "USAGE_OUTPUT", "WORKFLOW_NAME",
+    "APPROVAL_ID", "ATTEMPT", "CACHE_HIT", "CACHE_READ", "CACHE_WRITE", "CONVERSATION_ID",
+    "COST_USD", "ERROR_TYPE", "IDEMPOTENCY_KEY", "INPUT_MESSAGES", "LEDGER_HIT", "OPERATION",
+    "OUTPUT_MESSAGES", "PROVIDER", "REFUSED", "REQUEST_ID", "REQUEST_MODEL",
+    "RESPONSE_FINISH_REASONS", "RESPONSE_MODEL", "RUN_STATUS", "SCHEMA_URL", "SEMCONV_VERSION",
+    "STEP", "TEAM", "TENANT", "TOKEN_TYPE", "TOOL_CALL_ARGUMENTS", "TOOL_CALL_ID",
+    "TOOL_CALL_RESULT", "TOOL_NAME", "TOOL_STATUS", "TOOL_TYPE", "USAGE_INPUT", "USAGE_OUTPUT",
+    "WORKFLOW_NAME",
 ]
 
 SEMCONV_VERSION: Final = "1.37.0"
@@ -53,6 +54,10 @@ TEAM: Final = "baton.team"
 TENANT: Final = "baton.tenant"
 STEP: Final = "baton.step"
 ATTEMPT: Final = "baton.attempt"
+REQUEST_ID: Final = "baton.request_id"  # the provider's id of the call (x-request-id, request-id)
+CACHE_READ: Final = "baton.usage.cache_read_tokens"  # prompt tokens read from the provider cache
+CACHE_WRITE: Final = "baton.usage.cache_write_tokens"  # prompt tokens written to it
+REFUSED: Final = "baton.refused"  # the model declined to answer
 IDEMPOTENCY_KEY: Final = "baton.idempotency_key"
 CACHE_HIT: Final = "baton.cache_hit"
 LEDGER_HIT: Final = "baton.ledger_hit"

@@ -54,7 +54,7 @@ class ChatObservation:
         usage = response.usage
         # The run log prices a call with the team's profile (request.profile), so the span and
         # the cost counter use the same one: totals agree with the run log to the cent.
-        cost = self.request.profile.cost_usd(usage.input_tokens, usage.output_tokens)
+        cost = self.request.profile.cost_usd(usage)
         self.metric_attrs[sc.RESPONSE_MODEL] = response.model
         m.TOKEN_USAGE.record(usage.input_tokens, {**self.metric_attrs, sc.TOKEN_TYPE: "input"})
         m.TOKEN_USAGE.record(usage.output_tokens, {**self.metric_attrs, sc.TOKEN_TYPE: "output"})
@@ -64,14 +64,21 @@ class ChatObservation:
         self.span.set_attributes({
             sc.RESPONSE_MODEL: response.model, sc.USAGE_INPUT: usage.input_tokens,
             sc.USAGE_OUTPUT: usage.output_tokens, sc.COST_USD: cost,
+            sc.CACHE_READ: usage.cache_read_tokens, sc.CACHE_WRITE: usage.cache_write_tokens,
             sc.RESPONSE_FINISH_REASONS: [response.finish_reason or "unknown"]})
+        if response.request_id:
+            self.span.set_attribute(sc.REQUEST_ID, response.request_id)
+        if response.refusal:
+            self.span.set_attribute(sc.REFUSED, True)
         if self.content:
             self.span.set_attribute(sc.OUTPUT_MESSAGES, json.dumps(
                 [_message(response.message)], ensure_ascii=False))
 
-    def error(self, error_type: str | None) -> None:
+    def error(self, error_type: str | None, request_id: str | None = None) -> None:
         self.metric_attrs[sc.ERROR_TYPE] = error_type or "unknown"
         self.span.set_attribute(sc.ERROR_TYPE, error_type or "unknown")
+        if request_id:
+            self.span.set_attribute(sc.REQUEST_ID, request_id)
 
 
 @contextmanager
@@ -81,6 +88,7 @@ def observe_chat(request: ChatRequest) -> Iterator[ChatObservation]:
     with _span(tracing is not None, "baton.llm", f"chat {request.profile.model}", {
             sc.OPERATION: "chat", sc.PROVIDER: request.profile.provider,
             sc.REQUEST_MODEL: request.profile.model, sc.CONVERSATION_ID: request.run_id,
+            # One span per attempt: Temporal retries the activity and numbers the attempts.
             sc.AGENT_NAME: request.agent, sc.STEP: request.step, sc.ATTEMPT: _attempt(),
             "baton.profile": request.profile_name}, trace.SpanKind.CLIENT) as span:
         observation = ChatObservation(span, request, bool(tracing and tracing.content))

@@ -37,7 +37,7 @@ async def admit(run: RunInput) -> tuple[Catalog, Admission]:
     references = run.team.references()
     resolution = await _activities.resolve_catalog(CatalogRequest(
         profiles=tuple(r.name for r in references if r.kind == "profile"),
-        tools=tuple(r.name for r in references if r.kind == "tool")))
+        tools=tuple(r.name for r in references if r.kind == "tool"), tenant=run.tenant))
     problems: list[AdmissionProblem] = []
     for ref in references:
         unknown = resolution.unknown_profiles if ref.kind == "profile" else (

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError, RetryState
 
-from baton.calls import Catalog, ChatRequest, ToolSchema
+from baton.calls import Catalog
 from baton.messages import (
-    AssistantMessage,
     Message,
     SystemMessage,
     ToolResultMessage,
@@ -27,9 +26,7 @@ from baton.runs import (
     Admission,
     AgentCarry,
     ContinuedEvent,
-    FailoverEvent,
     FinishedEvent,
-    ModelCallEvent,
     RunInput,
     RunResult,
     RunStatus,
@@ -37,18 +34,22 @@ from baton.runs import (
     ValidationEvent,
 )
 from baton.schemas import schema_error
-from baton.specs import AgentSpec, ServedProfile, TeamSpec
-from baton.workflows import _activities
+from baton.specs import AgentSpec, TeamSpec
 from baton.workflows._approval import ApprovalGate, awaiting_details
-from baton.workflows._budget import BudgetTracker, estimate_tokens, schema_texts
+from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
+from baton.workflows._model_turn import ModelTurn
+from baton.workflows._needs_help import needs_help_of
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
-from baton.workflows._tool_turn import ToolTurn, failure_of
+from baton.workflows._tenant import TenantMeter
 from baton.workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
 from baton.workflows.prompts import system_prompt
 
 __all__ = ["AgentLoop", "ContinueAsNew", "Finished"]
+
+# "functions.lookup_order:" and nothing else: a call some models start as text and never finish.
+_DANGLING_CALL = re.compile(r"\s*functions\.[\w.-]+:?\s*")
 
 
 class ContinueAsNew(Exception):  # control flow, like Finished
@@ -59,11 +60,11 @@ class ContinueAsNew(Exception):  # control flow, like Finished
         self.carry = carry
 
 
-class AgentLoop(ToolTurn):
+class AgentLoop(ModelTurn):
     def __init__(self, run: RunInput, run_id: str, path: str, *,
                  on_status: Callable[[RunStatus], None] = lambda _: None,
                  workflow_tools: Mapping[str, WorkflowTool] | None = None,
-                 can_continue_as_new: bool = True) -> None:
+                 can_continue_as_new: bool = True, log: RunLog | None = None) -> None:
         self.run = run
         self.team: TeamSpec = run.team
         self.agent: AgentSpec = run.team.agent(run.agent)
@@ -74,12 +75,14 @@ class AgentLoop(ToolTurn):
         carry = run.carry
         self.profile_name = carry.profile_name if carry else self.agent.model
         self.conversation = Conversation(carry.messages if carry else None)
-        self.log = RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
+        # A pattern hosting this loop passes its own log (see RunLog.as_agent).
+        self.log = log or RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
         self.budget = BudgetTracker(
             self.team.budget, carry.started_at if carry else workflow.now(),
             usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
             waited_s=carry.waited_s if carry else 0.0)
         self.step = carry.step if carry else 0
+        self.tenant = TenantMeter(run.tenant)  # the tenant's budget, when the operator set one
         self.fix_attempts = carry.fix_attempts if carry else 0
         self.previous_runs = list(carry.previous_runs) if carry else []
         self.status = RunStatus.RUNNING
@@ -92,7 +95,8 @@ class AgentLoop(ToolTurn):
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
         self.workflow_tools = dict(workflow_tools or {})
         for target, description in run.transfer_targets.items():
-            tool = transfer_tool(self.agent.name, target, description)
+            tool = transfer_tool(self.agent.name, target, description,
+                                 run.transfer_inputs.get(target))
             self.workflow_tools[tool.schema.name] = tool
 
     # -- public -------------------------------------------------------------------------------
@@ -104,10 +108,6 @@ class AgentLoop(ToolTurn):
         """Plan with ``catalog`` from now on (the admission of a new run resolves it)."""
         self.catalog, self.admission = catalog, admission
         self.gate.authority = catalog.approvals
-
-    @property
-    def profile(self) -> ServedProfile:
-        return self.catalog.profiles[self.profile_name]
 
     def refuse(self, admission: Admission) -> RunResult:
         """End a run the worker cannot serve, before any step: typed, with every problem."""
@@ -132,6 +132,8 @@ class AgentLoop(ToolTurn):
             return self._finish(done)
         except asyncio.CancelledError:
             return self._finish(Finished(RunStatus.CANCELLED, "the run was cancelled"))
+        finally:  # also before continuing as new: a reservation never outlives its loop
+            await self.tenant.settle(self.log)
 
     # -- the loop -----------------------------------------------------------------------------
     async def _one_step(self) -> None:
@@ -144,6 +146,7 @@ class AgentLoop(ToolTurn):
             raise Finished(RunStatus.BUDGET_EXHAUSTED, exhausted)
         self.step += 1
         reply = await self._call_model()
+        await self.tenant.settle(self.log)
         if reply.tool_calls:
             self._describe("calling " + ", ".join(c.name for c in reply.tool_calls))
             await self._run_tools(reply.tool_calls)
@@ -158,76 +161,39 @@ class AgentLoop(ToolTurn):
             f"{self.agent.name} · step {self.step}/{self.agent.max_steps} · {doing} · "
             f"{usage.total_tokens:,} tokens · ${self.budget.cost_usd:.4f}")
 
-    async def _call_model(self) -> AssistantMessage:
-        prefix, delta = self.conversation.outgoing()
-        profile, tools = self.profile, self.tool_schemas
-        prompt = self._prompt_estimate(tools)
-        room, refused = self.budget.room_for_call(
-            prompt, max_output=profile.max_output_tokens,
-            price_input_per_mtok=profile.price_input_per_mtok,
-            price_output_per_mtok=profile.price_output_per_mtok)
-        if refused is not None:
-            raise Finished(RunStatus.BUDGET_EXHAUSTED, refused)
-        request = ChatRequest(
-            workflow_id=workflow.info().workflow_id, run_id=self.run_id, agent=self.agent.name,
-            profile_name=self.profile_name, profile=profile, prefix=prefix, delta=delta,
-            tools=tools, output_schema=self.agent.output_schema, step=self.step,
-            max_output_tokens=room)
-        try:
-            response = await _activities.chat(
-                request, summary=f"chat {self.profile.model}: {self.agent.name} step {self.step}")
-        except ActivityError as exc:
-            if isinstance(exc.cause, CancelledError):  # the run is being cancelled
-                raise asyncio.CancelledError from exc
-            error_type, message = failure_of(exc)
-            fallback = self.profile.fallback
-            # Fail over on an outage (retries or time used up), not on a request the provider
-            # refused outright (401, 400): that is a configuration error and should be loud.
-            if fallback is not None and exc.retry_state is not RetryState.NON_RETRYABLE_FAILURE:
-                self.log.add(FailoverEvent, step=self.step, from_profile=self.profile_name,
-                             to_profile=fallback, reason=f"{error_type}: {message}")
-                self.profile_name = fallback
-                return await self._call_model()
-            raise Finished(RunStatus.FAILED, f"model call failed: {message}",
-                           error_type=error_type) from exc
-        self.conversation.mark_sent(prefix.length + len(delta))
-        self.budget.learn_prompt(prompt, response.usage.input_tokens)
-        reply = response.message.model_copy(update={"agent": self.agent.name})
-        self.conversation.append(reply)
-        cost = self.profile.cost_usd(response.usage.input_tokens, response.usage.output_tokens)
-        self.budget.charge(response.usage, cost)
-        self.log.add(
-            ModelCallEvent, step=self.step, profile=self.profile_name, model=response.model,
-            provider=response.provider, usage=response.usage, cost_usd=cost,
-            latency_ms=response.latency_ms, finish_reason=response.finish_reason,
-            content=reply.content,
-            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
-                        for c in reply.tool_calls],
-        )
-        if reply.content:
-            self.last_answer = reply.content
-        return reply
-
     def _accept_answer(self, text: str) -> None:
         schema = self.agent.output_schema
+        if not text.strip() or _DANGLING_CALL.fullmatch(text):
+            # No tool call and nothing said (or only the start of a call that never came): not
+            # an answer, whatever the schema. Asked again like an invalid answer.
+            what = "a JSON value that matches the schema" if schema else "your answer"
+            self._ask_again(
+                f"the reply was empty{f' ({text.strip()!r})' if text.strip() else ''}",
+                f"Your reply was empty: no answer and no tool call. Reply again with {what} "
+                "(or call one of your tools).", text, error_type="empty_answer")
+            return
         if schema is None:
             raise Finished(RunStatus.COMPLETED, output=text)
         problem = self._schema_problem(text, schema)
         if problem is None:
             self.structured = json.loads(text)
             raise Finished(RunStatus.COMPLETED, output=text)
+        self._ask_again(problem, (
+            f"Your answer does not match the required JSON schema: {problem}. "
+            "Reply again with only a JSON value that matches the schema."), text,
+            error_type="output_invalid")
+
+    def _ask_again(self, problem: str, prompt: str, text: str, *, error_type: str) -> None:
+        """Count a fix attempt; past the agent's bound, end ``output_invalid``."""
         self.fix_attempts += 1
-        self.log.add(ValidationEvent, step=self.step, attempt=self.fix_attempts, error=problem)
+        self.log.add(ValidationEvent, step=self.step, attempt=self.fix_attempts, error=problem,
+                     error_type=error_type)
         if self.fix_attempts > self.agent.max_output_fix_attempts:
             raise Finished(
                 RunStatus.OUTPUT_INVALID,
                 f"answer still invalid after {self.agent.max_output_fix_attempts} fix attempts: "
-                f"{problem}", output=text, error_type="output_invalid")
-        self.conversation.append(UserMessage(
-            source="baton",
-            content=(f"Your answer does not match the required JSON schema: {problem}. "
-                     "Reply again with only a JSON value that matches the schema."),
-        ))
+                f"{problem}", output=text or None, error_type=error_type)
+        self.conversation.append(UserMessage(source="baton", content=prompt))
 
     # -- history limits -----------------------------------------------------------------------
     def _maybe_continue_as_new(self) -> None:
@@ -275,11 +241,6 @@ class AgentLoop(ToolTurn):
         return system_prompt(agent.name, agent.description, agent.instructions,
                              agent.output_schema)
 
-    def _prompt_estimate(self, tools: tuple[ToolSchema, ...]) -> int:
-        return estimate_tokens(schema_texts(tools, self.agent.output_schema),
-                               messages=len(self.conversation),
-                               measured_bytes=self.conversation.size)
-
     def _approvals_changed(self) -> None:
         """A person is (or no longer is) needed, here or in a member: say so everywhere — the
         status query, ``BatonStatus``, the UI's current details — and pause the wall clock."""
@@ -303,6 +264,10 @@ class AgentLoop(ToolTurn):
             output=output, structured=self.structured, reason=done.reason,
             error_type=done.error_type, steps=self.step, usage=self.budget.usage,
             cost_usd=round(self.budget.cost_usd, 6), transfer=done.transfer,
+            # Inside a team, running out of steps or budget is a report to whoever leads it.
+            needs_help=needs_help_of(
+                self.conversation.messages, status=done.status, reason=done.reason,
+                steps=self.step, usage=self.budget.usage) if self.run.parent_run_id else None,
         )
 
     def _partial_output(self) -> str | None:

@@ -1,7 +1,8 @@
-"""Shared state and handlers of pattern workflows that host no agent loop themselves.
+"""Shared state and handlers of pattern workflows (members run as child workflows).
 
-A pipeline, a fan-out, a debate … only orchestrates members (each a child workflow), so it has
-no conversation and no approval gate of its own. ``PatternRun`` holds what every such pattern
+A pipeline, a fan-out, a debate … orchestrates members (each a child workflow); the one agent a
+pattern may host in its own workflow (a fan-out's merger) has its conversation and its gate
+here. ``PatternRun`` holds what every such pattern
 owns — the run input, the run id, a ``RunLog``, a ``BudgetTracker`` and the ``Members`` that
 start children — and turns the end of the run into a typed ``RunResult``. ``PatternHost`` gives
 the workflow the same public queries as an agent (``status``, ``run_log``, ``messages``,
@@ -20,9 +21,11 @@ from typing import Any
 from temporalio import workflow
 
 from baton.approvals import ApprovalAuthority
+from baton.reports import NeedsHelp
 from baton.runs import (
     Admission,
     AgentStatus,
+    ChildRecord,
     ContinuedEvent,
     FinishedEvent,
     MessagesPage,
@@ -35,6 +38,7 @@ from baton.runs import (
     StartedEvent,
 )
 from baton.workflows._admission import AdmissionHost, admit
+from baton.workflows._agent_loop import AgentLoop
 from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._approvals_host import ApprovalsHost
 from baton.workflows._budget import BudgetTracker
@@ -82,10 +86,50 @@ class PatternRun:
         self.max_steps = max_steps
         self.current: str | None = None
         self.admission: Admission | None = None
-        # A pattern asks no person itself; its gate answers (and audits) decisions that name no
-        # member's approval, and the relay holds its members' approvals.
+        # A pattern's own gate asks a person only whether a member that needs help may try again
+        # (a pipeline's on_needs_help: ask_person); it also answers (and audits) decisions that
+        # name no member's approval. The relay holds its members' approvals.
         self.gate = ApprovalGate(self.log, ApprovalAuthority(), on_change=self._people_changed)
         self.relay = ApprovalRelay(on_change=self._people_changed)
+        self.hosted: AgentLoop | None = None  # an agent running inside this workflow
+
+    async def host_agent(self, agent: str, task: str, *, step: int) -> RunResult:
+        """Run one of the team's agents in this workflow, as the supervisor hosts its router: no
+        child workflow to start and wait for. Its slice of the budget is reserved like a
+        member's, its events go to this run's log, its approvals are decided here and its
+        conversation is served by this workflow's ``messages`` query."""
+        info, now = workflow.info(), workflow.now()
+        exhausted = self.budget.exhausted(now)
+        if exhausted:
+            return RunResult(run_id=self.run_id, team=self.team.name, agent=agent,
+                             status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted)
+        budget = self.budget.slice(self.team.budget, 1.0, now=now)
+        run = RunInput(team=self.team.for_agent(agent, budget), input=task,
+                       tenant=self.input.tenant, agent=agent, parent_run_id=self.run_id,
+                       trace_id=self.input.trace_id, catalog=self.members.catalog)
+        loop = AgentLoop(run, run_id=self.run_id, path=f"{info.workflow_id}/{agent}",
+                         on_status=self._hosted_status, can_continue_as_new=False,
+                         log=self.log.as_agent(agent))
+        assert run.catalog is not None  # bound by start()
+        assert self.admission is not None
+        loop.bind(run.catalog, self.admission)
+        self.hosted, self.current = loop, agent
+        self.budget.reserve(budget)
+        try:
+            result = await loop.run_to_end()
+        finally:
+            self.budget.release(budget)
+        self.budget.charge(result.usage, result.cost_usd)
+        self.members.records.append(ChildRecord(
+            member=agent, kind="agent", workflow_id=info.workflow_id, status=result.status,
+            task=task[:2_000], output=result.output, reason=result.reason, steps=result.steps,
+            usage=result.usage, cost_usd=result.cost_usd))
+        return result
+
+    def _hosted_status(self, status: RunStatus) -> None:
+        if not self.status.finished:
+            self.status = status
+            set_status(status)
 
     async def start(self) -> RunResult | None:
         """Admit the run, log its start and mark it RUNNING in visibility; the typed refusal
@@ -133,7 +177,8 @@ class PatternRun:
     def _people_changed(self) -> None:
         if self.status.finished:
             return
-        waiting = list(self.relay.pending.values())
+        # Its own questions (a stage that needs help) and its members' approvals.
+        waiting = [*self.gate.pending(), *self.relay.pending.values()]
         self.budget.wait_for_people(bool(waiting), workflow.now())
         self.status = RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING
         set_status(self.status)
@@ -142,7 +187,8 @@ class PatternRun:
 
     def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
                details: dict[str, Any] | None = None, *, error_type: str | None = None,
-               structured: dict[str, Any] | None = None) -> RunResult:
+               structured: dict[str, Any] | None = None,
+               needs_help: NeedsHelp | None = None) -> RunResult:
         """The typed end of the run: logged, visible in the search attributes, returned."""
         self.status, self.current = status, None
         self.log.add(FinishedEvent, step=self.step, status=status, reason=reason)
@@ -151,7 +197,7 @@ class PatternRun:
             run_id=self.run_id, team=self.team.name, agent=self.pattern, status=status,
             output=output, structured=structured, reason=reason, error_type=error_type,
             steps=self.step, usage=self.budget.usage, cost_usd=self.budget.cost_usd,
-            children=list(self.members.records), details=details or {})
+            children=list(self.members.records), details=details or {}, needs_help=needs_help)
 
 
 class PatternHost(AdmissionHost, ApprovalsHost):
@@ -164,7 +210,11 @@ class PatternHost(AdmissionHost, ApprovalsHost):
         return self._pattern.admission
 
     def _approvals(self) -> tuple[ApprovalGate, ApprovalRelay]:
-        return self._pattern.gate, self._pattern.relay
+        run = self._pattern
+        hosted = run.hosted
+        # While a hosted agent runs, its gate holds this run's own approvals.
+        gate = hosted.gate if hosted is not None and not hosted.status.finished else run.gate
+        return gate, run.relay
 
     @workflow.query(name="status")
     def status(self) -> AgentStatus:
@@ -184,5 +234,9 @@ class PatternHost(AdmissionHost, ApprovalsHost):
 
     @workflow.query(name="messages")
     def messages(self, page: PageRequest) -> MessagesPage:
-        # No conversation here: each member keeps its own (query the child workflow).
-        return MessagesPage(offset=page.offset, total=0, messages=[])
+        # The hosted agent's conversation (the llm activity rebuilds its prefix from it); the
+        # members keep theirs in their own workflows.
+        hosted = self._pattern.hosted
+        messages = hosted.messages() if hosted is not None else []
+        return MessagesPage(offset=page.offset, total=len(messages),
+                            messages=messages[page.offset : page.offset + page.limit])

@@ -14,10 +14,16 @@ __all__ = ["RunLog"]
 class RunLog:
     """Events of this continuation; ``offset`` is how many earlier continuations logged."""
 
-    def __init__(self, agent: str, offset: int = 0) -> None:
+    def __init__(self, agent: str, offset: int = 0,
+                 events: list[RunEvent] | None = None) -> None:
         self.agent = agent
         self.offset = offset
-        self.events: list[RunEvent] = []
+        self.events: list[RunEvent] = [] if events is None else events
+
+    def as_agent(self, agent: str) -> RunLog:
+        """The same log, written by ``agent``: an agent loop a pattern hosts in its own workflow
+        logs into the pattern's log (one sequence, one ``run_log`` query)."""
+        return RunLog(agent, self.offset, self.events)
 
     def add(self, event_type: type[Any], *, step: int, **fields: Any) -> RunEvent:
         event: RunEvent = event_type(

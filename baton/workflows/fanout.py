@@ -202,11 +202,17 @@ class FanoutWorkflow(PatternHost):
         return 0, "fallback (the judge named no candidate; took the first)"
 
     async def _run_merger(self, task: str) -> RunResult:
-        assert self._spec.merger is not None
-        self._pattern.current = self._spec.merger
-        result = await self._pattern.members.run(self._spec.merger, task,
-                                                 step=len(self._jobs) + 1)
-        self._pattern.step += 1
+        merger, pattern = self._spec.merger, self._pattern
+        assert merger is not None
+        pattern.current = merger
+        step = len(self._jobs) + 1
+        if pattern.team.member_kind(merger) == "agent":
+            # The merger runs in this workflow (like a supervisor's router): after the branches
+            # nothing runs beside it, so a child workflow would only add its start and its end.
+            result = await pattern.host_agent(merger, task, step=step)
+        else:
+            result = await pattern.members.run(merger, task, step=step)
+        pattern.step += 1
         return result
 
     def _merger_failed(self, merged: RunResult, done: list[_Job]) -> RunResult:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from baton.activities.llm.errors import post_json
 from baton.calls import ChatRequest, ChatResponse
+from baton.errors import ProviderResponseError
 from baton.messages import AssistantMessage, Usage
 
 __all__ = ["ParsedChat", "exchange"]
@@ -23,6 +24,8 @@ class ParsedChat(BaseModel):
     usage: Usage
     model: str
     finish_reason: str | None = None
+    refusal: str | None = None
+    recovered_tool_calls: int = 0
 
 
 async def exchange(
@@ -37,10 +40,14 @@ async def exchange(
 ) -> ChatResponse:
     """One POST; raises a classified ProviderError on failure (see ``post_json``)."""
     started = time.monotonic()
-    body = await post_json(http, url, payload, headers=headers,
-                           timeout_s=request.profile.timeout_s, provider=provider)
+    body, request_id = await post_json(http, url, payload, headers=headers,
+                                       timeout_s=request.profile.timeout_s, provider=provider)
     latency_ms = (time.monotonic() - started) * 1000
-    parsed = parse(body)
+    try:
+        parsed = parse(body)
+    except ProviderResponseError as exc:
+        exc.request_id = request_id  # an unreadable answer is worth a ticket too
+        raise
     return ChatResponse(
         message=parsed.message.model_copy(update={"agent": request.agent}),
         usage=parsed.usage,
@@ -48,4 +55,7 @@ async def exchange(
         provider=provider,
         finish_reason=parsed.finish_reason,
         latency_ms=latency_ms,
+        refusal=parsed.refusal,
+        request_id=request_id,
+        recovered_tool_calls=parsed.recovered_tool_calls,
     )

@@ -2,7 +2,14 @@
 
 Differences from Chat Completions handled here: system prompts go in ``system``; tool results are
 ``tool_result`` blocks inside a *user* turn (consecutive results share one turn); tool calls are
-``tool_use`` blocks; ``max_tokens`` is mandatory; there is no ``response_format``.
+``tool_use`` blocks; ``max_tokens`` is mandatory; there is no ``response_format``; a refusal is
+``stop_reason: "refusal"``.
+
+Prompt caching (``ServedProfile.prompt_caching``, on by default): three ``cache_control``
+breakpoints, on the tool definitions, the system prompt and the newest message. An agent's
+prompt only grows, so each call reads what the previous one wrote (at a tenth of the input price)
+and writes only what was added since. Prompts shorter than the model's minimum (1,024 tokens for
+most models) are simply not cached.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ PROVIDER = "anthropic"
 API_VERSION = "2023-06-01"
 ToolChoice = Literal["auto", "none", "required"]
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+_CACHE = {"type": "ephemeral"}  # the default five-minute cache
 
 
 def schema_instruction(schema: Mapping[str, Any]) -> str:
@@ -77,6 +85,30 @@ def _blocks(message: Message) -> tuple[str, list[dict[str, Any]]]:
     return "assistant", blocks
 
 
+def _turns(messages: Sequence[Message], cache: bool) -> list[dict[str, Any]]:
+    """The non-system messages as alternating turns."""
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            continue
+        role, blocks = _blocks(message)
+        if not blocks:
+            continue
+        # Consecutive messages of one role share a turn: that is how several tool results answer
+        # one assistant turn, and a correction prompt may follow them in the same user turn.
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    if cache and turns:  # the conversation so far, for the next call to read
+        turns[-1]["content"][-1] = {**turns[-1]["content"][-1], "cache_control": dict(_CACHE)}
+    for turn in turns if not cache else ():  # a lone text block reads better as a string; with
+        # caching, a turn keeps its shape from call to call, so the cached prefix stays the same
+        if len(turn["content"]) == 1 and turn["content"][0]["type"] == "text":
+            turn["content"] = turn["content"][0]["text"]
+    return turns
+
+
 def build_request(
     messages: Sequence[Message],
     tools: Sequence[ToolSchema],
@@ -91,34 +123,23 @@ def build_request(
     system = [m.content for m in messages if isinstance(m, SystemMessage)]
     if output_schema is not None:
         system.append(schema_instruction(output_schema))
-    turns: list[dict[str, Any]] = []
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            continue
-        role, blocks = _blocks(message)
-        if not blocks:
-            continue
-        # Consecutive messages of one role share a turn: that is how several tool results answer
-        # one assistant turn, and a correction prompt may follow them in the same user turn.
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    for turn in turns:  # a lone text block reads better (and logs smaller) as a plain string
-        if len(turn["content"]) == 1 and turn["content"][0]["type"] == "text":
-            turn["content"] = turn["content"][0]["text"]
+    cache = profile.prompt_caching
     body: dict[str, Any] = {
         "model": profile.model,
         "max_tokens": profile.max_output_tokens,
-        "messages": turns,
+        "messages": _turns(messages, cache),
     }
     if system:
-        body["system"] = "\n\n".join(system)
+        text = "\n\n".join(system)
+        body["system"] = [{"type": "text", "text": text, "cache_control": dict(_CACHE)}] if (
+            cache) else text
     if tools:
         body["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
             for t in tools
         ]
+        if cache:
+            body["tools"][-1]["cache_control"] = dict(_CACHE)
         body["tool_choice"] = dict(_TOOL_CHOICE[tool_choice])
     if profile.temperature is not None:
         body["temperature"] = min(profile.temperature, 1.0)  # Anthropic's range is 0..1
@@ -134,8 +155,10 @@ class _Block(BaseModel):
 
 
 class _Usage(BaseModel):
-    input_tokens: int | None = 0
+    input_tokens: int | None = 0  # the prompt after the last cache breakpoint only
     output_tokens: int | None = 0
+    cache_read_input_tokens: int | None = 0
+    cache_creation_input_tokens: int | None = 0
 
 
 class _Body(BaseModel):
@@ -180,11 +203,19 @@ def parse_response(body: Mapping[str, Any]) -> ParsedChat:
             )
         # other blocks (thinking, server tools) are not part of Baton's conversation model
     usage = parsed.usage or _Usage()
+    read, written = usage.cache_read_input_tokens or 0, usage.cache_creation_input_tokens or 0
+    text = "".join(texts) or None
+    refusal = None
+    if parsed.stop_reason == "refusal":  # whatever text came before the stop is the refusal
+        refusal = text or "the model declined to answer (stop_reason: refusal)"
     return ParsedChat(
-        message=AssistantMessage(content="".join(texts) or None, tool_calls=tuple(calls)),
-        usage=Usage(input_tokens=usage.input_tokens or 0, output_tokens=usage.output_tokens or 0),
+        message=AssistantMessage(content=text, tool_calls=tuple(calls)),
+        usage=Usage(input_tokens=(usage.input_tokens or 0) + read + written,
+                    output_tokens=usage.output_tokens or 0,
+                    cache_read_tokens=read, cache_write_tokens=written),
         model=parsed.model,
         finish_reason=parsed.stop_reason,
+        refusal=refusal,
     )
 
 

@@ -9,13 +9,14 @@ subset of the API.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from baton.activities.llm._exchange import ParsedChat, exchange
+from baton.activities.llm.leaked import recover_tool_calls
 from baton.calls import ChatRequest, ChatResponse, ToolSchema
 from baton.errors import ProviderResponseError
 from baton.messages import (
@@ -43,7 +44,9 @@ def _message(message: Message) -> dict[str, Any]:
     if isinstance(message, ToolResultMessage):
         # Chat Completions has no error flag on tool results; the content already says what failed.
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
-    out: dict[str, Any] = {"role": "assistant", "content": message.content}
+    # Never ``"content": null``: OpenAI accepts it next to tool_calls, llama.cpp's server answers
+    # HTTP 500. An empty string is what every compatible server accepts.
+    out: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
     if message.tool_calls:
         out["tool_calls"] = [
             {
@@ -60,8 +63,6 @@ def _message(message: Message) -> dict[str, Any]:
             }
             for call in message.tool_calls
         ]
-    elif message.content is None:
-        out["content"] = ""  # an assistant turn needs content or tool_calls
     return out
 
 
@@ -92,13 +93,17 @@ def build_request(
         ]
         # Only with tools: OpenAI rejects tool_choice when no tools are given.
         body["tool_choice"] = tool_choice
-    if output_schema is not None:
+    if output_schema is not None and profile.structured_output == "json_schema":
         # strict=False: strict mode rejects common schemas (optional fields, free-form objects).
         # The workflow validates the answer itself and asks again, so strictness is not needed.
         body["response_format"] = {
             "type": "json_schema",
             "json_schema": {"name": "output", "schema": dict(output_schema), "strict": False},
         }
+    elif output_schema is not None and profile.structured_output == "json_object":
+        # JSON mode: any JSON object; the schema is in the system prompt (which says "JSON", as
+        # OpenAI's JSON mode requires). ``prompt``: the system prompt alone asks for it.
+        body["response_format"] = {"type": "json_object"}
     if profile.temperature is not None:
         body["temperature"] = profile.temperature
     return body
@@ -117,6 +122,7 @@ class _ToolCall(BaseModel):
 
 class _Message(BaseModel):
     content: str | None = None
+    refusal: str | None = None  # structured outputs: the model declined, content is null
     tool_calls: list[_ToolCall] | None = None
 
 
@@ -125,9 +131,14 @@ class _Choice(BaseModel):
     finish_reason: str | None = None
 
 
+class _PromptDetails(BaseModel):
+    cached_tokens: int | None = 0
+
+
 class _Usage(BaseModel):
-    prompt_tokens: int | None = 0
+    prompt_tokens: int | None = 0  # cached tokens included
     completion_tokens: int | None = 0
+    prompt_tokens_details: _PromptDetails | None = None
 
 
 class _Body(BaseModel):
@@ -150,8 +161,10 @@ def parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], s
     return (value, None) if isinstance(value, dict) else ({}, raw)
 
 
-def parse_response(body: Mapping[str, Any]) -> ParsedChat:
-    """The assistant message, usage and model of a Chat Completions answer."""
+def parse_response(body: Mapping[str, Any], tools: Collection[str] = ()) -> ParsedChat:
+    """The assistant message, usage and model of a Chat Completions answer. With ``tools``
+    (the names offered), a reply that is only a tool call written as text becomes that call
+    (:mod:`baton.activities.llm.leaked`)."""
     try:
         parsed = _Body.model_validate(body)
     except ValidationError as exc:
@@ -171,14 +184,22 @@ def parse_response(body: Mapping[str, Any]) -> ParsedChat:
                 raw_arguments=raw,
             )
         )
+    content = choice.message.content
+    recovered = () if calls else recover_tool_calls(content, tools)
+    if recovered:
+        calls, content = list(recovered), None
     usage = parsed.usage or _Usage()
+    details = usage.prompt_tokens_details or _PromptDetails()
     return ParsedChat(
-        message=AssistantMessage(content=choice.message.content, tool_calls=tuple(calls)),
+        message=AssistantMessage(content=content, tool_calls=tuple(calls)),
         usage=Usage(
-            input_tokens=usage.prompt_tokens or 0, output_tokens=usage.completion_tokens or 0
+            input_tokens=usage.prompt_tokens or 0, output_tokens=usage.completion_tokens or 0,
+            cache_read_tokens=details.cached_tokens or 0,
         ),
         model=parsed.model,
         finish_reason=choice.finish_reason,
+        refusal=choice.message.refusal or None,
+        recovered_tool_calls=len(recovered),
     )
 
 
@@ -206,5 +227,7 @@ async def call(
     sent = dict(headers)
     if api_key:
         sent["Authorization"] = f"Bearer {api_key}"
+    names = [t.name for t in request.tools]
     return await exchange(http, request, url=f"{base_url.rstrip('/')}/chat/completions",
-                          payload=payload, headers=sent, provider=PROVIDER, parse=parse_response)
+                          payload=payload, headers=sent, provider=PROVIDER,
+                          parse=lambda body: parse_response(body, names))

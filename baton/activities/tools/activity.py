@@ -123,10 +123,16 @@ class ToolActivities:
         if cacheable:
             cached = await self.ledger.cache_get(inv.tenant, inv.tool.name, arguments)
             if cached is not None:
-                return cached.model_copy(update={"cache_hit": True})
+                # The tool does not run: what the cached call cost (its time, what it reported
+                # spending) is what this hit saved.
+                return cached.model_copy(update={"cache_hit": True,
+                                                 "original_ms": cached.duration_ms})
+        started = time.perf_counter()
         outcome = await self._call(definition, inv, parsed, None)
         if cacheable and outcome.status == "ok":
-            await self.ledger.cache_put(inv.tenant, inv.tool.name, arguments, outcome,
+            took = round((time.perf_counter() - started) * 1000, 3)
+            await self.ledger.cache_put(inv.tenant, inv.tool.name, arguments,
+                                        outcome.model_copy(update={"duration_ms": took}),
                                         inv.tool.cache_ttl_s)
         return outcome
 
@@ -208,14 +214,15 @@ class ToolActivities:
         info = activity.info()
         beat = Heartbeat(lease)
         kwargs = dict(args.kwargs)
+        context = ToolContext(
+            idempotency_key=inv.idempotency_key, run_id=inv.run_id, workflow_id=inv.workflow_id,
+            agent=inv.agent, step=inv.step, call_id=inv.call_id, attempt=info.attempt,
+            heartbeat=beat)
         if definition.context_param:
-            kwargs[definition.context_param] = ToolContext(
-                idempotency_key=inv.idempotency_key, run_id=inv.run_id,
-                workflow_id=inv.workflow_id, agent=inv.agent, step=inv.step,
-                call_id=inv.call_id, attempt=info.attempt, heartbeat=beat)
+            kwargs[definition.context_param] = context
         timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
         ticker = asyncio.create_task(beat.tick(beat.interval_s(timeout or inv.tool.heartbeat_s)))
-        settle = functools.partial(self._settle, inv, info.attempt)
+        settle = functools.partial(self._settle, inv, info.attempt, context)
         try:
             if definition.is_async:
                 result = await definition.fn(**kwargs)
@@ -244,10 +251,19 @@ class ToolActivities:
             await ticker
         return settle(result, None)
 
-    def _settle(self, inv: ToolInvocation, attempt: int, result: Any,
+    def _settle(self, inv: ToolInvocation, attempt: int, context: ToolContext, result: Any,
                 error: BaseException | None) -> ToolOutcome:
-        """What the tool returned or raised, as an outcome; a transient failure raises a
-        retryable ``ApplicationError`` instead (see :mod:`baton.activities.tools.retry`)."""
+        """What the tool returned or raised, as an outcome with what it reported spending; a
+        transient failure raises a retryable ``ApplicationError`` instead (see
+        :mod:`baton.activities.tools.retry`)."""
+        outcome = self._outcome(inv, attempt, result, error)
+        if not (context.tokens or context.cost_usd):
+            return outcome
+        return outcome.model_copy(update={"tool_tokens": context.tokens,
+                                          "tool_cost_usd": round(context.cost_usd, 9)})
+
+    def _outcome(self, inv: ToolInvocation, attempt: int, result: Any,
+                 error: BaseException | None) -> ToolOutcome:
         name = inv.tool.name
         if isinstance(error, ApplicationError):
             raise error

@@ -1,9 +1,11 @@
 """The ``baton`` command line (typer + rich): the app, its commands in order, and ``main``.
 
-One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.run` (run,
-status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs, lint, examples,
-resume) and :mod:`.approvals`. The command modules define plain functions and never import
-this module; it registers them, so the order here is the order of ``baton --help``.
+One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
+:mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
+lint, examples, resume), :mod:`.approvals`, :mod:`.rollout` (deploy, rollout
+status|promote|rollback), :mod:`.budgets` and :mod:`.cost`. The command modules define plain
+functions and never import this module; it registers them, so the order here is the order of
+``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -15,15 +17,18 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 from rich.text import Text
 from temporalio.service import RPCError
 
 from baton.client import _tracing
-from baton.client.cli import approvals, debug, ops, run, stack
+from baton.client.cli import approvals, budgets, cost, debug, ops, rollout, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
+from baton.client.cli.console import console
 from baton.client.cli.keys import keys
 from baton.client.cli.mcp import mcp
 from baton.errors import BatonError, SpecError
@@ -35,10 +40,24 @@ app = typer.Typer(
     help="Durable orchestration of AI-agent teams on Temporal.",
 )
 
+
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"baton {version('baton')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(_version_: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="print Baton's version and exit")] = False) -> None:
+    """Durable orchestration of AI-agent teams on Temporal."""
+
 app.command()(stack.up)
 app.command()(stack.worker)
 app.command("model-server")(stack.model_server)
 app.command("codec-server")(codec_server)
+app.command("console")(console)
 app.command()(run.run)
 app.command()(run.status)
 app.command()(run.cancel)
@@ -54,6 +73,10 @@ app.command()(approvals.reject)
 app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
+app.command()(rollout.deploy)
+app.add_typer(rollout.rollout)
+app.command()(budgets.budgets)
+app.command()(cost.cost)
 app.add_typer(keys)
 app.add_typer(mcp)
 

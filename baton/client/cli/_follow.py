@@ -86,13 +86,18 @@ async def _on_approval(client: BatonClient, run_id: str, pending: PendingApprova
             run_id=pending.run_id)
 
 
-def report(client: BatonClient, result: RunResult) -> None:
-    """The answer panel and the links; a run that did not complete exits with code 1."""
+async def report(client: BatonClient, result: RunResult) -> None:
+    """The answer panel (with the tool calls that failed anywhere in the run) and the links; a
+    run that did not complete exits with code 1."""
     url = client.ui_url(result.run_id)
-    print_all(_render.result_panel(result), *_render.links(result.run_id, url))
+    try:
+        failed = _render.failed_tool_calls(await client.tree(result.run_id))
+    except (BatonError, WorkflowQueryFailedError, RPCError):  # the panel still says the rest
+        failed = []
+    print_all(_render.result_panel(result, failed), *_render.links(result.run_id, url))
     if result.status != RunStatus.COMPLETED:
+        hint = _render.resume_hint(result)
         errors.print(Text(f"run ended with status {result.status.value}"
-                          f"{': ' + result.reason if result.reason else ''}", style="red"))
+                          f"{': ' + result.reason if result.reason else ''}"
+                          + (f"\n{hint}" if hint else ""), style="red"))
         raise typer.Exit(1)
-
-

@@ -16,11 +16,22 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from baton.client.cli._render import event_line, links, result_panel, status_style
+from baton.client.cli._render import (
+    attempt_text,
+    attempts_note,
+    cache_note,
+    event_line,
+    failed_tool_calls,
+    links,
+    result_panel,
+    status_style,
+)
+from baton.client.cli._render_ops import tools_table
 from baton.client.views import ReplayReport, RunView, StepDiff
 from baton.messages import Message
 from baton.runs import (
     ApprovalEvent,
+    ModelAttemptEvent,
     ModelCallEvent,
     RunEvent,
     StartedEvent,
@@ -41,10 +52,18 @@ def _model_call(event: ModelCallEvent) -> Text:
     then = ", ".join(str(c.get("name")) for c in event.tool_calls) or "answer"
     text = Text.assemble(("chat ", "bold"), (event.model, "magenta"),
                          f" ({event.provider}, profile {event.profile}) "
-                         f"{event.usage.input_tokens}+{event.usage.output_tokens} tokens, "
-                         f"{event.latency_ms:.0f} ms, ${event.cost_usd:.6f} → {then}")
-    if event.content:
+                         f"{event.usage.input_tokens}+{event.usage.output_tokens} tokens"
+                         f"{cache_note(event.usage)}, {event.latency_ms:.0f} ms"
+                         f"{attempts_note(event)}, ${event.cost_usd:.6f} → {then}")
+    if event.refusal:
+        text.append(f"\n  refused: {_json(event.refusal, 300)}", style="bold red")
+    elif event.content:
         text.append(f"\n  says: {_json(event.content, 300)}", style="dim")
+    if event.recovered_tool_calls:
+        text.append(f"\n  {event.recovered_tool_calls} tool call(s) recovered from the reply's "
+                    "text", style="yellow")
+    if event.request_id:
+        text.append(f"\n  request id: {event.request_id}", style="dim")
     return text
 
 
@@ -78,6 +97,8 @@ def _event(event: RunEvent) -> Text:
             return _tool_call(event)
         case ApprovalEvent():
             return _approval(event)
+        case ModelAttemptEvent():
+            return Text(attempt_text(event), style="yellow")
         case StartedEvent():
             return Text(f"▶ started (team {event.team}, tenant {event.tenant}): "
                         f"{_json(event.input, 200)}")
@@ -86,14 +107,18 @@ def _event(event: RunEvent) -> Text:
 
 
 def _duration(events: list[RunEvent]) -> str:
-    if len(events) < 2:
-        return ""
-    return f" ({(events[-1].at - events[0].at).total_seconds():.1f} s)"
+    """From the step's first model attempt (or first event) to its last event."""
+    starts = [e.at for e in events] + [
+        e.started_at for e in events
+        if isinstance(e, ModelCallEvent | ModelAttemptEvent) and e.started_at is not None]
+    began = min(starts)
+    return f" (started {began:%H:%M:%S}, {(events[-1].at - began).total_seconds():.1f} s)"
 
 
 def _label(node: RunView) -> Text:
     status = node.run_status
-    who = (f"member {node.member} ({node.member_kind or '?'})  " if node.member
+    sees = f" sees: {node.sees}" if node.sees else ""
+    who = (f"member {node.member} ({node.member_kind or '?'}){sees}  " if node.member
            else f"run {node.run_id}  team {node.team or '?'}  ")
     text = Text.assemble(
         (who, "bold"), (node.run_id if node.member else "", "bold"),
@@ -104,12 +129,23 @@ def _label(node: RunView) -> Text:
         end = node.closed_at
         text.append(f"  started {node.started_at:%H:%M:%S}"
                     + (f", took {(end - node.started_at).total_seconds():.1f} s" if end else ""))
+    if node.version and not node.member:
+        label = f"{node.version_label}, " if node.version_label else ""
+        text.append(f"  version {label}{node.version}", style="magenta")
     t = node.totals
     text.append(f"  {t.usage.total_tokens} tokens, ${t.cost_usd:.4f}")
     if node.previous_runs:
         text.append(f"  ({len(node.previous_runs)} continuations)", style="cyan")
+    if node.source != "queries":
+        text.append("  (from its parent's history)" if node.source == "parent"
+                    else "  (from its history)", style="dim")
     if node.query_error:
-        text.append(f"\n  run log unavailable: {node.query_error}", style="yellow")
+        text.append(f"\n  queries unanswered: {node.query_error}" if node.source == "history"
+                    else f"\n  run log unavailable: {node.query_error}", style="yellow")
+    for note in node.notes:
+        text.append(f"\n  note: {note}", style="yellow")
+    if node.member and node.result is not None and node.result.needs_help is not None:
+        text.append(f"\n  {node.result.needs_help.text()}", style="yellow")
     return text
 
 
@@ -135,30 +171,36 @@ def run_tree(view: RunView) -> list[RenderableType]:
     _add_node(tree, view)
     parts: list[RenderableType] = [tree]
     if view.result:
-        parts.append(result_panel(view.result))
+        parts.append(result_panel(view.result, failed_tool_calls(view)))
     return [*parts, *totals_tables(view), *links(view.run_id, view.ui_url)]
 
 
 def totals_tables(view: RunView) -> list[RenderableType]:
     t = view.totals
-    agents = Table(title="per agent", title_justify="left")
-    for column in ("workflow", "agent", "steps", "model calls", "tool calls", "tokens", "USD"):
+    # Short headers and ids that fold rather than shrink to "release_de…": readable at 80
+    # columns, where member workflow ids are the longest cells.
+    agents = Table(title="per agent (model calls, tool calls)", title_justify="left")
+    for column in ("workflow", "agent", "steps", "calls", "tools", "tokens", "USD"):
         agents.add_column(column, justify="right" if column not in ("workflow", "agent")
-                          else "left")
+                          else "left", overflow="fold")
     for a in t.per_agent:
         agents.add_row(Text(a.workflow_id), Text(a.agent), str(a.steps), str(a.model_calls),
                        str(a.tool_calls), str(a.usage.total_tokens), f"{a.cost_usd:.6f}")
     models = Table(title="per model", title_justify="left")
-    for column in ("model", "calls", "tokens in", "tokens out", "latency ms", "USD"):
+    for column in ("model", "calls", "tokens in", "cached", "cache-written", "tokens out",
+                   "latency ms", "USD"):
         models.add_column(column, justify="left" if column == "model" else "right")
     for m in t.per_model:
         models.add_row(Text(m.model), str(m.calls), str(m.usage.input_tokens),
+                       str(m.usage.cache_read_tokens), str(m.usage.cache_write_tokens),
                        str(m.usage.output_tokens), f"{m.latency_ms:.0f}", f"{m.cost_usd:.6f}")
-    line = Text(f"total: {t.model_calls} model calls, {t.tool_calls} tool calls "
+    failed = f" ({t.failed_attempts} failed attempts)" if t.failed_attempts else ""
+    line = Text(f"total: {t.model_calls} model calls{failed}, {t.tool_calls} tool calls "
                 f"({t.cache_hits} cache hits, {t.ledger_hits} ledger hits), "
-                f"{t.usage.input_tokens} in + {t.usage.output_tokens} out = "
+                f"{t.usage.input_tokens} in{cache_note(t.usage)} + {t.usage.output_tokens} out = "
                 f"{t.usage.total_tokens} tokens, ${t.cost_usd:.6f}", style="bold")
-    return [agents, models, line] if t.per_agent else [line]
+    tools = [tools_table(t.per_tool)] if t.per_tool else []
+    return [agents, models, *tools, line] if t.per_agent else [*tools, line]
 
 
 def _message_lines(message: Message) -> list[str]:

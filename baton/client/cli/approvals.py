@@ -12,12 +12,12 @@ import json
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.client.api import BatonClient
 from baton.client.cli._common import Address, Namespace, console, run_async, settings_from
+from baton.client.cli._tables import approvals_table
 from baton.errors import BatonError
 
 __all__ = ["approvals", "approve", "edit", "reject"]
@@ -27,20 +27,6 @@ By = Annotated[str | None, typer.Option(
                  "signed with BATON_DECIDER_KEY_FILE when it is set")]
 ApprovalId = Annotated[str | None, typer.Argument(
     help="approval id (default: the run's only open approval)")]
-
-
-def _table(pending: list[PendingApproval], *, runs: bool = False) -> Table:
-    table = Table(title="open approvals")
-    columns = ("approval", "agent", "tool", "arguments", "why", "approvers", "expires")
-    for column in (("run", "workflow") if runs else ()) + columns:
-        table.add_column(column, overflow="fold")
-    for p in pending:
-        where = (p.run_id, p.workflow_id) if runs else ()
-        table.add_row(*(Text(cell) for cell in (
-            *where, p.approval_id, p.agent, p.tool, json.dumps(p.args, ensure_ascii=False),
-            p.reason, ", ".join(p.allowed_deciders) or "anyone",
-            f"{p.expires_at:%Y-%m-%d %H:%M:%S}" if p.expires_at else "never")))
-    return table
 
 
 def _pick(pending: list[PendingApproval], run_id: str, approval_id: str | None) -> PendingApproval:
@@ -89,7 +75,8 @@ def approvals(run_id: Annotated[str | None, typer.Argument(
     async def go() -> None:
         client = await BatonClient.connect(settings)
         pending = await client.pending_approvals(run_id, team=team, tenant=tenant)
-        console.print(_table(pending, runs=run_id is None) if pending else "no open approvals")
+        console.print(approvals_table(pending, runs=run_id is None, width=console.width)
+                      if pending else "no open approvals")
 
     run_async(go())
 

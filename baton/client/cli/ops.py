@@ -25,9 +25,8 @@ from baton.client.cli._common import (
     run_async,
     settings_from,
 )
-from baton.client.cli._render import findings_table, status_style
+from baton.client.cli._tables import findings_table, runs_table
 from baton.client.reader import parse_since, runs_query
-from baton.client.views import RunRow
 from baton.errors import BatonError
 from baton.lint import has_errors, lint_team
 from baton.loader import load_team
@@ -38,47 +37,44 @@ __all__ = ["examples", "lint", "resume", "runs"]
 
 
 def lint(team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)]) -> None:
-    """Check a team against the one-pager rules; exit 1 when there are errors.
+    """Check a team against the one-pager rules.
 
-    With a worker configuration (baton.toml or BATON_TOOL_MODULES) the team's tool names are
-    checked against the tools it serves too."""
+    Exit codes: 0 no errors (warnings are printed), 1 the team has lint errors, 2 the file
+    cannot be read or is not a valid team. With a worker configuration (baton.toml or
+    BATON_TOOL_MODULES) the team's tool names are checked against the tools it serves too, and
+    coordinators' prices against their workers'."""
     spec = load_team(team)
-    modules = settings_from().tool_modules
-    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None)
+    settings = settings_from()
+    modules = settings.tool_modules
+    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None,
+                         settings.profiles)
     if not findings:
         console.print(Text(f"{team}: no findings", style="green"))
         return
-    console.print(findings_table(findings, title=str(team)))
+    console.print(findings_table(findings, title=str(team), width=console.width))
     count = sum(f.level == "error" for f in findings)
     console.print(f"{count} error(s), {len(findings) - count} warning(s)")
     if has_errors(findings):
         raise typer.Exit(1)
 
 
-def _row_cells(row: RunRow) -> list[Text]:
-    status = row.status or "?"
-    known = status in {s.value for s in RunStatus}
-    return [Text(row.run_id), Text(row.team or "?"), Text(row.tenant or "?"),
-            Text(status, style=status_style(RunStatus(status)) if known else ""),
-            Text(row.execution_status.lower()),
-            Text(f"${row.cost_usd:.4f}" if row.cost_usd is not None else "-"),
-            Text(f"{row.started_at:%Y-%m-%d %H:%M:%S}" if row.started_at else "-"),
-            Text(row.workflow_type)]
-
-
 def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
          tenant: Annotated[str | None, typer.Option(help="BatonTenant")] = None,
+         version: Annotated[str | None, typer.Option(
+             "--version", help="BatonTeamVersion (a team version's digest)")] = None,
          status: Annotated[str | None, typer.Option(
              help="BatonStatus: running, awaiting_approval, completed, failed, …")] = None,
          since: Annotated[str | None, typer.Option(
              help="started within (30m, 1h, 2d, 1w) or after an ISO time")] = None,
-         limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 50,
+         limit: Annotated[int, typer.Option(
+             min=1, help="at most this many (running ones, then the latest closed), listed "
+                         "newest first")] = 50,
          all_: Annotated[bool, typer.Option("--all", help="member runs (child workflows) "
                                                           "too")] = False,
          json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
          address: Address = None, namespace: Namespace = None) -> None:
     """Search runs by team, tenant, status and start time (Temporal visibility)."""
-    query = runs_query(team=team, tenant=tenant, status=status,
+    query = runs_query(team=team, tenant=tenant, status=status, version=version,
                        since=parse_since(since) if since else None, top_level_only=not all_)
     settings = settings_from(temporal_address=address, namespace=namespace)
 
@@ -88,13 +84,8 @@ def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
         if json_:
             typer.echo("[" + ",".join(r.model_dump_json() for r in rows) + "]")
             return
-        table = Table(title=f"{len(rows)} run(s)", title_justify="left")
-        for column in ("run id", "team", "tenant", "status", "temporal", "cost", "started",
-                       "workflow type"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*_row_cells(row))
-        print_all(table, Text.assemble(("query  ", "bold"), query or "(all workflows)"))
+        print_all(runs_table(rows, width=console.width),
+                  Text.assemble(("query  ", "bold"), query or "(all workflows)"))
 
     run_async(go())
 

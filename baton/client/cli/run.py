@@ -8,6 +8,7 @@ starts and stops itself, approving its own approval gate the way a person would.
 from __future__ import annotations
 
 import asyncio
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,8 @@ from baton.client.cli._common import (
     settings_from,
 )
 from baton.client.cli._follow import follow, report
-from baton.client.cli._render import findings_table, result_panel, status_table
+from baton.client.cli._render import result_panel, status_table
+from baton.client.cli._tables import findings_table
 from baton.client.stack import EmbeddedStack
 from baton.lint import has_errors, lint_team
 from baton.loader import load_team
@@ -43,26 +45,45 @@ DEMO_INPUT = "Order A1001 arrived broken. Please look it up and refund it."
 
 
 def run(
-    team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)],
+    team: Annotated[str, typer.Argument(help="team YAML file, or the name of a deployed team")],
     task: Annotated[str | None, typer.Argument(help="the task (or use --input)")] = None,
     *,
     input_: Annotated[str | None, typer.Option("--input", "-i", help="the task")] = None,
     tenant: Annotated[str, typer.Option(help="tenant (budgets, search attribute)")] = "default",
     no_wait: Annotated[bool, typer.Option("--no-wait", help="print the run id and exit")] = False,
     run_id: Annotated[str | None, typer.Option(help="workflow id (default TEAM-<8 hex>)")] = None,
+    as_is: Annotated[bool, typer.Option(
+        "--as-is", help="run the file as it is, not the version the team's rollout chooses")
+    ] = False,
     address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
 ) -> None:
-    """Start a run of TEAM with a task; follow it step by step and print the answer."""
+    """Start a run of TEAM with a task; follow it step by step and print the answer.
+
+    A team with a rollout (`baton deploy`) runs its stable version, or its canary for the
+    canary's share of run ids, whatever the file holds; --as-is runs the file itself."""
     text = input_ or task
     if not text:
         raise typer.BadParameter("give the task as an argument or with --input")
-    spec = load_team(team)  # before connecting: a broken YAML is reported even without Temporal
-    _check_lint(spec, team)
+    path = Path(team)
+    spec: TeamSpec | None = None
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        spec = load_team(path)  # before connecting: a broken YAML is reported without Temporal
+        _check_lint(spec, path)
+    elif as_is:
+        raise typer.BadParameter(f"--as-is runs a team file; {team!r} is none")
     settings = settings_from(temporal_address=address, namespace=namespace, task_queue=task_queue)
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
-        started = await client.start(spec, text, tenant=tenant, run_id=run_id)
+        chosen = await client.start_run(spec or team, text, tenant=tenant, run_id=run_id,
+                                        use_rollout=not as_is)
+        started = chosen.run_id
+        if chosen.track != "as-is":
+            errors.print(f"version {chosen.label} ({chosen.digest}, {chosen.track}) from the "
+                         "team's rollout", soft_wrap=True)
+        if chosen.given_digest not in (None, chosen.digest):
+            errors.print(f"note: {team} ({chosen.given_digest}) is not the version this run "
+                         "uses; `--as-is` runs the file itself", soft_wrap=True)
         if no_wait:
             typer.echo(started)
             errors.print(f"started; follow with `baton show {started}` or {client.ui_url(started)}",
@@ -74,7 +95,7 @@ def run(
         except asyncio.CancelledError:
             errors.print(f"stopped following; the run continues: `baton show {started}`")
             raise
-        report(client, result)
+        await report(client, result)
 
     run_async(go())
 
@@ -84,7 +105,7 @@ def _check_lint(spec: TeamSpec, path: Path) -> None:
     findings = lint_team(spec)
     if not findings:
         return
-    errors.print(findings_table(findings, title=f"lint {path}"))
+    errors.print(findings_table(findings, title=f"lint {path}", width=errors.width))
     if has_errors(findings):
         errors.print(Text(f"refusing to run {path}: fix the lint errors above "
                           f"(`baton lint {path}`)", style="red"), soft_wrap=True)
@@ -114,6 +135,18 @@ def status(run_id: str, address: Address = None, namespace: Namespace = None) ->
     run_async(go())
 
 
+def _fresh_demo_shop(home: Path) -> None:
+    """Every demo starts with the demo shop as new: its refunds are cumulative per order, so a
+    second demo on a shared shop would find A1001 refunded already and refund nothing. The demo
+    keeps its own shop (``HOME/demo/support.sqlite``, apart from what ``baton up`` serves) and
+    its stack's worker inherits the path."""
+    shop = home.expanduser() / "demo" / "support.sqlite"
+    shop.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{shop}{suffix}").unlink(missing_ok=True)
+    os.environ["BATON_SUPPORT_DB"] = str(shop)
+
+
 def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort = None,
          model_port: ModelPort = None,
          input_: Annotated[str, typer.Option("--input", "-i", help="the task")] = DEMO_INPUT,
@@ -128,6 +161,7 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
     # one, so the demo stays offline whatever baton.toml or BATON_* say.
     settings = settings.model_copy(update={"profiles": {"default": ModelProfile()},
                                            "model_server_url": None})
+    _fresh_demo_shop(settings.home)
 
     async def go() -> None:
         stack = EmbeddedStack(settings)
@@ -140,7 +174,7 @@ def demo(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPo
             client = await BatonClient.connect(stack.settings)
             run_id = await client.start(spec, input_)
             console.print(Text.assemble(("task: ", "bold"), input_), soft_wrap=True)
-            report(client, await follow(client, run_id, auto_approve=True))
+            await report(client, await follow(client, run_id, auto_approve=True))
         finally:
             with console.status("stopping the stack…"):
                 await stack.stop()

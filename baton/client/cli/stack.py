@@ -35,16 +35,19 @@ __all__ = ["model_server", "up", "worker"]
 
 
 def up(*, home: Home = None, temporal_port: TemporalPort = None, ui_port: UiPort = None,
-       model_port: ModelPort = None, namespace: Namespace = None,
-       task_queue: TaskQueue = None) -> None:
+       model_port: ModelPort = None,
+       console_port: Annotated[int | None, typer.Option(
+           "--console-port", help="web console port (env BATON_CONSOLE_PORT, default 8235)")]
+       = None,
+       namespace: Namespace = None, task_queue: TaskQueue = None) -> None:
     """Run the embedded stack in the foreground until Ctrl-C.
 
-    Temporal dev server + UI, the scripted model server and one worker, on loopback; state in
-    --home survives restarts. A process that dies is restarted with backoff (and said so); one
-    that keeps dying stops everything with a non-zero exit."""
+    Temporal dev server + UI, the scripted model server, one worker and the web console, on
+    loopback; state in --home survives restarts. A process that dies is restarted with backoff
+    (and said so); one that keeps dying stops everything with a non-zero exit."""
     settings = settings_from(home=home, temporal_port=temporal_port, ui_port=ui_port,
-                             model_server_port=model_port, namespace=namespace,
-                             task_queue=task_queue)
+                             model_server_port=model_port, console_port=console_port,
+                             namespace=namespace, task_queue=task_queue)
     run_async(_up(settings))
 
 
@@ -61,8 +64,8 @@ def _say(event: SupervisorEvent) -> None:
 
 
 async def _up(settings: BatonSettings) -> None:
-    stack = EmbeddedStack(settings, on_event=_say)
-    with console.status("starting Temporal, the model server and a worker…"):
+    stack = EmbeddedStack(settings, console=True, on_event=_say)
+    with console.status("starting Temporal, the model server, a worker and the console…"):
         await stack.start()  # stops what it started when it fails
     try:
         s = stack.settings
@@ -71,6 +74,7 @@ async def _up(settings: BatonSettings) -> None:
                       f"  temporal ui   {stack.ui_url}\n"
                       f"  model server  {stack.model_server_url}\n"
                       f"  worker        task queue {s.task_queue}\n"
+                      f"  console       {stack.console_url} (approvals, runs)\n"
                       f"  state         {stack.home} (logs in {stack.logs_dir})\n"
                       f"Press Ctrl-C to stop.", soft_wrap=True)
         stop = asyncio.Event()
@@ -105,7 +109,9 @@ def worker(*, address: Address = None, namespace: Namespace = None, task_queue: 
     settings = settings_from(temporal_address=address, namespace=namespace,
                              task_queue=task_queue, home=home, log_format=log_format,
                              log_level=log_level)
-    run_async(run_worker(settings), hard_exit=False)  # telemetry exporters flush at exit
+    # Spans and metrics are flushed by run_worker itself before it returns; a hard exit then
+    # spares the process the SDK's finalization crash (SIGABRT) after a worker that failed.
+    run_async(run_worker(settings))
 
 
 def model_server(
