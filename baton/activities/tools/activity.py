@@ -100,7 +100,7 @@ class ToolActivities:
         except UnknownToolError as exc:
             why = self.unavailable(inv.tool.name) if self.unavailable else None
             if why is not None:  # raises for Temporal to retry; the last attempt tells the model
-                return self._settle(inv, activity.info().attempt, None, RetryableToolError(why))
+                return self._outcome(inv, activity.info().attempt, None, RetryableToolError(why))
             return error_outcome(
                 "unknown_tool", f"{exc}. Call only the tools you were given.", max_chars=limit
             )
