@@ -70,6 +70,8 @@ class CatalogResolution(_Payload):
     unknown_tools: tuple[str, ...] = ()
     served_profiles: tuple[str, ...] = ()  # for the refusal message: what could be used instead
     served_tools: tuple[str, ...] = ()
+    # Tools the worker would serve but cannot now (an MCP server that is down): name → why.
+    unavailable_tools: dict[str, str] = Field(default_factory=dict)
 
 
 class ToolSchema(_Payload):

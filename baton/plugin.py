@@ -20,8 +20,10 @@ It brings:
 * the eight pattern workflows, the tenant budget and rollout workflows, and the
   ``resolve_catalog``, ``chat``, ``execute_tool``, ``reserve_tenant_budget`` and
   ``version_stats`` activities, built from the worker's configuration: the model profiles it
-  serves, the tools of its ``tool_modules``, its tenant budgets, its idempotency ledger
-  (``ledger_url``) and one pooled HTTP client, opened and closed with the worker.
+  serves, the tools of its ``tool_modules`` and of its ``mcp_servers``, its tenant budgets, its
+  idempotency ledger (``ledger_url``) and one pooled HTTP client, opened and closed with the
+  worker (as are the MCP servers: started in the background when a worker starts, stopped when
+  it stops).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
+from baton.activities.mcp import McpPool
 from baton.activities.rollout import RolloutActivities
 from baton.activities.tenant import TenantActivities
 from baton.activities.tools import ToolActivities, open_ledger
@@ -107,11 +110,14 @@ class BatonPlugin(SimplePlugin):
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.registry = registry or default_registry.serving(settings.tool_modules)
         self.llm = LlmActivities(settings=settings)
+        # MCP servers add their tools to the same registry as they come up.
+        self.mcp = McpPool(settings.mcp_servers, self.registry, log_dir=settings.home / "logs")
         # The ledger store the configuration names: SQLite on one host, PostgreSQL across hosts.
         self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
                                     max_result_chars=settings.max_tool_result_chars,
-                                    lease_s=settings.ledger_lease_s)
-        self.catalog = CatalogActivities(settings, self.registry)
+                                    lease_s=settings.ledger_lease_s,
+                                    unavailable=self.mcp.why_unavailable)
+        self.catalog = CatalogActivities(settings, self.registry, self.mcp)
         self.tenants = TenantActivities(settings)
         self.rollouts = RolloutActivities()
         telemetry = TelemetryInterceptor(self.tracing)
@@ -159,13 +165,16 @@ class BatonPlugin(SimplePlugin):
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:
         """What lives as long as the worker: exporters, one pooled HTTP client for every
-        provider call (no SDK retries: Temporal owns retries) and the ledger's connections."""
+        provider call (no SDK retries: Temporal owns retries), the MCP servers (a worker only:
+        a replayer runs no activity) and the ledger's connections."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
                 self.llm.http = http
                 try:
                     async with AsyncExitStack() as limited:
+                        if getattr(self, "_task_queue", None) is not None:
+                            await limited.enter_async_context(self.mcp.running())
                         for worker in self._rate_limited_workers():
                             await limited.enter_async_context(worker)
                         yield

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
+from baton.mcp_servers import McpServerConfig, check_server_name
 from baton.specs import ModelProfile
 
 __all__ = [
@@ -101,6 +102,9 @@ class BatonSettings(BaseSettings):
     tool_modules: list[str] = Field(
         default_factory=list, description="modules the worker imports; their @tool functions are "
         "the tools it serves")
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict, description="MCP servers whose tools the worker serves as "
+        "SERVER__TOOL ([mcp_servers.NAME]: command or url, tools, effect, approval, ...)")
     profiles: dict[str, ModelProfile] = Field(
         default_factory=lambda: {"default": ModelProfile()},
         description="the model profiles the worker serves, by name (agents name them)")
@@ -194,6 +198,13 @@ class BatonSettings(BaseSettings):
     metrics_prometheus: str | None = Field(
         default=None, description="HOST:PORT serving Temporal's worker metrics at /metrics"
     )
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, servers: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in servers:
+            check_server_name(name)
+        return servers
 
     @model_validator(mode="after")
     def _fallbacks_resolve(self) -> BatonSettings:

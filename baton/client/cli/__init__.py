@@ -30,6 +30,7 @@ from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.console import console
 from baton.client.cli.keys import keys
+from baton.client.cli.mcp import mcp
 from baton.errors import BatonError, SpecError
 
 __all__ = ["app", "main"]
@@ -77,6 +78,7 @@ app.add_typer(rollout.rollout)
 app.command()(budgets.budgets)
 app.command()(cost.cost)
 app.add_typer(keys)
+app.add_typer(mcp)
 
 
 def _exit_code(code: object) -> int:
