@@ -10,12 +10,20 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
-from baton.messages import AssistantMessage, CompactModel, ConversationRef, Message, Usage
+from baton.messages import (
+    AssistantMessage,
+    CompactModel,
+    ConversationRef,
+    Message,
+    Usage,
+    digest_of,
+)
 from baton.specs import ServedProfile, ToolSpec
 
 __all__ = [
     "PAST_DEADLINE",
     "RETRY_AFTER_CAP_S",
+    "CallSchemas",
     "Catalog",
     "CatalogRequest",
     "CatalogResolution",
@@ -82,6 +90,20 @@ class ToolSchema(_Payload):
     parameters: dict[str, Any]
 
 
+class CallSchemas(_Payload):
+    """What an agent's model calls show besides the conversation: its tools and output schema.
+    They stay the same call after call, so a workflow run sends them in full once and by
+    reference (:meth:`digest`) after that; the worker keeps them, or asks the workflow's
+    ``call_schemas`` query, as it does for a conversation's prefix."""
+
+    tools: tuple[ToolSchema, ...] = ()
+    output_schema: dict[str, Any] | None = None
+
+    def digest(self) -> str:
+        """128 bits of the canonical JSON's SHA-256 ("" when there is nothing to refer to)."""
+        return digest_of(self)[:32] if self.tools or self.output_schema is not None else ""
+
+
 class ChatRequest(_Payload):
     """One model call. The conversation arrives as ``prefix`` (the worker already holds it, or
     rebuilds it from the ``messages`` query of ``workflow_id``) plus ``delta``, the messages added
@@ -100,6 +122,17 @@ class ChatRequest(_Payload):
     step: int = 0
     # What the run's budget leaves for this call's answer (never above the profile's own cap).
     max_output_tokens: int | None = None
+    # The digest of ``CallSchemas(tools, output_schema)``: set on every call that has any; when
+    # the two fields are empty, the worker finds them by it (``LlmActivities`` resolves them).
+    schemas_digest: str = ""
+
+    @property
+    def schemas(self) -> CallSchemas:
+        return CallSchemas(tools=self.tools, output_schema=self.output_schema)
+
+    @property
+    def schemas_by_reference(self) -> bool:
+        return bool(self.schemas_digest) and not self.tools and self.output_schema is None
 
 
 class ChatAttempt(_Payload):

@@ -163,8 +163,9 @@ class ToolSpec(_Spec):
     model_config = ConfigDict(extra="ignore", frozen=True)  # wire payload, see ServedProfile
 
     name: str
-    description: str
-    parameters: dict[str, Any]  # JSON schema of the arguments object
+    # Empty only in a ToolInvocation (``for_execution``): the worker resolves the tool by name.
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)  # JSON schema of the arguments
     effect: Literal["read", "write"] = "read"
     cacheable: bool = False
     cache_ttl_s: float = Field(default=300.0, gt=0)

@@ -75,6 +75,7 @@ class AgentLoop(ModelTurn):
         carry = run.carry
         self.profile_name = carry.profile_name if carry else self.agent.model
         self.conversation = Conversation(carry.messages if carry else None)
+        self.schemas_sent = {}  # a continued run sends its schemas in full again, once
         # A pattern hosting this loop passes its own log (see RunLog.as_agent).
         self.log = log or RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
         self.budget = BudgetTracker(

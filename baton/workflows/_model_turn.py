@@ -12,7 +12,7 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
 
-from baton.calls import ChatAttempt, ChatRequest, ChatResponse, ToolSchema
+from baton.calls import CallSchemas, ChatAttempt, ChatRequest, ChatResponse, ToolSchema
 from baton.messages import AssistantMessage
 from baton.runs import (
     CompactedEvent,
@@ -38,6 +38,7 @@ class ModelTurn(ToolTurn):
 
     profile_name: str
     tenant: TenantMeter
+    schemas_sent: dict[str, CallSchemas]  # by digest: what this workflow run sent in full
 
     @property
     def profile(self) -> ServedProfile:
@@ -64,10 +65,17 @@ class ModelTurn(ToolTurn):
             if deadline is not None and deadline <= now:  # after a failover or a compaction
                 raise Finished(RunStatus.BUDGET_EXHAUSTED,
                                self.budget.exhausted(now) or "wall-clock budget used up")
+            schemas = CallSchemas(tools=tools, output_schema=self.agent.output_schema)
+            digest = schemas.digest()
+            # Sent in full once per workflow run, by reference after that (the worker keeps
+            # them, or asks the ``call_schemas`` query): each schema enters history once.
+            sent = digest in self.schemas_sent
+            self.schemas_sent[digest] = schemas
             request = ChatRequest(
                 workflow_id=workflow.info().workflow_id, run_id=self.run_id,
                 agent=self.agent.name, profile_name=self.profile_name, profile=profile,
-                prefix=prefix, delta=delta, tools=tools, output_schema=self.agent.output_schema,
+                prefix=prefix, delta=delta, tools=() if sent else tools,
+                output_schema=None if sent else schemas.output_schema, schemas_digest=digest,
                 step=self.step, max_output_tokens=room)
             try:
                 response = await _activities.chat(
@@ -114,6 +122,8 @@ class ModelTurn(ToolTurn):
         if response.refusal and not reply.content:  # the conversation shows what was said
             reply = reply.model_copy(update={"content": response.refusal})
         self.conversation.append(reply)
+        if reply == response.message:  # the worker that answered holds it: not sent back again
+            self.conversation.mark_sent(len(self.conversation))
         cost = self.profile.cost_usd(response.usage)
         self.budget.charge(response.usage, cost)
         started_at, duration_ms = response.call_time(began)

@@ -21,6 +21,7 @@ from typing import Any
 from temporalio import workflow
 
 from baton.approvals import ApprovalAuthority
+from baton.calls import CallSchemas
 from baton.reports import NeedsHelp
 from baton.runs import (
     Admission,
@@ -92,6 +93,9 @@ class PatternRun:
         self.gate = ApprovalGate(self.log, ApprovalAuthority(), on_change=self._people_changed)
         self.relay = ApprovalRelay(on_change=self._people_changed)
         self.hosted: AgentLoop | None = None  # an agent running inside this workflow
+        # What hosted agents sent in full, by digest: a router hosted again next round refers to
+        # its schemas instead of sending them again.
+        self.schemas_sent: dict[str, CallSchemas] = {}
 
     async def host_agent(self, agent: str, task: str, *, step: int) -> RunResult:
         """Run one of the team's agents in this workflow, as the supervisor hosts its router: no
@@ -113,6 +117,7 @@ class PatternRun:
         assert run.catalog is not None  # bound by start()
         assert self.admission is not None
         loop.bind(run.catalog, self.admission)
+        loop.schemas_sent = self.schemas_sent
         self.hosted, self.current = loop, agent
         self.budget.reserve(budget)
         try:
@@ -231,6 +236,12 @@ class PatternHost(AdmissionHost, ApprovalsHost):
         log = self._pattern.log
         return RunLogPage(offset=page.offset, total=len(log.events),
                           events=log.page(page.offset, page.limit))
+
+    @workflow.query(name="call_schemas")
+    def call_schemas(self, digest: str) -> CallSchemas:
+        """The tools and output schema a hosted agent's model call referred to by digest (none:
+        this workflow sent no such thing)."""
+        return self._pattern.schemas_sent.get(digest) or CallSchemas()
 
     @workflow.query(name="messages")
     def messages(self, page: PageRequest) -> MessagesPage:

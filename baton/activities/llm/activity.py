@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 
 from baton.activities.llm import anthropic, openai
 from baton.activities.llm.attempts import AttemptLog
-from baton.activities.llm.conversations import ConversationCache
+from baton.activities.llm.conversations import CallSchemaCache, ConversationCache
 from baton.activities.llm.errors import to_application_error
 from baton.calls import ChatRequest, ChatResponse
 from baton.errors import (
@@ -71,6 +71,7 @@ class LlmActivities:
         self.temporal_client = temporal_client
         self._settings = settings
         self.cache = ConversationCache(max_size=settings.prefix_cache_size)
+        self.schemas = CallSchemaCache()
 
     @activity.defn(name="chat")
     async def chat(self, request: ChatRequest) -> ChatResponse:
@@ -86,6 +87,7 @@ class LlmActivities:
                     workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
                     delta=request.delta, client=self.temporal_client,
                 )
+                request = await self.schemas.resolve(request, self.temporal_client)
                 observed.input(messages)
                 if request.max_output_tokens is not None:  # the run's budget caps this answer
                     capped = min(request.max_output_tokens, request.profile.max_output_tokens)
@@ -94,6 +96,7 @@ class LlmActivities:
                 response = await _heartbeating(self._send(
                     request, messages, connection, api_key), attempts)
                 observed.response(response)
+                self.cache.answered((request.workflow_id, request.agent), response.message)
                 return attempts.answered(response)
             except Exception as exc:  # every failed attempt is recorded, whatever failed
                 error = self._failure(request, exc, api_key)
