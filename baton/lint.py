@@ -38,6 +38,18 @@ Rules (code: level):
 * ``unused-member``: warning. An agent or sub-team the pattern section never references.
 * ``router-duplicates-worker``: warning. A supervisor's router holds a tool one of its workers
   has: it will do the work itself instead of delegating.
+* ``coordinator-priced-above-workers``: warning (only when linted against a worker
+  configuration). A router, merger, judge or scheduler uses a model profile priced above every
+  profile of the members it coordinates (input plus output price per million tokens): routing
+  usually does as well on a cheaper model (``coordinator_model``).
+* ``stage-schema-mismatch``: warning. A pipeline stage has an ``input_schema`` the previous
+  stage's output cannot be shown to satisfy: the previous agent has no ``output_schema`` (free
+  text), or its ``output_schema`` differs structurally (types, required keys, refused keys,
+  enums, nested objects and items; see ``baton.lint_schemas``). A run would spend fix attempts
+  on it, or end ``input_invalid``.
+* ``sees-ignored`` / ``input-schema-ignored``: warning. An agent sets ``sees`` or
+  ``input_schema`` where no pattern reads it (only pipeline stages, supervisors' workers and
+  handoff agents are given earlier work or held to an input schema).
 """
 
 from __future__ import annotations
@@ -48,8 +60,9 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
-from baton.patterns import HandoffSpec, SupervisorSpec
-from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, TeamSpec, ToolSpec
+from baton.lint_schemas import schema_gaps
+from baton.patterns import HandoffSpec, PipelineSpec, SupervisorSpec, coordinator_names
+from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, ServedProfile, TeamSpec, ToolSpec
 
 __all__ = ["Finding", "has_errors", "lint_team"]
 
@@ -174,8 +187,36 @@ def _handoff_rules(team: TeamSpec, spec: HandoffSpec, prefix: str, out: list[Fin
                 f"add {name!r} to the routes of an agent that is reached, or remove it"))
 
 
+def _price(profiles: Mapping[str, ServedProfile], name: str) -> float | None:
+    profile = profiles.get(name)
+    return None if profile is None else (
+        profile.price_input_per_mtok + profile.price_output_per_mtok)
+
+
+def _coordinator_prices(team: TeamSpec, prefix: str, out: list[Finding],
+                        profiles: Mapping[str, ServedProfile]) -> None:
+    coordinators = set(coordinator_names(team.section))
+    section = team.section
+    members = [m for m in (section.members() if section else []) if m not in coordinators]
+    worker_agents = [a for m in members
+                     for a in (team.teams[m].agents if m in team.teams else (team.agent(m),))]
+    worker_prices = [p for a in worker_agents if (p := _price(profiles, a.model)) is not None]
+    if not worker_prices:
+        return
+    for index, agent in enumerate(team.agents):
+        price = _price(profiles, agent.model)
+        if agent.name in coordinators and price is not None and price > max(worker_prices):
+            out.append(Finding(
+                "warning", "coordinator-priced-above-workers", f"{prefix}agents[{index}].model",
+                f"coordinator {agent.name!r} uses profile {agent.model!r} at ${price:g} per "
+                f"million tokens (in + out), above every worker it coordinates (at most "
+                f"${max(worker_prices):g})", "give it a cheaper profile, or set "
+                "coordinator_model on the team: routing rarely needs the strongest model"))
+
+
 def _team_rules(team: TeamSpec, prefix: str, out: list[Finding],
-                tools: Mapping[str, ToolSpec] | None) -> None:
+                tools: Mapping[str, ToolSpec] | None,
+                profiles: Mapping[str, ServedProfile] | None = None) -> None:
     section = team.section
     members = set(section.members()) if section is not None else set()
     for index, agent in enumerate(team.agents):
@@ -198,8 +239,13 @@ def _team_rules(team: TeamSpec, prefix: str, out: list[Finding],
         _supervisor_rules(team, section, prefix, out)
     if isinstance(section, HandoffSpec):
         _handoff_rules(team, section, prefix, out)
+    if profiles is not None:
+        _coordinator_prices(team, prefix, out, profiles)
+    if isinstance(section, PipelineSpec):
+        _stage_schema_rules(team, section, prefix, out)
+    _handed_work_rules(team, prefix, out)
     for name, sub in team.teams.items():
-        _team_rules(sub, f"{prefix}teams.{name}.", out, tools)
+        _team_rules(sub, f"{prefix}teams.{name}.", out, tools, profiles)
 
 
 def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
@@ -223,9 +269,52 @@ def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
                 f"remove {', '.join(shared)} from the router; delegate to {worker!r}"))
 
 
-def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None) -> list[Finding]:
-    """Every finding for ``team`` and its sub-teams, sorted by location then code. ``tools``:
-    the tools a worker configuration serves, when known (stop tools, unknown names)."""
+def _stage_schema_rules(team: TeamSpec, spec: PipelineSpec, prefix: str,
+                        out: list[Finding]) -> None:
+    for index, (before, stage) in enumerate(zip(spec.stages, spec.stages[1:], strict=False)):
+        if stage in team.teams or before in team.teams:
+            continue  # a sub-team's output or input is its own members'
+        accepted, produced = team.agent(stage).input_schema, team.agent(before).output_schema
+        if accepted is None:
+            continue
+        gaps = ["its output is free text (no output_schema)"] if produced is None else (
+            schema_gaps(produced, accepted))
+        if gaps:
+            out.append(Finding(
+                "warning", "stage-schema-mismatch", f"{prefix}pipeline.stages[{index + 1}]",
+                f"the output of stage {before!r} may not satisfy the input_schema of {stage!r}: "
+                + "; ".join(gaps[:5]) + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5
+                                         else ""),
+                f"give {before!r} an output_schema that fits the input_schema of {stage!r}, "
+                f"or relax that input_schema"))
+
+
+def _handed_work_rules(team: TeamSpec, prefix: str, out: list[Finding]) -> None:
+    """``sees`` and ``input_schema`` where the pattern gives the agent nothing to apply them to."""
+    section = team.section
+    takers: set[str] = set()  # the agents that are given earlier work and held to inputs
+    if isinstance(section, SupervisorSpec):
+        takers = set(section.workers)
+    elif isinstance(section, PipelineSpec):
+        takers = set(section.stages)
+    elif isinstance(section, HandoffSpec):
+        takers = set(section.agents)
+    for index, agent in enumerate(team.agents):
+        for field, code in (("sees", "sees-ignored"), ("input_schema", "input-schema-ignored")):
+            if getattr(agent, field) is not None and agent.name not in takers:
+                out.append(Finding(
+                    "warning", code, f"{prefix}agents[{index}].{field}",
+                    f"agent {agent.name!r} sets {field}, but as a {team.pattern} "
+                    f"{'member' if team.pattern != 'single' else 'agent'} it is never applied",
+                    f"remove {field}, or make {agent.name!r} a pipeline stage, a supervisor's "
+                    "worker or a handoff agent"))
+
+
+def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None,
+              profiles: Mapping[str, ServedProfile] | None = None) -> list[Finding]:
+    """Every finding for ``team`` and its sub-teams, sorted by location then code. ``tools``
+    and ``profiles``: what a worker configuration serves, when known (stop tools, unknown
+    names, prices)."""
     out: list[Finding] = []
     if team.depth() > MAX_DEPTH:
         out.append(Finding(
@@ -233,5 +322,5 @@ def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None) -> li
             f"sub-teams nest {team.depth()} levels deep (more than {MAX_DEPTH}); runs get hard "
             "to follow and budgets thin out", "flatten a level: make the innermost team's "
             "agents members of its parent"))
-    _team_rules(team, "", out, tools)
+    _team_rules(team, "", out, tools, profiles)
     return sorted(out, key=lambda f: (f.location, f.code, f.message))

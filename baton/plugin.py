@@ -17,11 +17,14 @@ It brings:
   breaking replay;
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
-* the eight pattern workflows and the ``resolve_catalog``, ``chat``, ``execute_tool``,
-  ``recall_memories`` and ``store_memory`` activities, built from the worker's configuration:
-  the model profiles it serves, the tools of its ``tool_modules`` plus the built-in memory
-  tools, its idempotency ledger (``ledger_url``), its memory store (``memory_url``) and one
-  pooled HTTP client, opened and closed with the worker.
+* the eight pattern workflows, the tenant budget and rollout workflows, and the
+  ``resolve_catalog``, ``chat``, ``execute_tool``, ``recall_memories``, ``store_memory``,
+  ``reserve_tenant_budget`` and ``version_stats`` activities, built from the worker's
+  configuration: the model profiles it serves, the tools of its ``tool_modules`` and of its
+  ``mcp_servers`` plus the built-in memory tools, its tenant budgets, its idempotency ledger
+  (``ledger_url``), its memory store (``memory_url``) and one pooled HTTP client, opened and
+  closed with the worker (as are the MCP servers: started in the background when a worker
+  starts, stopped when it stops).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
+from baton.activities.mcp import McpPool
 from baton.activities.memory import (
     Embedder,
     MemoryActivities,
@@ -49,6 +53,8 @@ from baton.activities.memory import (
     open_memory_store,
 )
 from baton.activities.memory.tools import BUILTIN_TOOL_MODULE
+from baton.activities.rollout import RolloutActivities
+from baton.activities.tenant import TenantActivities
 from baton.activities.tools import ToolActivities, open_ledger
 from baton.codec import ChainCodec, EncryptionCodec, encryption_codec
 from baton.settings import BatonSettings
@@ -63,9 +69,10 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # Pure data and pure functions (no I/O, no clock, no randomness): safe to share across workflow
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
-    "baton.approvals", "baton.calls", "baton.conditions", "baton.idempotency", "baton.memory",
-    "baton.messages", "baton.patterns", "baton.runs", "baton.schemas", "baton.signing",
-    "baton.specs", "baton.visibility", "cryptography", "jsonschema",
+    "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
+    "baton.idempotency", "baton.memory", "baton.messages", "baton.patterns", "baton.reports",
+    "baton.rollout", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
+    "baton.visibility", "cryptography", "jsonschema",
 )
 
 
@@ -116,6 +123,8 @@ class BatonPlugin(SimplePlugin):
             if self.registry.get(name) is None:
                 self.registry.register(builtins.resolve(name))
         self.llm = LlmActivities(settings=settings)
+        # MCP servers add their tools to the same registry as they come up.
+        self.mcp = McpPool(settings.mcp_servers, self.registry, log_dir=settings.home / "logs")
         # The stores the configuration names: SQLite on one host, PostgreSQL across hosts.
         self.embedder = None if settings.embeddings is None else Embedder(
             settings.embeddings, base_url=settings.resolved_model_server_url)
@@ -123,9 +132,12 @@ class BatonPlugin(SimplePlugin):
                                     self.embedder)
         self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
                                     max_result_chars=settings.max_tool_result_chars,
-                                    lease_s=settings.ledger_lease_s, memory=self.memory)
+                                    lease_s=settings.ledger_lease_s,
+                                    unavailable=self.mcp.why_unavailable, memory=self.memory)
         self.memory_activities = MemoryActivities(self.memory)
-        self.catalog = CatalogActivities(settings, self.registry)
+        self.catalog = CatalogActivities(settings, self.registry, self.mcp)
+        self.tenants = TenantActivities(settings)
+        self.rollouts = RolloutActivities()
         telemetry = TelemetryInterceptor(self.tracing)
         # Temporal's tracing interceptor must run outside Baton's, so the caller's trace context
         # is current before Baton's invoke_* spans open: it is configured first (see below).
@@ -141,7 +153,8 @@ class BatonPlugin(SimplePlugin):
             workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
             activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool,
                         self.memory_activities.recall_memories,
-                        self.memory_activities.store_memory],
+                        self.memory_activities.store_memory,
+                        self.tenants.reserve_tenant_budget, self.rollouts.version_stats],
             workflow_runner=workflow_runner,
             run_context=self._resources,
         )
@@ -157,8 +170,9 @@ class BatonPlugin(SimplePlugin):
         if self._otel is not None:
             config = self._otel.configure_worker(config)
         config = super().configure_worker(config)
-        # The llm activity rebuilds a conversation prefix by querying its workflow.
-        self.llm.temporal_client = config["client"]
+        # The llm activity rebuilds a conversation prefix by querying its workflow; the tenant
+        # budget activity sends updates to an authority, the rollout one reads visibility.
+        self.llm.temporal_client = self.tenants.client = self.rollouts.client = config["client"]
         self._task_queue = config["task_queue"]
         return config
 
@@ -171,7 +185,8 @@ class BatonPlugin(SimplePlugin):
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:
         """What lives as long as the worker: exporters, one pooled HTTP client for every
-        provider call (no SDK retries: the run retries model calls) and the ledger's connections."""
+        provider call (no SDK retries: Temporal owns retries), the MCP servers (a worker only:
+        a replayer runs no activity) and the ledger's connections."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
@@ -180,6 +195,8 @@ class BatonPlugin(SimplePlugin):
                     self.embedder.http = http
                 try:
                     async with AsyncExitStack() as limited:
+                        if getattr(self, "_task_queue", None) is not None:
+                            await limited.enter_async_context(self.mcp.running())
                         for worker in self._rate_limited_workers():
                             await limited.enter_async_context(worker)
                         yield

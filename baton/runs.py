@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from baton.calls import Catalog
 from baton.messages import Message, Usage
+from baton.reports import InputContract, NeedsHelp
 from baton.specs import TeamSpec
 
 __all__ = [
@@ -58,7 +59,10 @@ class RunStatus(StrEnum):
     TRANSFERRED = "transferred"  # an agent handed the conversation to another (handoff child)
     STALLED = "stalled"  # nobody can make progress (blackboard: no rule applies, scheduler done)
     BUDGET_EXHAUSTED = "budget_exhausted"
+    # The tenant's budget for the day or month (the operator's, across runs) has no room left.
+    TENANT_BUDGET_EXHAUSTED = "tenant_budget_exhausted"
     OUTPUT_INVALID = "output_invalid"  # no valid answer (schema, empty) after the fix attempts
+    INPUT_INVALID = "input_invalid"  # a member's input never matched its input_schema
     REFUSED = "refused"  # the model declined the task (a provider-reported refusal)
     CONTEXT_EXCEEDED = "context_exceeded"  # the conversation outgrew the model's context window
     FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason
@@ -100,6 +104,8 @@ class ChildRecord(_Model):
     steps: int = 0
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    sees: str | None = None  # what it was given of earlier work (None: its task only)
+    needs_help: NeedsHelp | None = None
 
 
 class MembersCarry(_Model):
@@ -158,6 +164,9 @@ class RunInput(_Model):
     context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
     # handoff: agent → description; adds a transfer_to_<agent> tool per target
     transfer_targets: dict[str, str] = Field(default_factory=dict)
+    # handoff: the targets that accept only a validated input (their input_schema)
+    transfer_inputs: dict[str, InputContract] = Field(default_factory=dict)
+    sees: str | None = None  # what this member was given of earlier work (shown by baton show)
     resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
     trace_id: str | None = None  # carried on agent-to-agent messages
     # What the worker serves of the team's names: resolved by the run itself at its start and
@@ -218,6 +227,7 @@ class Transfer(_Model):
     to: str
     reason: str
     messages: list[Message] = Field(default_factory=list)
+    input: Any = None  # the target's validated input, when it has an input_schema
 
 
 class RunResult(_Model):
@@ -237,6 +247,8 @@ class RunResult(_Model):
     cost_usd: float = 0.0
     children: list[ChildRecord] = Field(default_factory=list)  # pattern runs: member results
     transfer: Transfer | None = None  # set when status is TRANSFERRED
+    # An agent inside a team that ran out of steps or budget: what it tried and lacked.
+    needs_help: NeedsHelp | None = None
     details: dict[str, Any] = Field(default_factory=dict)  # pattern-specific (rounds, board, ...)
 
 
@@ -309,6 +321,12 @@ class ToolCallEvent(_Event):
     cache_hit: bool = False
     ledger_hit: bool = False
     duration_ms: float = 0.0
+    # What running the tool itself cost, as the tool reported it (a paid API, a model it calls).
+    # On a cache hit the tool did not run: these are what the call that filled the cache cost,
+    # i.e. what the hit saved, and ``original_ms`` how long that call took.
+    tool_tokens: int = 0
+    tool_cost_usd: float = 0.0
+    original_ms: float | None = None
 
 
 class ToolRefusedEvent(_Event):
@@ -332,6 +350,8 @@ class ChildEvent(_Event):
     reason: str | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    sees: str | None = None  # started: what the member was given of earlier work
+    needs_help: NeedsHelp | None = None  # finished: the member's needs-help report
 
 
 class FailoverEvent(_Event):

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +24,8 @@ from pydantic_settings import (
 )
 
 from baton.approvals import ApprovalAuthority
+from baton.budgets import TenantBudget
+from baton.mcp_servers import McpServerConfig, check_server_name
 from baton.specs import ModelProfile
 
 __all__ = [
@@ -113,6 +115,9 @@ class BatonSettings(BaseSettings):
     tool_modules: list[str] = Field(
         default_factory=list, description="modules the worker imports; their @tool functions are "
         "the tools it serves")
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict, description="MCP servers whose tools the worker serves as "
+        "SERVER__TOOL ([mcp_servers.NAME]: command or url, tools, effect, approval, ...)")
     profiles: dict[str, ModelProfile] = Field(
         default_factory=lambda: {"default": ModelProfile()},
         description="the model profiles the worker serves, by name (agents name them)")
@@ -130,6 +135,9 @@ class BatonSettings(BaseSettings):
     embeddings: EmbeddingsSettings | None = Field(
         default=None, description="an OpenAI-compatible embeddings endpoint; none: memories are "
         "recalled by text search alone")
+    tenant_budgets: dict[str, TenantBudget] = Field(
+        default_factory=dict, description="worker: tokens and USD per day/month per tenant, "
+        "enforced across every run and worker ('*': every tenant without its own entry)")
     approvers: dict[str, Approver] = Field(
         default_factory=dict, description="worker: who may decide approvals, with public keys")
     approver_groups: dict[str, list[str]] = Field(
@@ -210,6 +218,13 @@ class BatonSettings(BaseSettings):
         default=None, description="HOST:PORT serving Temporal's worker metrics at /metrics"
     )
 
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, servers: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in servers:
+            check_server_name(name)
+        return servers
+
     @model_validator(mode="after")
     def _fallbacks_resolve(self) -> BatonSettings:
         for start, profile in self.profiles.items():
@@ -232,6 +247,10 @@ class BatonSettings(BaseSettings):
         except KeyError:
             raise KeyError(f"model profile {name!r} is not served by this worker "
                            f"(served: {', '.join(sorted(self.profiles))})") from None
+
+    def tenant_budget(self, tenant: str) -> TenantBudget | None:
+        """The budget the operator set for ``tenant`` (or for every tenant, ``*``)."""
+        return self.tenant_budgets.get(tenant) or self.tenant_budgets.get("*")
 
     @property
     def encryption_keys(self) -> dict[str, str]:

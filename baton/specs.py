@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
+from baton.canary import RolloutRule
 from baton.memory import MemorySpec
-from baton.messages import Usage
+from baton.messages import CompactModel, Usage
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -24,8 +25,11 @@ from baton.patterns import (
     HierarchicalSpec,
     PatternSpec,
     PipelineSpec,
+    Sees,
     SupervisorSpec,
+    with_coordinator_model,
 )
+from baton.schemas import schema_problem
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
@@ -59,7 +63,7 @@ Pattern = Literal[
 WORKER_OWNED_KEYS = frozenset({"models", "tool_modules", "tools", "approver_groups"})
 
 
-class _Spec(BaseModel):
+class _Spec(CompactModel):
     # A team spec travels in every run's input, so unknown keys are ignored when it is decoded
     # (a newer client's field must not stop an older worker). What a person writes is checked
     # strictly before it gets here: the loader refuses unknown keys, with a suggestion.
@@ -160,8 +164,9 @@ class ToolSpec(_Spec):
     model_config = ConfigDict(extra="ignore", frozen=True)  # wire payload, see ServedProfile
 
     name: str
-    description: str
-    parameters: dict[str, Any]  # JSON schema of the arguments object
+    # Empty only in a ToolInvocation (``for_execution``): the worker resolves the tool by name.
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)  # JSON schema of the arguments
     effect: Literal["read", "write"] = "read"
     cacheable: bool = False
     cache_ttl_s: float = Field(default=300.0, gt=0)
@@ -183,6 +188,13 @@ class ToolSpec(_Spec):
 
     _v_name = field_validator("name")(_check_name)
 
+    def for_execution(self) -> ToolSpec:
+        """What an ``execute_tool`` call needs to know about its tool: the worker finds the
+        function (and its description and schema) in its own registry, and the run decided the
+        approval already, so neither travels with every call."""
+        return self.model_copy(update={"description": "", "parameters": {},
+                                       "approval": ApprovalPolicy()})
+
 
 class AgentSpec(_Spec):
     name: str
@@ -194,9 +206,22 @@ class AgentSpec(_Spec):
     max_steps: int = Field(default=8, ge=1, le=10_000)
     max_output_fix_attempts: int = Field(default=2, ge=0, le=10)
     approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)  # per-tool overrides
+    # As a pattern member: the JSON its input must match (a delegation's task, a transfer's
+    # input, the previous stage's output); a mismatch goes back to whoever produced it.
+    input_schema: dict[str, Any] | None = None
+    max_input_fix_attempts: int = Field(default=2, ge=0, le=10)
+    sees: Sees | None = None  # what it is given of earlier work; None: the pattern's default
     memory: MemorySpec | None = None  # replaces the team's default memory policy (docs/memory.md)
 
     _v_name = field_validator("name")(_check_name)
+
+    @field_validator("input_schema")
+    @classmethod
+    def _a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = schema_problem(schema) if schema is not None else None
+        if problem is not None:
+            raise ValueError(f"input_schema is not a valid JSON schema: {problem}")
+        return schema
 
     @field_validator("tools")
     @classmethod
@@ -257,6 +282,8 @@ class TeamSpec(_Spec):
     pattern: Pattern = "single"
     agents: tuple[AgentSpec, ...]
     entry: str | None = None  # the agent that receives the input; default: the first
+    # The model profile of routers, mergers, judges and schedulers that name none themselves.
+    coordinator_model: str | None = None
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
     memory: MemorySpec | None = None  # the default of agents without their own `memory:`
@@ -268,6 +295,7 @@ class TeamSpec(_Spec):
     debate: DebateSpec | None = None
     handoff: HandoffSpec | None = None
     blackboard: BlackboardSpec | None = None
+    rollout: RolloutRule | None = None  # when a canary of this version is rolled back/promoted
 
     _v_name = field_validator("name")(_check_name)
 
@@ -283,6 +311,11 @@ class TeamSpec(_Spec):
                 raise ValueError(f"{', '.join(named)}: worker configuration, never part of a "
                                  "team or a run's input (see docs/configuration.md)")
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coordinators_default(cls, data: Any) -> Any:
+        return with_coordinator_model(data)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> TeamSpec:

@@ -15,6 +15,7 @@ __all__ = [
     "STATUS",
     "TEAM",
     "TENANT",
+    "VERSION",
     "dev_server_flags",
 ]
 
@@ -23,8 +24,10 @@ TENANT = SearchAttributeKey.for_keyword("BatonTenant")
 STATUS = SearchAttributeKey.for_keyword("BatonStatus")
 AGENT = SearchAttributeKey.for_keyword("BatonAgent")
 COST_USD = SearchAttributeKey.for_float("BatonCostUSD")
+# The team version a run carries (its content digest, see baton.rollout.team_digest).
+VERSION = SearchAttributeKey.for_keyword("BatonTeamVersion")
 
-ALL_SEARCH_ATTRIBUTES = (TEAM, TENANT, STATUS, AGENT, COST_USD)
+ALL_SEARCH_ATTRIBUTES = (TEAM, TENANT, STATUS, AGENT, COST_USD, VERSION)
 
 _CLI_TYPE = {"KEYWORD": "Keyword", "DOUBLE": "Double"}
 

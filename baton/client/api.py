@@ -12,7 +12,6 @@ tool against this process's ledger, and connecting with the process's tracing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +39,8 @@ from temporalio.service import RPCError
 
 from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
 from baton.client import _replay
+from baton.client._operations import Operations, StartedRun, new_run_id
+from baton.client._runlog import VERSION_MEMO
 from baton.client._tracing import client_interceptors
 from baton.client._workflow import not_found
 from baton.client.reader import POLL_INTERVAL_S, RunReader
@@ -52,12 +53,12 @@ from baton.errors import (
     RunRefusedError,
     StackError,
 )
-from baton.loader import load_team
+from baton.rollout import team_digest
 from baton.runs import Admission, AgentStatus, RunEvent, RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
 from baton.signing import load_private_key, signed
 from baton.specs import TeamSpec
-from baton.visibility import AGENT, STATUS, TEAM, TENANT
+from baton.visibility import AGENT, STATUS, TEAM, TENANT, VERSION
 
 __all__ = [
     "WORKFLOW_TYPE",
@@ -66,6 +67,8 @@ __all__ = [
     "QueryTimeoutError",
     "RunExistsError",
     "RunView",
+    "StartedRun",
+    "new_run_id",
 ]
 
 WORKFLOW_TYPE = "AgentWorkflow"  # pattern "single"; other patterns: workflows.workflow_type
@@ -73,7 +76,7 @@ ADMISSION_TIMEOUT_S = 30.0
 NO_WORKER_ADMISSION_S = 3.0
 
 
-class BatonClient:
+class BatonClient(Operations):
     """Typed async API over one Temporal client (built by ``worker.connect``); reads go through
     ``runs``, a :class:`RunReader` over the same client."""
 
@@ -105,14 +108,17 @@ class BatonClient:
 
     # -- starting ----------------------------------------------------------------------------
     async def start(self, team: TeamSpec | str | Path, input: str, *, tenant: str = "default",
-                    subject: str | None = None, run_id: str | None = None) -> str:
-        """Start a run of ``team`` (a spec or a YAML path) and return its run id; ``subject``
-        names whom it is about (long-term memory is kept per tenant and subject)."""
-        spec = team if isinstance(team, TeamSpec) else load_team(team)
-        return await self.start_input(
-            RunInput(team=spec, input=input, tenant=tenant, subject=subject), run_id=run_id)
+                    subject: str | None = None, run_id: str | None = None,
+                    use_rollout: bool = True) -> str:
+        """Start a run of ``team`` (a spec, a YAML path or a deployed team's name) and return its
+        run id; a team with a rollout runs the version it chooses (see ``start_run``).
+        ``subject`` names whom it is about (long-term memory is kept per tenant and subject)."""
+        started = await self.start_run(team, input, tenant=tenant, subject=subject,
+                                       run_id=run_id, use_rollout=use_rollout)
+        return started.run_id
 
     async def start_input(self, run: RunInput, *, run_id: str | None = None,
+                          version: StartedRun | None = None,
                           admission_timeout_s: float | None = ADMISSION_TIMEOUT_S) -> str:
         """Start a run from a complete ``RunInput`` (``baton resume`` sets ``resume`` on it).
 
@@ -121,10 +127,11 @@ class BatonClient:
         worker within ``admission_timeout_s`` the run id is returned anyway: the run starts as
         soon as a worker polls its task queue. ``None`` does not wait at all."""
         spec = run.team
-        run_id = run_id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
+        run_id = run_id or new_run_id(spec.name)
         attributes = TypedSearchAttributes([
             SearchAttributePair(TEAM, spec.name), SearchAttributePair(TENANT, run.tenant),
             SearchAttributePair(AGENT, spec.agent(run.agent).name),
+            SearchAttributePair(VERSION, version.digest if version else team_digest(spec)),
             # The workflow upserts the status as it goes; setting it here makes the run
             # findable by status before its first workflow task has even run.
             SearchAttributePair(STATUS, RunStatus.RUNNING.value),
@@ -135,6 +142,8 @@ class BatonClient:
             "id": run_id, "task_queue": self.settings.task_queue, "search_attributes": attributes,
             # A run id names one run forever: reusing it would make `baton show` ambiguous.
             "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE}
+        if version is not None and version.label is not None:  # `baton show` names the version
+            options["memo"] = {VERSION_MEMO: {"label": version.label, "track": version.track}}
         try:
             if admission_timeout_s is None:
                 await self.client.start_workflow(workflow_type(spec), run, **options)

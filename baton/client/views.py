@@ -24,6 +24,7 @@ __all__ = [
     "RunRow",
     "RunView",
     "StepDiff",
+    "ToolTotals",
     "Totals",
 ]
 
@@ -50,6 +51,27 @@ class ModelTotals(_View):
     latency_ms: float
 
 
+class ToolTotals(_View):
+    """One tool's calls in a run: how often the read cache answered, and what its hits saved
+    (estimated from the call that filled the cache: its time and what it reported spending)."""
+
+    tool: str
+    calls: int
+    cache_hits: int = 0
+    ledger_hits: int = 0
+    errors: int = 0
+    duration_ms: float = 0.0
+    tool_tokens: int = 0  # spent by the tool itself on the calls that ran (ToolContext)
+    tool_cost_usd: float = 0.0
+    saved_ms: float = 0.0
+    saved_tokens: int = 0
+    saved_usd: float = 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.cache_hits / self.calls if self.calls else 0.0
+
+
 class Totals(_View):
     """Sums over a workflow and all its member runs, from the model and tool call events. A
     member known only from its parent's history (``source="parent"``) counts with the usage
@@ -64,6 +86,7 @@ class Totals(_View):
     failed_attempts: int = 0  # model-call attempts that failed (retried, failed over or final)
     per_agent: list[AgentTotals] = Field(default_factory=list)
     per_model: list[ModelTotals] = Field(default_factory=list)
+    per_tool: list[ToolTotals] = Field(default_factory=list)  # activity tools, by name
 
 
 class RunView(_View):
@@ -72,10 +95,13 @@ class RunView(_View):
     run_id: str  # the workflow id
     member: str | None = None  # the name the parent knows this member by (None: top level)
     member_kind: Literal["agent", "team"] | None = None
+    sees: str | None = None  # what the member was given of earlier work (its parent says)
     workflow_type: str | None = None
     team: str | None
     agent: str | None
     tenant: str | None
+    version: str | None = None  # BatonTeamVersion: the team version's digest
+    version_label: str | None = None  # its label and track ("v2, canary"), when deployed
     execution_status: str  # Temporal's own view: RUNNING, COMPLETED, FAILED, TERMINATED, ...
     started_at: datetime | None
     closed_at: datetime | None
@@ -167,6 +193,7 @@ class RunRow(_View):
     status: str | None  # BatonStatus
     execution_status: str
     cost_usd: float | None
+    version: str | None = None  # BatonTeamVersion
     started_at: datetime | None
     closed_at: datetime | None
     parent_id: str | None

@@ -102,6 +102,12 @@ class Filler:
             found += rd.ids(self.sit.task)  # an identifier comes from id-like tokens, not prose
         if s.get("format") == "email" or "email" in names:
             found += [*re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", self.sit.task), "user@example.com"]
+        if names & {"timezone", "zone"}:  # IANA names the task gives (a target is named last)
+            zones = list(dict.fromkeys(
+                re.findall(r"\b[A-Z][A-Za-z_]+/[A-Z][A-Za-z_/]+\b", self.sit.task)))
+            found[:0] = zones[::-1] if names & {"target", "to"} else zones
+        if "time" in names:  # a clock time, HH:MM
+            found += re.findall(r"\b\d{1,2}:\d{2}\b", self.sit.task)
         found += [self.texts[t] for words, t in _SOURCES if names & words]
         found += [" ".join(rd.content_words(self.sit.task)[:6]) or name or "n/a"]
         fits = [v[: s.get("maxLength")] for v in found if v and re.search(s.get("pattern", ""), v)]

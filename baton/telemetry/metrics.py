@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = [
     "COST",
     "OPERATION_DURATION",
+    "TENANT_BUDGET_ALERTS",
+    "TENANT_BUDGET_REFUSALS",
+    "TENANT_BUDGET_USED",
     "TOKEN_USAGE",
     "TOOL_DURATION",
     "meter_provider",
@@ -50,6 +53,17 @@ COST = _meter.create_counter(
     "baton.cost_usd", unit="USD", description="Model cost by the profile's price table")
 TOOL_DURATION = _meter.create_histogram(
     "baton.tool.duration", unit="s", description="Tool activity duration (one attempt)")
+# Tenant budgets (labels baton.tenant, baton.period: day|month, baton.unit: tokens|usd): the
+# share of a period's limit spent or held by calls in flight, as of the latest grant.
+TENANT_BUDGET_USED = _meter.create_gauge(
+    "baton.tenant_budget.used", unit="1",
+    description="Share of a tenant's period limit spent or held by calls in flight")
+TENANT_BUDGET_ALERTS = _meter.create_counter(
+    "baton.tenant_budget.alerts", unit="{alert}",
+    description="A tenant's period passed its alert_at share of a limit")
+TENANT_BUDGET_REFUSALS = _meter.create_counter(
+    "baton.tenant_budget.refusals", unit="{call}",
+    description="Model calls refused because the tenant's budget had no room")
 
 _installed: MeterProvider | None = None
 

@@ -13,7 +13,7 @@ from typing import Any
 __all__ = [
     "ALL_WORKFLOWS", "WORKFLOW_TYPES", "AgentWorkflow", "BlackboardWorkflow", "DebateWorkflow",
     "FanoutWorkflow", "HandoffWorkflow", "HierarchicalWorkflow", "PipelineWorkflow",
-    "SupervisorWorkflow", "workflow_type",
+    "RolloutWorkflow", "SupervisorWorkflow", "TenantBudgetWorkflow", "workflow_type",
 ]
 
 

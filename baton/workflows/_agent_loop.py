@@ -39,8 +39,10 @@ from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
 from baton.workflows._memory_turn import MemoryTurn
+from baton.workflows._needs_help import needs_help_of
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
+from baton.workflows._tenant import TenantMeter
 from baton.workflows._workflow_tools import Finished, WorkflowTool, transfer_tool
 from baton.workflows.prompts import system_prompt
 
@@ -73,6 +75,7 @@ class AgentLoop(MemoryTurn):
         carry = run.carry
         self.profile_name = carry.profile_name if carry else self.agent.model
         self.conversation = Conversation(carry.messages if carry else None)
+        self.schemas_sent = {}  # a continued run sends its schemas in full again, once
         # A pattern hosting this loop passes its own log (see RunLog.as_agent).
         self.log = log or RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
         self.budget = BudgetTracker(
@@ -80,6 +83,7 @@ class AgentLoop(MemoryTurn):
             usage=carry.usage if carry else None, cost_usd=carry.cost_usd if carry else 0.0,
             waited_s=carry.waited_s if carry else 0.0)
         self.step = carry.step if carry else 0
+        self.tenant = TenantMeter(run.tenant)  # the tenant's budget, when the operator set one
         self.fix_attempts = carry.fix_attempts if carry else 0
         self.previous_runs = list(carry.previous_runs) if carry else []
         self.status = RunStatus.RUNNING
@@ -92,7 +96,8 @@ class AgentLoop(MemoryTurn):
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
         self.workflow_tools = dict(workflow_tools or {})
         for target, description in run.transfer_targets.items():
-            tool = transfer_tool(self.agent.name, target, description)
+            tool = transfer_tool(self.agent.name, target, description,
+                                 run.transfer_inputs.get(target))
             self.workflow_tools[tool.schema.name] = tool
 
     # -- public -------------------------------------------------------------------------------
@@ -129,6 +134,8 @@ class AgentLoop(MemoryTurn):
             return self._finish(done)
         except asyncio.CancelledError:
             return self._finish(Finished(RunStatus.CANCELLED, "the run was cancelled"))
+        finally:  # also before continuing as new: a reservation never outlives its loop
+            await self.tenant.settle(self.log)
 
     # -- the loop -----------------------------------------------------------------------------
     async def _one_step(self) -> None:
@@ -142,6 +149,7 @@ class AgentLoop(MemoryTurn):
         self.step += 1
         await self._maybe_summarize()  # working memory: fold older turns past the threshold
         reply = await self._call_model()
+        await self.tenant.settle(self.log)
         if reply.tool_calls:
             self._describe("calling " + ", ".join(c.name for c in reply.tool_calls))
             await self._run_tools(reply.tool_calls)
@@ -259,6 +267,10 @@ class AgentLoop(MemoryTurn):
             output=output, structured=self.structured, reason=done.reason,
             error_type=done.error_type, steps=self.step, usage=self.budget.usage,
             cost_usd=round(self.budget.cost_usd, 6), transfer=done.transfer,
+            # Inside a team, running out of steps or budget is a report to whoever leads it.
+            needs_help=needs_help_of(
+                self.conversation.messages, status=done.status, reason=done.reason,
+                steps=self.step, usage=self.budget.usage) if self.run.parent_run_id else None,
         )
 
     def _partial_output(self) -> str | None:

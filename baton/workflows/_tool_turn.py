@@ -122,7 +122,8 @@ class ToolTurn:
             args = resolution.args
         key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
         invocation = ToolInvocation(
-            tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
+            tool=spec.for_execution(), call_id=call.id, arguments=args,
+            raw_arguments=call.raw_arguments,
             idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
             agent=self.agent.name, step=step,
             tenant=self.run.tenant,  # type: ignore[attr-defined]  # AgentLoop's RunInput
@@ -143,7 +144,8 @@ class ToolTurn:
             arguments=args, status=outcome.status, result=outcome.value,
             content=outcome.content, error_type=outcome.error_type, idempotency_key=key,
             cache_hit=outcome.cache_hit, ledger_hit=outcome.ledger_hit,
-            duration_ms=outcome.duration_ms,
+            duration_ms=outcome.duration_ms, tool_tokens=outcome.tool_tokens,
+            tool_cost_usd=outcome.tool_cost_usd, original_ms=outcome.original_ms,
         )
         message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
         if spec.stop and outcome.status == "ok":

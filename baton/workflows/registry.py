@@ -8,15 +8,19 @@ from baton.workflows.fanout import FanoutWorkflow
 from baton.workflows.handoff import HandoffWorkflow
 from baton.workflows.hierarchical import HierarchicalWorkflow
 from baton.workflows.pipeline import PipelineWorkflow
+from baton.workflows.rollout import RolloutWorkflow
 from baton.workflows.supervisor import SupervisorWorkflow
+from baton.workflows.tenant_budget import TenantBudgetWorkflow
 
 __all__ = [
     "ALL_WORKFLOWS", "WORKFLOW_TYPES", "AgentWorkflow", "BlackboardWorkflow", "DebateWorkflow",
     "FanoutWorkflow", "HandoffWorkflow", "HierarchicalWorkflow", "PipelineWorkflow",
-    "SupervisorWorkflow", "workflow_type",
+    "RolloutWorkflow", "SupervisorWorkflow", "TenantBudgetWorkflow", "workflow_type",
 ]
 
+# The eight patterns, then the two entity workflows (one per tenant with a budget, one per team
+# with a rollout).
 ALL_WORKFLOWS: list[type] = [
     AgentWorkflow, SupervisorWorkflow, HierarchicalWorkflow, PipelineWorkflow, FanoutWorkflow,
-    DebateWorkflow, HandoffWorkflow, BlackboardWorkflow,
+    DebateWorkflow, HandoffWorkflow, BlackboardWorkflow, TenantBudgetWorkflow, RolloutWorkflow,
 ]

@@ -2,9 +2,10 @@
 
 One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
 :mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
-lint, examples, resume), :mod:`.approvals` and :mod:`.memory` (list, show, forget). The command
-modules define plain functions and never import this module; it registers them, so the order
-here is the order of ``baton --help``.
+lint, examples, resume), :mod:`.approvals`, :mod:`.memory` (list, show, forget), :mod:`.rollout`
+(deploy, rollout status|promote|rollback), :mod:`.budgets` and :mod:`.cost`. The command modules
+define plain functions and never import this module; it registers them, so the order here is the
+order of ``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -24,11 +25,12 @@ from rich.text import Text
 from temporalio.service import RPCError
 
 from baton.client import _tracing
-from baton.client.cli import approvals, debug, ops, run, stack
+from baton.client.cli import approvals, budgets, cost, debug, ops, rollout, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.console import console
 from baton.client.cli.keys import keys
+from baton.client.cli.mcp import mcp
 from baton.client.cli.memory import memory
 from baton.errors import BatonError, SpecError
 
@@ -73,7 +75,12 @@ app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
 app.add_typer(memory)
+app.command()(rollout.deploy)
+app.add_typer(rollout.rollout)
+app.command()(budgets.budgets)
+app.command()(cost.cost)
 app.add_typer(keys)
+app.add_typer(mcp)
 
 
 def _exit_code(code: object) -> int:

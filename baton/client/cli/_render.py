@@ -133,6 +133,19 @@ def _history_line(event: CompactedEvent | ContinuedEvent | SummarizedEvent | Rec
                 f"{event.compacted_messages} messages compacted)")
 
 
+def _child_line(event: ChildEvent) -> Text:
+    """A member started (with what it sees of earlier work) or ended (needing help, maybe)."""
+    if event.action == "started":
+        sees = f" [sees: {event.sees}]" if event.sees else ""
+        return Text(f"↳ {event.member_kind} {event.member} started ({event.workflow_id})"
+                    f"{sees}: {_short(event.task, 60)}")
+    state = event.status.value if event.status else "?"
+    said = _short(event.output or event.reason or "", 60)
+    if event.needs_help is not None:
+        said = f"needs help: {_short(event.needs_help.missing, 60)}"
+    return Text(f"↲ {event.member} {state}: {said} ({event.usage.total_tokens} tokens)")
+
+
 def event_line(event: RunEvent) -> Text:
     """The one-line progress report of ``baton run`` for one run-log event."""
     head = Text(f"{event.agent} #{event.step} ", style="dim")
@@ -158,13 +171,8 @@ def event_line(event: RunEvent) -> Text:
             who = f" by {event.by}" if event.by else ""
             why = f": {event.reason}" if event.reason else ""
             body = Text(f"⏸ approval {event.action} for {event.tool}{who}{why}", style="yellow")
-        case ChildEvent(action="started"):
-            body = Text(f"↳ {event.member_kind} {event.member} started ({event.workflow_id}): "
-                        f"{_short(event.task, 60)}")
         case ChildEvent():
-            state = event.status.value if event.status else "?"
-            said = _short(event.output or event.reason or "", 60)
-            body = Text(f"↲ {event.member} {state}: {said} ({event.usage.total_tokens} tokens)")
+            body = _child_line(event)
         case FailoverEvent():
             body = Text(f"⇄ failover {event.from_profile} → {event.to_profile}: {event.reason}",
                         style="yellow")
@@ -219,6 +227,8 @@ def result_panel(result: RunResult, failed_calls: list[ToolCallEvent] | None = N
         rows.append(("reason", result.reason))
     if (hint := resume_hint(result)) is not None:
         rows.append(("resume", hint))
+    if result.needs_help is not None:
+        rows.append(("needs help", Text(result.needs_help.text(), style="yellow")))
     if failed_calls:
         said = "; ".join(f"{e.agent} {e.tool}: {_short(e.content, 60)}" for e in failed_calls[:3])
         more = f" (and {len(failed_calls) - 3} more)" if len(failed_calls) > 3 else ""

@@ -26,6 +26,7 @@ from baton.client.cli._render import (
     result_panel,
     status_style,
 )
+from baton.client.cli._render_ops import tools_table
 from baton.client.views import ReplayReport, RunView, StepDiff
 from baton.messages import Message
 from baton.runs import (
@@ -116,7 +117,8 @@ def _duration(events: list[RunEvent]) -> str:
 
 def _label(node: RunView) -> Text:
     status = node.run_status
-    who = (f"member {node.member} ({node.member_kind or '?'})  " if node.member
+    sees = f" sees: {node.sees}" if node.sees else ""
+    who = (f"member {node.member} ({node.member_kind or '?'}){sees}  " if node.member
            else f"run {node.run_id}  team {node.team or '?'}  ")
     text = Text.assemble(
         (who, "bold"), (node.run_id if node.member else "", "bold"),
@@ -127,6 +129,9 @@ def _label(node: RunView) -> Text:
         end = node.closed_at
         text.append(f"  started {node.started_at:%H:%M:%S}"
                     + (f", took {(end - node.started_at).total_seconds():.1f} s" if end else ""))
+    if node.version and not node.member:
+        label = f"{node.version_label}, " if node.version_label else ""
+        text.append(f"  version {label}{node.version}", style="magenta")
     t = node.totals
     text.append(f"  {t.usage.total_tokens} tokens, ${t.cost_usd:.4f}")
     if node.previous_runs:
@@ -139,6 +144,8 @@ def _label(node: RunView) -> Text:
                     else f"\n  run log unavailable: {node.query_error}", style="yellow")
     for note in node.notes:
         text.append(f"\n  note: {note}", style="yellow")
+    if node.member and node.result is not None and node.result.needs_help is not None:
+        text.append(f"\n  {node.result.needs_help.text()}", style="yellow")
     return text
 
 
@@ -192,7 +199,8 @@ def totals_tables(view: RunView) -> list[RenderableType]:
                 f"({t.cache_hits} cache hits, {t.ledger_hits} ledger hits), "
                 f"{t.usage.input_tokens} in{cache_note(t.usage)} + {t.usage.output_tokens} out = "
                 f"{t.usage.total_tokens} tokens, ${t.cost_usd:.6f}", style="bold")
-    return [agents, models, line] if t.per_agent else [line]
+    tools = [tools_table(t.per_tool)] if t.per_tool else []
+    return [agents, models, *tools, line] if t.per_agent else [*tools, line]
 
 
 def _message_lines(message: Message) -> list[str]:

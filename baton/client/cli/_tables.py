@@ -47,13 +47,13 @@ def runs_table(rows: list[RunRow], *, width: int) -> Table:
                           Text(f"{row.started_at:%m-%d %H:%M}" if row.started_at else "-"))
         return table
     for column in ("run id", "team", "tenant", "status", "temporal", "cost", "started",
-                   "workflow type"):
+                   "version", "workflow type"):
         table.add_column(column, overflow="fold")
     for row, spent in zip(rows, cost, strict=True):
         table.add_row(Text(row.run_id), Text(row.team or "?"), Text(row.tenant or "?"),
                       _status(row), Text(row.execution_status.lower()), spent,
                       Text(f"{row.started_at:%Y-%m-%d %H:%M:%S}" if row.started_at else "-"),
-                      Text(row.workflow_type))
+                      Text(row.version or "-"), Text(row.workflow_type))
     return table
 
 

@@ -41,10 +41,13 @@ def lint(team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=Fa
 
     Exit codes: 0 no errors (warnings are printed), 1 the team has lint errors, 2 the file
     cannot be read or is not a valid team. With a worker configuration (baton.toml or
-    BATON_TOOL_MODULES) the team's tool names are checked against the tools it serves too."""
+    BATON_TOOL_MODULES) the team's tool names are checked against the tools it serves too, and
+    coordinators' prices against their workers'."""
     spec = load_team(team)
-    modules = settings_from().tool_modules
-    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None)
+    settings = settings_from()
+    modules = settings.tool_modules
+    findings = lint_team(spec, default_registry.serving(modules).specs() if modules else None,
+                         settings.profiles)
     if not findings:
         console.print(Text(f"{team}: no findings", style="green"))
         return
@@ -57,6 +60,8 @@ def lint(team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=Fa
 
 def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
          tenant: Annotated[str | None, typer.Option(help="BatonTenant")] = None,
+         version: Annotated[str | None, typer.Option(
+             "--version", help="BatonTeamVersion (a team version's digest)")] = None,
          status: Annotated[str | None, typer.Option(
              help="BatonStatus: running, awaiting_approval, completed, failed, …")] = None,
          since: Annotated[str | None, typer.Option(
@@ -69,7 +74,7 @@ def runs(*, team: Annotated[str | None, typer.Option(help="BatonTeam")] = None,
          json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
          address: Address = None, namespace: Namespace = None) -> None:
     """Search runs by team, tenant, status and start time (Temporal visibility)."""
-    query = runs_query(team=team, tenant=tenant, status=status,
+    query = runs_query(team=team, tenant=tenant, status=status, version=version,
                        since=parse_since(since) if since else None, top_level_only=not all_)
     settings = settings_from(temporal_address=address, namespace=namespace)
 

@@ -45,7 +45,7 @@ DEMO_INPUT = "Order A1001 arrived broken. Please look it up and refund it."
 
 
 def run(
-    team: Annotated[Path, typer.Argument(help="team YAML file", dir_okay=False)],
+    team: Annotated[str, typer.Argument(help="team YAML file, or the name of a deployed team")],
     task: Annotated[str | None, typer.Argument(help="the task (or use --input)")] = None,
     *,
     input_: Annotated[str | None, typer.Option("--input", "-i", help="the task")] = None,
@@ -55,19 +55,38 @@ def run(
              "tenant and subject")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="print the run id and exit")] = False,
     run_id: Annotated[str | None, typer.Option(help="workflow id (default TEAM-<8 hex>)")] = None,
+    as_is: Annotated[bool, typer.Option(
+        "--as-is", help="run the file as it is, not the version the team's rollout chooses")
+    ] = False,
     address: Address = None, namespace: Namespace = None, task_queue: TaskQueue = None,
 ) -> None:
-    """Start a run of TEAM with a task; follow it step by step and print the answer."""
+    """Start a run of TEAM with a task; follow it step by step and print the answer.
+
+    A team with a rollout (`baton deploy`) runs its stable version, or its canary for the
+    canary's share of run ids, whatever the file holds; --as-is runs the file itself."""
     text = input_ or task
     if not text:
         raise typer.BadParameter("give the task as an argument or with --input")
-    spec = load_team(team)  # before connecting: a broken YAML is reported even without Temporal
-    _check_lint(spec, team)
+    path = Path(team)
+    spec: TeamSpec | None = None
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        spec = load_team(path)  # before connecting: a broken YAML is reported without Temporal
+        _check_lint(spec, path)
+    elif as_is:
+        raise typer.BadParameter(f"--as-is runs a team file; {team!r} is none")
     settings = settings_from(temporal_address=address, namespace=namespace, task_queue=task_queue)
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
-        started = await client.start(spec, text, tenant=tenant, subject=subject, run_id=run_id)
+        chosen = await client.start_run(spec or team, text, tenant=tenant, subject=subject,
+                                        run_id=run_id, use_rollout=not as_is)
+        started = chosen.run_id
+        if chosen.track != "as-is":
+            errors.print(f"version {chosen.label} ({chosen.digest}, {chosen.track}) from the "
+                         "team's rollout", soft_wrap=True)
+        if chosen.given_digest not in (None, chosen.digest):
+            errors.print(f"note: {team} ({chosen.given_digest}) is not the version this run "
+                         "uses; `--as-is` runs the file itself", soft_wrap=True)
         if no_wait:
             typer.echo(started)
             errors.print(f"started; follow with `baton show {started}` or {client.ui_url(started)}",
