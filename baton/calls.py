@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
+from baton.memory import LongTermMemorySpec
 from baton.messages import (
     AssistantMessage,
     CompactModel,
@@ -122,6 +123,10 @@ class ChatRequest(_Payload):
     step: int = 0
     # What the run's budget leaves for this call's answer (never above the profile's own cap).
     max_output_tokens: int | None = None
+    # Working memory: a summariser call folding messages [start, end) of the conversation the
+    # prefix and delta make; the worker builds the summariser's prompt from them, so no message
+    # enters history a second time (baton.activities.llm.summarize).
+    summarize: tuple[int, int] | None = None
     # The digest of ``CallSchemas(tools, output_schema)``: set on every call that has any; when
     # the two fields are empty, the worker finds them by it (``LlmActivities`` resolves them).
     schemas_digest: str = ""
@@ -232,6 +237,8 @@ class ToolInvocation(_Payload):
     # Part of every ledger and read-cache key: one tenant never sees another's recorded
     # outcomes or cached reads. "default" also for payloads scheduled before it existed.
     tenant: str = "default"
+    subject: str | None = None  # the run's subject: cached reads are tagged with it (forgetting)
+    memory: LongTermMemorySpec | None = None  # the policy, for the built-in memory tools
 
 
 class ToolOutcome(_Payload):

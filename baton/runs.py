@@ -33,12 +33,14 @@ __all__ = [
     "ModelCallEvent",
     "PageRequest",
     "PatternCarry",
+    "RecalledEvent",
     "RunEvent",
     "RunInput",
     "RunLogPage",
     "RunResult",
     "RunStatus",
     "StartedEvent",
+    "SummarizedEvent",
     "ToolCallEvent",
     "ToolRefusedEvent",
     "Transfer",
@@ -152,6 +154,9 @@ class RunInput(_Model):
     team: TeamSpec
     input: str
     tenant: str = "default"
+    # Whom the run is about (a customer, a repository): long-term memory is kept per tenant and
+    # subject (docs/memory.md); members inherit it.
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
     agent: str | None = None  # which agent of the team runs (patterns set it for children)
     parent_run_id: str | None = None
     carry: AgentCarry | None = None  # set only by continue-as-new (an agent loop's state)
@@ -372,6 +377,36 @@ class CompactedEvent(_Event):
     reason: str
 
 
+class SummarizedEvent(_Event):
+    """Working memory: older messages were folded into a summary before this step's model call
+    (``error``: the summariser failed and a mechanical summary was used instead)."""
+
+    kind: Literal["summarized"] = "summarized"
+    profile: str
+    model: str
+    folded_messages: int
+    kept_messages: int
+    tokens_before: int  # the prompt, as estimated before the fold
+    tokens_after: int  # estimated, after it
+    summary: str
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    error: str | None = None
+
+
+class RecalledEvent(_Event):
+    """Long-term memory at a run's start: what was recalled for the task, or why nothing was
+    (``nothing_relevant``, ``too_old``), and a person's answer when the policy asked one."""
+
+    kind: Literal["recalled"] = "recalled"
+    subject: str
+    outcome: Literal["recalled", "nothing_relevant", "too_old", "answered"]
+    mode: str = "text"
+    memories: list[dict[str, Any]] = Field(default_factory=list)  # id, kind, source_run, age_s
+    approval_id: str | None = None  # the question put to a person
+
+
 class ValidationEvent(_Event):
     kind: Literal["output_invalid"] = "output_invalid"
     attempt: int
@@ -400,7 +435,7 @@ class FinishedEvent(_Event):
 RunEvent = Annotated[
     StartedEvent | ModelCallEvent | ModelAttemptEvent | ToolCallEvent | ToolRefusedEvent
     | ValidationEvent | ApprovalEvent | FailoverEvent | CompactedEvent | ContinuedEvent
-    | ChildEvent | FinishedEvent,
+    | ChildEvent | FinishedEvent | SummarizedEvent | RecalledEvent,
     Field(discriminator="kind"),
 ]
 

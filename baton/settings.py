@@ -34,6 +34,7 @@ __all__ = [
     "ApprovalService",
     "Approver",
     "BatonSettings",
+    "EmbeddingsSettings",
     "config_file",
 ]
 
@@ -70,6 +71,18 @@ class ApprovalService(BaseModel):
 
     public_keys: list[str] = Field(default_factory=list)
     may_sign_for: list[str] = Field(default_factory=lambda: ["*"])  # approvers or groups
+
+
+class EmbeddingsSettings(BaseModel):
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint: long-term memory is then recalled by
+    meaning as well as by text (docs/memory.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None  # None: the embedded scripted server (model_server_url)
+    model: str = "baton-embed"
+    api_key_env: str | None = None  # the variable's name; the key stays in the environment
+    timeout_s: float = Field(default=30.0, gt=0)
 
 
 class BatonSettings(BaseSettings):
@@ -116,6 +129,12 @@ class BatonSettings(BaseSettings):
     ledger_lease_s: float = Field(
         default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
         "how long a retry waits before taking over from a crashed attempt")
+    memory_url: str | None = Field(
+        default=None, description="long-term memory: sqlite://PATH (default: sqlite:// + "
+        "HOME/memory.sqlite; one host) or postgresql://USER:PASSWORD@HOST:PORT/DB (any hosts)")
+    embeddings: EmbeddingsSettings | None = Field(
+        default=None, description="an OpenAI-compatible embeddings endpoint; none: memories are "
+        "recalled by text search alone")
     tenant_budgets: dict[str, TenantBudget] = Field(
         default_factory=dict, description="worker: tokens and USD per day/month per tenant, "
         "enforced across every run and worker ('*': every tenant without its own entry)")
@@ -266,6 +285,10 @@ class BatonSettings(BaseSettings):
     @property
     def resolved_ledger_url(self) -> str:
         return self.ledger_url or f"sqlite://{self.resolved_ledger_path}"
+
+    @property
+    def resolved_memory_url(self) -> str:
+        return self.memory_url or f"sqlite://{self.home / 'memory.sqlite'}"
 
     @property
     def temporal_ui_url(self) -> str:

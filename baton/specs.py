@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
 from baton.canary import RolloutRule
+from baton.memory import MemorySpec
 from baton.messages import CompactModel, Usage
 from baton.patterns import (
     BlackboardSpec,
@@ -210,6 +211,7 @@ class AgentSpec(_Spec):
     input_schema: dict[str, Any] | None = None
     max_input_fix_attempts: int = Field(default=2, ge=0, le=10)
     sees: Sees | None = None  # what it is given of earlier work; None: the pattern's default
+    memory: MemorySpec | None = None  # replaces the team's default memory policy (docs/memory.md)
 
     _v_name = field_validator("name")(_check_name)
 
@@ -284,6 +286,7 @@ class TeamSpec(_Spec):
     coordinator_model: str | None = None
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
+    memory: MemorySpec | None = None  # the default of agents without their own `memory:`
     teams: dict[str, TeamSpec] = Field(default_factory=dict)  # sub-teams usable as members
     supervisor: SupervisorSpec | None = None
     hierarchical: HierarchicalSpec | None = None
@@ -368,7 +371,12 @@ class TeamSpec(_Spec):
         that agent's child workflow stays small however large the team is."""
         return TeamSpec(
             name=self.name, description=self.description, pattern="single",
-            agents=(self.agent(name),), budget=budget, history=self.history)
+            agents=(self.agent(name),), budget=budget, history=self.history,
+            memory=self.memory)
+
+    def memory_of(self, agent: str | None = None) -> MemorySpec:
+        """The memory policy an agent works with: its own, else the team's, else none."""
+        return self.agent(agent).memory or self.memory or MemorySpec()
 
     def depth(self) -> int:
         """1 for a team without sub-teams; nesting adds one per level."""
@@ -382,6 +390,11 @@ class TeamSpec(_Spec):
             refs.append(Reference("profile", agent.model, f"{prefix}agents[{index}].model"))
             refs += [Reference("tool", tool, f"{prefix}agents[{index}].tools[{position}]")
                      for position, tool in enumerate(agent.tools)]
+            working = (agent.memory or self.memory or MemorySpec()).working
+            if working is not None and working.summarizer is not None:
+                owner = f"{prefix}agents[{index}]." if agent.memory else prefix
+                refs.append(Reference("profile", working.summarizer,
+                                      f"{owner}memory.working.summarizer"))
         for name, team in self.teams.items():
             refs += team.references(f"{prefix}teams.{name}.")
         return refs

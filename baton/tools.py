@@ -19,12 +19,15 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_type_hints, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from baton.errors import ToolDefinitionError, UnknownToolError
 from baton.specs import ApprovalPolicy, RetrySpec, ToolSpec
+
+if TYPE_CHECKING:
+    from baton.activities.memory.service import MemoryHandle
 
 __all__ = ["ToolContext", "ToolDefinition", "ToolRegistry", "default_registry", "tool"]
 
@@ -44,6 +47,11 @@ class ToolContext:
     call_id: str
     attempt: int = 1
     heartbeat: Callable[..., None] = field(default=lambda *_: None, repr=False)
+    tenant: str = "default"
+    subject: str | None = None  # whom the run is about (a customer, a repository)
+    # Long-term memory of the run's tenant and subject, under the team's policy: given to the
+    # built-in memory tools (docs/memory.md).
+    memory: MemoryHandle | None = field(default=None, repr=False)
     # What running the tool cost beyond its time (report_cost): recorded with the call, and
     # kept with a cached result, so a cache hit shows what it saved.
     tokens: int = 0

@@ -12,6 +12,7 @@ from bench import (
     fanout,
     floor,
     history,
+    memory,
     prompt_cache,
     step_overhead,
     throughput,
@@ -21,7 +22,7 @@ from bench._env import bench_env
 
 BENCHMARKS = {"floor": floor, "step_overhead": step_overhead, "history": history,
               "tracing": tracing, "fanout": fanout, "throughput": throughput,
-              "prompt_cache": prompt_cache}
+              "prompt_cache": prompt_cache, "memory": memory}
 
 
 async def main() -> None:

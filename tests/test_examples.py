@@ -112,6 +112,7 @@ def _runnable(path: Path) -> bool:
 # the pattern's job rather than echo the input.
 EXPECT: dict[str, list[str]] = {
     "support": ["A1003"],
+    "support_memory": ["A1002", "remember"],
     "support_desk": ["billing", "tech", "RF-"],
     "research_report": ["Merged answer", "guide_researcher", "postmortem_researcher"],
     "code_review": ["Summary", "Verdict"],

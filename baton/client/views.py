@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.messages import Message, Usage
-from baton.runs import AgentStatus, RunEvent, RunResult, RunStatus
+from baton.runs import AgentStatus, RunEvent, RunResult, RunStatus, SummarizedEvent
 
 __all__ = [
     "AgentTotals",
@@ -154,6 +154,8 @@ class StepDiff(_View):
     structured: dict[str, Any] | None = None
     board_before: dict[str, Any] = Field(default_factory=dict)  # blackboard runs only
     board_after: dict[str, Any] = Field(default_factory=dict)
+    # Working memory: older messages folded into a summary before this step's model call.
+    summarized: SummarizedEvent | None = None
 
 
 class ReplayReport(_View):

@@ -1,9 +1,8 @@
-"""The model's answers. Values for a JSON schema are taken from the conversation mechanically:
-per property, candidates best first (a result field of the same name, an id the task mentions, a
-number, an enum value the text mentions, ...); the first that fits and was not sent before wins.
-Plain answers describe results generically, as the tools are not known in advance: a verb from
-the tool's name, the object its id field names ("issued refund R-7Q2"), a few fields, and the
-sentences of long results that matter most for the task."""
+"""The model's answers. JSON values come from the conversation mechanically: per property, the
+first candidate that fits and was not sent before (a result field of that name, an id or number
+of the task, an enum value the text mentions, ...). Plain answers describe results generically:
+a verb from the tool's name, the object its id names ("issued refund R-7Q2"), a few fields, and
+the sentences of long results that matter most for the task."""
 
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ _PAST: dict[str, str] = rd.LEXICON["past_tense"]  # verbs of tools that only rea
 
 
 def _resolve(schema: Any, root: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
-    """One concrete schema: local ``$ref`` inlined, the first non-null branch of ``anyOf`` /
-    ``oneOf`` (pydantic's optionals) and of a type list; a type always set."""
+    """One concrete schema: ``$ref`` inlined, the first non-null of anyOf/oneOf/type lists."""
     s: dict[str, Any] = dict(schema) if isinstance(schema, Mapping) and depth < 32 else {}
     if "$ref" in s:
         target: Any = root

@@ -23,17 +23,19 @@ from baton.calls import (
     ToolOutcome,
 )
 from baton.canary import VersionStats
+from baton.memory import MemoryRecord, RecallRequest, RecallResult, StoreRequest
 from baton.rollout import VersionQuery
 
 with workflow.unsafe.imports_passed_through():
     from baton.activities.catalog import CatalogActivities
     from baton.activities.llm.activity import LlmActivities
+    from baton.activities.memory.activity import MemoryActivities
     from baton.activities.rollout import RolloutActivities
     from baton.activities.tenant import TenantActivities
     from baton.activities.tools import ToolActivities
 
-__all__ = ["chat", "execute_tool", "rate_limited_queue", "reserve_tenant_budget",
-           "resolve_catalog", "version_stats"]
+__all__ = ["chat", "execute_tool", "rate_limited_queue", "recall_memories", "reserve_tenant_budget",
+           "resolve_catalog", "store_memory", "version_stats"]
 
 
 def rate_limited_queue(task_queue: str, profile_name: str) -> str:
@@ -109,6 +111,27 @@ async def execute_tool(invocation: ToolInvocation, *, summary: str) -> ToolOutco
         summary=summary,
         **options,
     )
+
+
+# The memory store is the worker's: a few attempts ride out a busy database; a store that stays
+# away fails the activity and the agent is told its memory is unavailable (recall) or the
+# person's answer is kept in the conversation only (store).
+_MEMORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+
+
+async def recall_memories(request: RecallRequest) -> RecallResult:
+    return await workflow.execute_activity_method(
+        MemoryActivities.recall_memories, request,
+        start_to_close_timeout=timedelta(seconds=60), retry_policy=_MEMORY_RETRY,
+        summary=f"recall_memories: {request.subject or request.tenant}")
+
+
+async def store_memory(request: StoreRequest) -> MemoryRecord:
+    # An upsert by id: a retried attempt keeps one memory.
+    return await workflow.execute_activity_method(
+        MemoryActivities.store_memory, request,
+        start_to_close_timeout=timedelta(seconds=60), retry_policy=_MEMORY_RETRY,
+        summary=f"store_memory: {request.kind} for {request.subject or request.tenant}")
 
 
 async def reserve_tenant_budget(request: ReserveRequest, *, wait_s: float) -> Grant:

@@ -38,7 +38,7 @@ from baton.specs import AgentSpec, TeamSpec
 from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
-from baton.workflows._model_turn import ModelTurn
+from baton.workflows._memory_turn import MemoryTurn
 from baton.workflows._needs_help import needs_help_of
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
@@ -60,7 +60,7 @@ class ContinueAsNew(Exception):  # control flow, like Finished
         self.carry = carry
 
 
-class AgentLoop(ModelTurn):
+class AgentLoop(MemoryTurn):
     def __init__(self, run: RunInput, run_id: str, path: str, *,
                  on_status: Callable[[RunStatus], None] = lambda _: None,
                  workflow_tools: Mapping[str, WorkflowTool] | None = None,
@@ -125,6 +125,7 @@ class AgentLoop(ModelTurn):
             self.conversation.append(SystemMessage(content=self._system_prompt()))
             for message in self.run.context:  # history handed over by a transfer
                 self.conversation.append(message)
+            await self._recall_at_start(task)  # long-term memory, before the task it serves
             self.conversation.append(UserMessage(content=task, source=self._task_source()))
         try:
             while True:
@@ -146,6 +147,7 @@ class AgentLoop(ModelTurn):
         if exhausted:
             raise Finished(RunStatus.BUDGET_EXHAUSTED, exhausted)
         self.step += 1
+        await self._maybe_summarize()  # working memory: fold older turns past the threshold
         reply = await self._call_model()
         await self.tenant.settle(self.log)
         if reply.tool_calls:

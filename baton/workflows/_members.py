@@ -87,7 +87,8 @@ class Members:
                 spec = spec.model_copy(update={"agents": (_grown(spec.agents[0], grow),)})
             contracts = {t: c for t in transfer_targets if (c := contract_of(team, t))}
             return "AgentWorkflow", RunInput(
-                team=spec, input=task, tenant=self.input.tenant, agent=member,
+                team=spec, input=task, tenant=self.input.tenant, subject=self.input.subject,
+                agent=member,
                 parent_run_id=self.run_id, context=list(context),
                 transfer_targets={t: team.agent(t).description for t in transfer_targets},
                 transfer_inputs=contracts, sees=sees,
@@ -97,6 +98,7 @@ class Members:
         if grow > 1:
             sub = sub.model_copy(update={"agents": tuple(_grown(a, grow) for a in sub.agents)})
         return workflow_type(sub), RunInput(team=sub, input=task, tenant=self.input.tenant,
+                                            subject=self.input.subject,
                                             parent_run_id=self.run_id, sees=sees,
                                             trace_id=self.input.trace_id, catalog=self.catalog)
 

@@ -109,7 +109,8 @@ class PatternRun:
                              status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted)
         budget = self.budget.slice(self.team.budget, 1.0, now=now)
         run = RunInput(team=self.team.for_agent(agent, budget), input=task,
-                       tenant=self.input.tenant, agent=agent, parent_run_id=self.run_id,
+                       tenant=self.input.tenant, subject=self.input.subject, agent=agent,
+                       parent_run_id=self.run_id,
                        trace_id=self.input.trace_id, catalog=self.members.catalog)
         loop = AgentLoop(run, run_id=self.run_id, path=f"{info.workflow_id}/{agent}",
                          on_status=self._hosted_status, can_continue_as_new=False,

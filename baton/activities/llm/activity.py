@@ -28,6 +28,7 @@ from baton.activities.llm import anthropic, openai
 from baton.activities.llm.attempts import AttemptLog
 from baton.activities.llm.conversations import CallSchemaCache, ConversationCache
 from baton.activities.llm.errors import to_application_error
+from baton.activities.llm.summarize import caller, prompt_for
 from baton.calls import ChatRequest, ChatResponse
 from baton.errors import (
     BatonError,
@@ -83,10 +84,10 @@ class LlmActivities:
                 connection = self._connection(request.profile_name)
                 api_key = _api_key(connection)
                 register_secret(api_key)  # never in a log line, whatever a provider echoes
-                messages = await self.cache.resolve(
+                messages = prompt_for(request, await self.cache.resolve(
                     workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
                     delta=request.delta, client=self.temporal_client,
-                )
+                ))  # a summariser call is sent its own prompt (working memory)
                 request = await self.schemas.resolve(request, self.temporal_client)
                 observed.input(messages)
                 if request.max_output_tokens is not None:  # the run's budget caps this answer
@@ -96,7 +97,8 @@ class LlmActivities:
                 response = await _heartbeating(self._send(
                     request, messages, connection, api_key), attempts)
                 observed.response(response)
-                self.cache.answered((request.workflow_id, request.agent), response.message)
+                if request.summarize is None:  # a summary is not part of the conversation
+                    self.cache.answered((request.workflow_id, request.agent), response.message)
                 return attempts.answered(response)
             except Exception as exc:  # every failed attempt is recorded, whatever failed
                 error = self._failure(request, exc, api_key)
@@ -141,7 +143,7 @@ class LlmActivities:
             # providers ignore them, and they make proxy logs (LiteLLM) traceable to a run.
             "X-Baton-Run-Id": request.run_id,
             "X-Baton-Workflow-Id": request.workflow_id,
-            "X-Baton-Agent": request.agent,
+            "X-Baton-Agent": caller(request),
             "X-Baton-Step": str(request.step),
             "X-Baton-Attempt": str(activity.info().attempt),
             "User-Agent": _USER_AGENT,

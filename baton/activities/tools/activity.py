@@ -38,6 +38,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from baton.activities.memory.service import MemoryHandle, MemoryService
 from baton.activities.tools.arguments import Arguments, allowed_arguments, check_arguments
 from baton.activities.tools.heartbeat import Heartbeat
 from baton.activities.tools.lease import Lease, Orphans
@@ -71,9 +72,11 @@ class ToolActivities:
 
     def __init__(self, registry: ToolRegistry, ledger: LedgerStore, *,
                  max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S,
-                 unavailable: Callable[[str], str | None] | None = None) -> None:
+                 unavailable: Callable[[str], str | None] | None = None,
+                 memory: MemoryService | None = None) -> None:
         self.registry = registry
         self.ledger = ledger
+        self.memory = memory  # long-term memory, for tools whose invocation carries a policy
         self.max_result_chars = max_result_chars
         self.lease_s = lease_s
         self.unavailable = unavailable
@@ -131,9 +134,10 @@ class ToolActivities:
         outcome = await self._call(definition, inv, parsed, None)
         if cacheable and outcome.status == "ok":
             took = round((time.perf_counter() - started) * 1000, 3)
+            # Tagged with the run's subject: forgetting a subject purges its cached reads too.
             await self.ledger.cache_put(inv.tenant, inv.tool.name, arguments,
                                         outcome.model_copy(update={"duration_ms": took}),
-                                        inv.tool.cache_ttl_s)
+                                        inv.tool.cache_ttl_s, subject=inv.subject)
         return outcome
 
     async def _execute_write(self, definition: ToolDefinition, inv: ToolInvocation,
@@ -217,7 +221,7 @@ class ToolActivities:
         context = ToolContext(
             idempotency_key=inv.idempotency_key, run_id=inv.run_id, workflow_id=inv.workflow_id,
             agent=inv.agent, step=inv.step, call_id=inv.call_id, attempt=info.attempt,
-            heartbeat=beat)
+            heartbeat=beat, tenant=inv.tenant, subject=inv.subject, memory=self._memory(inv))
         if definition.context_param:
             kwargs[definition.context_param] = context
         timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
@@ -250,6 +254,13 @@ class ToolActivities:
             beat.stop()
             await ticker
         return settle(result, None)
+
+    def _memory(self, inv: ToolInvocation) -> MemoryHandle | None:
+        if self.memory is None or inv.memory is None:
+            return None
+        return MemoryHandle(self.memory, inv.memory, tenant=inv.tenant,
+                            subject=inv.memory.scope_subject(inv.subject),
+                            run_id=inv.run_id, agent=inv.agent, key=inv.idempotency_key)
 
     def _settle(self, inv: ToolInvocation, attempt: int, context: ToolContext, result: Any,
                 error: BaseException | None) -> ToolOutcome:

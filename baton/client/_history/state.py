@@ -25,6 +25,7 @@ from baton.runs import (
     ModelCallEvent,
     RunEvent,
     RunResult,
+    SummarizedEvent,
     ToolCallEvent,
 )
 from baton.workflows._workflow_tools import TRANSFER_PREFIX
@@ -173,7 +174,8 @@ class WalkState:
         """Usage and cost so far: this workflow's model calls and its finished members."""
         usage, cost = Usage(), 0.0
         for kind, _, fields in self.out:
-            if kind is ModelCallEvent or (kind is ChildEvent and fields["action"] == "finished"):
+            if kind in (ModelCallEvent, SummarizedEvent) or (
+                    kind is ChildEvent and fields["action"] == "finished"):
                 usage, cost = usage + fields["usage"], cost + fields["cost_usd"]
         return usage, round(cost, 6)
 

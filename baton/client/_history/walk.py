@@ -28,6 +28,7 @@ from baton.client._history.chats import ChatEvents, step_of
 from baton.client._history.decode import MISSING
 from baton.client._history.end import RunEvents
 from baton.client._history.members import MemberEvents
+from baton.client._history.memory import MemoryEvents
 from baton.client._history.state import at, host_of, jdict, number, text
 from baton.runs import (
     StartedEvent,
@@ -40,7 +41,7 @@ from baton.workflows.supervisor import DELEGATE_PREFIX
 __all__ = ["Walk"]
 
 
-class Walk(ChatEvents, MemberEvents, RunEvents):
+class Walk(ChatEvents, MemberEvents, MemoryEvents, RunEvents):
     """Reads the histories of one workflow id's runs, oldest first (``await walk.read(h)``);
     then ``events()``, ``result``, ``members`` and ``notes`` hold what they told."""
 
@@ -75,16 +76,19 @@ class Walk(ChatEvents, MemberEvents, RunEvents):
     async def _on_activity_task_scheduled_event_attributes(self, event: HistoryEvent,
                                                            attrs: Any) -> None:
         kind = attrs.activity_type.name
-        if kind not in ("chat", "execute_tool"):
+        if kind not in ("chat", "execute_tool", "recall_memories"):
             return
-        what = "chat request" if kind == "chat" else "tool invocation"
+        what = {"chat": "chat request", "execute_tool": "tool invocation"}.get(kind, kind)
         value = await self.decoder.first(attrs.input.payloads, f"{what} (event {event.event_id})")
         self.activities[event.event_id] = (kind, value, at(event))
         request = jdict(value)
         if kind == "execute_tool":
             self.calls.pop(str(request.get("call_id")), None)
             return
-        self.chat_scheduled(event, request)
+        if kind != "chat":
+            return
+        if not request.get("summarize"):  # a summariser call neither is nor ends a failover
+            self.chat_scheduled(event, request)
         for message in request.get("delta") or []:
             self._tool_result(event, jdict(message))
 
@@ -111,7 +115,11 @@ class Walk(ChatEvents, MemberEvents, RunEvents):
         value = await self.decoder.first(attrs.result.payloads, f"{what} (event {event.event_id})")
         if request is MISSING or value is MISSING:
             return
-        if kind == "chat":
+        if kind == "recall_memories":
+            self.recalled(event, jdict(request), value)
+        elif kind == "chat" and jdict(request).get("summarize"):
+            self.summarized(event, jdict(request), jdict(value))
+        elif kind == "chat":
             self.model_call(event, jdict(request), jdict(value))
         else:
             self._tool_call(event, jdict(request), jdict(value))
@@ -144,6 +152,12 @@ class Walk(ChatEvents, MemberEvents, RunEvents):
         if not kind or request is MISSING:
             return
         request = jdict(request)
+        if kind == "recall_memories":  # the agent was told its memory is unavailable
+            return
+        if kind == "chat" and request.get("summarize"):  # a mechanical summary took its place
+            error_type, message = await self.failure(attrs.failure)
+            self.summarized(event, request, None, f"{error_type}: {message}")
+            return
         if kind == "chat":
             await self.chat_failed(event, attrs, request, scheduled_at)
             return

@@ -26,10 +26,12 @@ from baton.runs import (
     FinishedEvent,
     ModelAttemptEvent,
     ModelCallEvent,
+    RecalledEvent,
     RunEvent,
     RunResult,
     RunStatus,
     StartedEvent,
+    SummarizedEvent,
     ToolCallEvent,
     ToolRefusedEvent,
     ValidationEvent,
@@ -111,7 +113,19 @@ def _model_line(event: ModelCallEvent | ModelAttemptEvent) -> Text:
         f"{cache_note(event.usage)} {event.latency_ms:.0f} ms{attempts_note(event)}{then}")
 
 
-def _history_line(event: CompactedEvent | ContinuedEvent) -> Text:
+def _history_line(event: CompactedEvent | ContinuedEvent | SummarizedEvent | RecalledEvent
+                  ) -> Text:
+    """What happened to the agent's memory: compaction, continuation, working and long-term."""
+    if isinstance(event, SummarizedEvent):
+        failed = f"; the summariser failed ({_short(event.error)}), a mechanical summary " \
+            "was kept" if event.error else ""
+        return Text(f"≡ summarised {event.folded_messages} messages with {event.model} "
+                    f"({event.tokens_before} → {event.tokens_after} prompt tokens, "
+                    f"{event.usage.total_tokens} spent){failed}", style="cyan")
+    if isinstance(event, RecalledEvent):
+        about = f" for {event.subject!r}" if event.subject else ""
+        return Text(f"◆ memory{about}: {event.outcome.replace('_', ' ')}, "
+                    f"{len(event.memories)} shown ({event.mode} search)", style="cyan")
     if isinstance(event, CompactedEvent):
         return Text(f"⟳ compacted {event.compacted_messages} messages: {_short(event.reason)}",
                     style="yellow")
@@ -162,7 +176,7 @@ def event_line(event: RunEvent) -> Text:
         case FailoverEvent():
             body = Text(f"⇄ failover {event.from_profile} → {event.to_profile}: {event.reason}",
                         style="yellow")
-        case CompactedEvent() | ContinuedEvent():
+        case CompactedEvent() | ContinuedEvent() | SummarizedEvent() | RecalledEvent():
             body = _history_line(event)
         case FinishedEvent():
             why = f" ({event.reason})" if event.reason else ""

@@ -227,6 +227,14 @@ def step_diff(diff: StepDiff) -> list[RenderableType]:
         parts.append(Text("(the conversation was compacted; rebuilt from the run log)",
                           style="yellow"))
     body = Text()
+    if diff.summarized is not None:  # working memory, before this step's model call
+        folded = diff.summarized
+        body.append(f"working memory: {folded.folded_messages} earlier messages folded into a "
+                    f"summary by {folded.model} ({folded.tokens_before} → "
+                    f"{folded.tokens_after} prompt tokens)\n", style="bold")
+        body.append(f"- {folded.folded_messages} messages\n", style="red")
+        for line in folded.summary.splitlines() or [""]:
+            body.append(f"+ summary: {line}\n", style="green")
     for message in diff.added:
         for line in _message_lines(message):
             body.append(f"+ {line}\n", style="green")
