@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from baton.conditions import check_condition
+from baton.messages import CompactModel
 
 __all__ = [
     "ApprovalAuthority",
@@ -34,7 +35,7 @@ __all__ = [
 _STRICTNESS = {"never": 0, "when": 1, "always": 2}
 
 
-class ApprovalPolicy(BaseModel):
+class ApprovalPolicy(CompactModel):
     """When a tool call must wait for a person (docs/architecture.md#approvals).
 
     ``mode``: ``never``, ``always`` or ``when`` (then ``condition`` is a small safe expression on
@@ -115,19 +116,19 @@ class DecisionReceipt(BaseModel):
     reason: str | None = None
 
 
-class ApprovalAuthority(BaseModel):
+class ApprovalAuthority(CompactModel):
     """Who may decide, as the deployment configures it: approvers with their public keys,
     groups of approvers, and whether unsigned decisions are accepted. A run receives it from
     the worker at its start (recorded in history); run input never defines it."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    keys: dict[str, tuple[str, ...]] = {}  # approver → base64 Ed25519 public keys
-    groups: dict[str, tuple[str, ...]] = {}  # group → approvers
+    keys: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # approver → public keys
+    groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # group → approvers
     allow_unsigned: bool = False
     # approvals service (a console behind the deployment's login) → its public keys, and the
     # approvers it may sign for ("*": any configured approver)
-    services: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    services: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = Field(default_factory=dict)
 
     def expand(self, names: tuple[str, ...] | list[str]) -> list[str]:
         """People and groups → the people, sorted."""

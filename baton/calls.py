@@ -3,34 +3,50 @@ back."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
-from baton.messages import AssistantMessage, ConversationRef, Message, Usage
+from baton.memory import LongTermMemorySpec
+from baton.messages import (
+    AssistantMessage,
+    CompactModel,
+    ConversationRef,
+    Message,
+    Usage,
+    digest_of,
+)
 from baton.specs import ServedProfile, ToolSpec
 
 __all__ = [
+    "PAST_DEADLINE",
     "RETRY_AFTER_CAP_S",
+    "CallSchemas",
     "Catalog",
     "CatalogRequest",
     "CatalogResolution",
+    "ChatAttempt",
     "ChatRequest",
     "ChatResponse",
     "ToolInvocation",
     "ToolOutcome",
     "ToolSchema",
+    "read_attempts",
 ]
 
 
 # The longest wait a provider's Retry-After is honoured for, as the vendors' SDKs honour 0-60 s;
-# a longer wish still counts against the run's remaining wall clock (baton.workflows._retry).
+# a longer wish still counts against the run's remaining wall clock (baton.activities.llm.attempts).
 RETRY_AFTER_CAP_S = 60.0
+# The failure type of a retryable model call whose wait would pass the run's wall-clock deadline
+# (``baton.errors.ProviderRetryPastDeadlineError``): not retried, the run fails over or stops.
+PAST_DEADLINE = "ProviderRetryPastDeadlineError"
 
 
-class _Payload(BaseModel):
+class _Payload(CompactModel):
     # Unknown fields are ignored: during a deploy an old worker may decode what a new one sent.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -63,6 +79,8 @@ class CatalogResolution(_Payload):
     unknown_tools: tuple[str, ...] = ()
     served_profiles: tuple[str, ...] = ()  # for the refusal message: what could be used instead
     served_tools: tuple[str, ...] = ()
+    # Tools the worker would serve but cannot now (an MCP server that is down): name → why.
+    unavailable_tools: dict[str, str] = Field(default_factory=dict)
 
 
 class ToolSchema(_Payload):
@@ -71,6 +89,20 @@ class ToolSchema(_Payload):
     name: str
     description: str
     parameters: dict[str, Any]
+
+
+class CallSchemas(_Payload):
+    """What an agent's model calls show besides the conversation: its tools and output schema.
+    They stay the same call after call, so a workflow run sends them in full once and by
+    reference (:meth:`digest`) after that; the worker keeps them, or asks the workflow's
+    ``call_schemas`` query, as it does for a conversation's prefix."""
+
+    tools: tuple[ToolSchema, ...] = ()
+    output_schema: dict[str, Any] | None = None
+
+    def digest(self) -> str:
+        """128 bits of the canonical JSON's SHA-256 ("" when there is nothing to refer to)."""
+        return digest_of(self)[:32] if self.tools or self.output_schema is not None else ""
 
 
 class ChatRequest(_Payload):
@@ -89,9 +121,77 @@ class ChatRequest(_Payload):
     tool_choice: Literal["auto", "none", "required"] = "auto"
     output_schema: dict[str, Any] | None = None
     step: int = 0
-    attempt: int = 1  # of this call on this profile: the workflow retries, one attempt each
     # What the run's budget leaves for this call's answer (never above the profile's own cap).
     max_output_tokens: int | None = None
+    # Working memory: a summariser call folding messages [start, end) of the conversation the
+    # prefix and delta make; the worker builds the summariser's prompt from them, so no message
+    # enters history a second time (baton.activities.llm.summarize).
+    summarize: tuple[int, int] | None = None
+    # The digest of ``CallSchemas(tools, output_schema)``: set on every call that has any; when
+    # the two fields are empty, the worker finds them by it (``LlmActivities`` resolves them).
+    schemas_digest: str = ""
+
+    @property
+    def schemas(self) -> CallSchemas:
+        return CallSchemas(tools=self.tools, output_schema=self.output_schema)
+
+    @property
+    def schemas_by_reference(self) -> bool:
+        return bool(self.schemas_digest) and not self.tools and self.output_schema is None
+
+
+class ChatAttempt(_Payload):
+    """One failed attempt of a ``chat`` activity. Temporal retries the activity; each attempt
+    reads the records of the earlier ones from its heartbeat details, heartbeats its own and,
+    when it fails, completes it right before raising. ``status`` None: the attempt recorded no
+    outcome (its worker died, or it outlived its timeout): whoever reads it next calls it
+    ``timed_out`` (:meth:`lost`). ``retry_in_s`` is the wait before the next attempt (None:
+    none followed). Times are the server's clock (as Temporal recorded the attempt)."""
+
+    attempt: int
+    started_at: datetime
+    status: Literal["failed", "timed_out"] | None = None
+    error_type: str | None = None
+    error: str | None = None
+    http_status: int | None = None
+    request_id: str | None = None
+    duration_ms: float = 0.0  # without an outcome: how long its last heartbeat knew it ran
+    retry_in_s: float | None = None
+    # When Temporal times the attempt out at the latest: its start-to-close timeout, or the
+    # run's deadline (the call's schedule-to-close) when that comes first.
+    times_out_at: datetime | None = None
+
+    def event_fields(self) -> dict[str, Any]:
+        """The fields of this attempt's ``model_attempt`` run-log event."""
+        return {"attempt": self.attempt, "status": self.status or "timed_out",
+                "error_type": self.error_type or "timeout", "error": self.error or "",
+                "http_status": self.http_status, "request_id": self.request_id,
+                "started_at": self.started_at, "duration_ms": self.duration_ms,
+                "retry_in_s": self.retry_in_s}
+
+    def lost(self, how: str, *, ended_at: datetime | None = None,
+             retry_in_s: float | None = None) -> ChatAttempt:
+        """This record as timed out ``how`` (at ``ended_at``, when known) when it has no
+        outcome, else unchanged."""
+        if self.status is not None:
+            return self
+        ran = self.duration_ms if ended_at is None else max(
+            self.duration_ms, round((ended_at - self.started_at).total_seconds() * 1000, 1))
+        return self.model_copy(update={
+            "status": "timed_out", "error_type": "timeout", "duration_ms": ran,
+            "error": f"the attempt timed out ({how})", "retry_in_s": retry_in_s})
+
+
+def read_attempts(value: Any) -> list[ChatAttempt]:
+    """The attempt records in a heartbeat's or a failure's details (a list of JSON objects);
+    a record this release cannot read is left out."""
+    out = []
+    for raw in value if isinstance(value, list | tuple) else ():
+        try:
+            out.append(ChatAttempt.model_validate(raw))
+        except ValidationError:
+            continue
+    return out
 
 
 class ChatResponse(_Payload):
@@ -106,6 +206,22 @@ class ChatResponse(_Payload):
     # Tool calls the model wrote into its text (some vLLM and Ollama models) and the adapter
     # recognised: they are in ``message.tool_calls``, and the text is gone.
     recovered_tool_calls: int = 0
+    # Which attempt of the activity answered, when it started (the server's clock) and how long
+    # it took; the attempts that failed before it, oldest first.
+    attempt: int = 1
+    started_at: datetime | None = None
+    duration_ms: float | None = None
+    attempts: tuple[ChatAttempt, ...] = ()
+
+    def call_time(self, began: datetime | None) -> tuple[datetime | None, float | None]:
+        """When the step's model call began and how long it took until this answer: from
+        ``began`` (its first attempt, on a profile it failed over from or before a compaction)
+        or else this call's first attempt. Unknown (None) from a worker that did not say."""
+        first = began or (self.attempts[0].started_at if self.attempts else self.started_at)
+        if first is None or self.started_at is None or self.duration_ms is None:
+            return first, None
+        return first, round((self.started_at - first).total_seconds() * 1000
+                            + self.duration_ms, 1)
 
 
 class ToolInvocation(_Payload):
@@ -121,6 +237,8 @@ class ToolInvocation(_Payload):
     # Part of every ledger and read-cache key: one tenant never sees another's recorded
     # outcomes or cached reads. "default" also for payloads scheduled before it existed.
     tenant: str = "default"
+    subject: str | None = None  # the run's subject: cached reads are tagged with it (forgetting)
+    memory: LongTermMemorySpec | None = None  # the policy, for the built-in memory tools
 
 
 class ToolOutcome(_Payload):

@@ -16,7 +16,9 @@
     │   ├── ProviderAuthError          401/403: not retried, fix the key
     │   ├── ProviderRequestError       other 4xx: not retried, the request is wrong
     │   │   └── ProviderContextError   the conversation exceeds the model's context window
-    │   └── ProviderResponseError      undecodable or invalid body: not retried
+    │   ├── ProviderResponseError      undecodable or invalid body: not retried
+    │   └── ProviderRetryPastDeadlineError  retryable, but the wait would pass the run's
+    │                                  wall-clock deadline: not retried (fail over or stop)
     ├── ConversationMismatchError  the worker could not rebuild a conversation prefix whose digest
     │                              matches the workflow's (never a silent wrong prompt)
     ├── StackError                 the embedded stack cannot start (port in use, binary missing)
@@ -51,6 +53,7 @@ __all__ = [
     "ProviderQuotaError",
     "ProviderRequestError",
     "ProviderResponseError",
+    "ProviderRetryPastDeadlineError",
     "ProviderRetryableError",
     "ProviderUnavailableError",
     "QueryTimeoutError",
@@ -158,6 +161,12 @@ class ProviderContextError(ProviderRequestError):
 
 class ProviderResponseError(ProviderError):
     """The provider answered 2xx with a body that is not what its API promises."""
+
+
+class ProviderRetryPastDeadlineError(ProviderError):
+    """A retryable failure whose next attempt could only start past the run's wall-clock
+    deadline (a long ``Retry-After``, or a backoff longer than what is left): raised by the
+    failing attempt itself, so the run fails over or ends ``budget_exhausted`` at once."""
 
 
 class ConversationMismatchError(BatonError):

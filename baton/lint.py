@@ -42,6 +42,14 @@ Rules (code: level):
   configuration). A router, merger, judge or scheduler uses a model profile priced above every
   profile of the members it coordinates (input plus output price per million tokens): routing
   usually does as well on a cheaper model (``coordinator_model``).
+* ``stage-schema-mismatch``: warning. A pipeline stage has an ``input_schema`` the previous
+  stage's output cannot be shown to satisfy: the previous agent has no ``output_schema`` (free
+  text), or its ``output_schema`` differs structurally (types, required keys, refused keys,
+  enums, nested objects and items; see ``baton.lint_schemas``). A run would spend fix attempts
+  on it, or end ``input_invalid``.
+* ``sees-ignored`` / ``input-schema-ignored``: warning. An agent sets ``sees`` or
+  ``input_schema`` where no pattern reads it (only pipeline stages, supervisors' workers and
+  handoff agents are given earlier work or held to an input schema).
 """
 
 from __future__ import annotations
@@ -52,7 +60,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
-from baton.patterns import HandoffSpec, SupervisorSpec, coordinator_names
+from baton.lint_schemas import schema_gaps
+from baton.patterns import HandoffSpec, PipelineSpec, SupervisorSpec, coordinator_names
 from baton.specs import MAX_TOOLS_PER_AGENT, AgentSpec, ServedProfile, TeamSpec, ToolSpec
 
 __all__ = ["Finding", "has_errors", "lint_team"]
@@ -232,6 +241,9 @@ def _team_rules(team: TeamSpec, prefix: str, out: list[Finding],
         _handoff_rules(team, section, prefix, out)
     if profiles is not None:
         _coordinator_prices(team, prefix, out, profiles)
+    if isinstance(section, PipelineSpec):
+        _stage_schema_rules(team, section, prefix, out)
+    _handed_work_rules(team, prefix, out)
     for name, sub in team.teams.items():
         _team_rules(sub, f"{prefix}teams.{name}.", out, tools, profiles)
 
@@ -255,6 +267,47 @@ def _supervisor_rules(team: TeamSpec, spec: SupervisorSpec, prefix: str,
                 f"router {spec.router!r} has {', '.join(shared)}, which worker {worker!r} "
                 "also has: it may do the work itself instead of delegating",
                 f"remove {', '.join(shared)} from the router; delegate to {worker!r}"))
+
+
+def _stage_schema_rules(team: TeamSpec, spec: PipelineSpec, prefix: str,
+                        out: list[Finding]) -> None:
+    for index, (before, stage) in enumerate(zip(spec.stages, spec.stages[1:], strict=False)):
+        if stage in team.teams or before in team.teams:
+            continue  # a sub-team's output or input is its own members'
+        accepted, produced = team.agent(stage).input_schema, team.agent(before).output_schema
+        if accepted is None:
+            continue
+        gaps = ["its output is free text (no output_schema)"] if produced is None else (
+            schema_gaps(produced, accepted))
+        if gaps:
+            out.append(Finding(
+                "warning", "stage-schema-mismatch", f"{prefix}pipeline.stages[{index + 1}]",
+                f"the output of stage {before!r} may not satisfy the input_schema of {stage!r}: "
+                + "; ".join(gaps[:5]) + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5
+                                         else ""),
+                f"give {before!r} an output_schema that fits the input_schema of {stage!r}, "
+                f"or relax that input_schema"))
+
+
+def _handed_work_rules(team: TeamSpec, prefix: str, out: list[Finding]) -> None:
+    """``sees`` and ``input_schema`` where the pattern gives the agent nothing to apply them to."""
+    section = team.section
+    takers: set[str] = set()  # the agents that are given earlier work and held to inputs
+    if isinstance(section, SupervisorSpec):
+        takers = set(section.workers)
+    elif isinstance(section, PipelineSpec):
+        takers = set(section.stages)
+    elif isinstance(section, HandoffSpec):
+        takers = set(section.agents)
+    for index, agent in enumerate(team.agents):
+        for field, code in (("sees", "sees-ignored"), ("input_schema", "input-schema-ignored")):
+            if getattr(agent, field) is not None and agent.name not in takers:
+                out.append(Finding(
+                    "warning", code, f"{prefix}agents[{index}].{field}",
+                    f"agent {agent.name!r} sets {field}, but as a {team.pattern} "
+                    f"{'member' if team.pattern != 'single' else 'agent'} it is never applied",
+                    f"remove {field}, or make {agent.name!r} a pipeline stage, a supervisor's "
+                    "worker or a handoff agent"))
 
 
 def lint_team(team: TeamSpec, tools: Mapping[str, ToolSpec] | None = None,

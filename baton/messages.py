@@ -13,12 +13,21 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
 
 __all__ = [
     "EMPTY_DIGEST",
     "AgentMessage",
     "AssistantMessage",
+    "CompactModel",
     "ConversationRef",
     "Message",
     "SystemMessage",
@@ -34,7 +43,30 @@ __all__ = [
 ]
 
 
-class _Frozen(BaseModel):
+class CompactModel(BaseModel):
+    """A payload that leaves its default values out of its JSON, as protobuf does.
+
+    Activity inputs and results are stored in every run's history, once per call: a field at its
+    default says nothing a reader does not already know, and decoding restores it. Defaults are
+    therefore part of the wire contract (changing one changes what old payloads mean). ``kind``
+    tags stay: they choose the model when a union is decoded."""
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler,
+                          info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not info.mode_is_json() or not isinstance(data, dict):
+            return data
+        for name, field in type(self).model_fields.items():
+            key = field.serialization_alias or field.alias or name
+            if name == "kind" or field.is_required() or key not in data:
+                continue
+            if getattr(self, name) == field.get_default(call_default_factory=True):
+                del data[key]
+        return data
+
+
+class _Frozen(CompactModel):
     # Messages travel between workflow, activities and clients: unknown fields are ignored, so
     # workers and clients of neighbouring versions read each other's payloads.
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -14,8 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from baton.messages import CompactModel
+
 __all__ = [
     "COORDINATOR_FIELDS",
+    "SEES_DEFAULT",
     "BlackboardKey",
     "BlackboardRule",
     "BlackboardSpec",
@@ -23,8 +26,10 @@ __all__ = [
     "FanoutSpec",
     "HandoffSpec",
     "HierarchicalSpec",
+    "OnNeedsHelp",
     "PatternSpec",
     "PipelineSpec",
+    "Sees",
     "SupervisorSpec",
     "coordinator_names",
     "with_coordinator_model",
@@ -34,6 +39,16 @@ __all__ = [
 # supervisor's (or hierarchical team's) router, a fan-out's merger or judge, a debate's judge,
 # a blackboard's scheduler. They read every member's output, so they are what routing costs.
 COORDINATOR_FIELDS = ("router", "merger", "judge", "scheduler_agent")
+
+# What a member is given of the work done before it (an agent's ``sees``): only its task,
+# a digest of earlier work, earlier work in full, or nothing but its instruction. Which work
+# counts as earlier depends on the pattern (docs/architecture.md#what-members-see).
+Sees = Literal["task", "summary", "full", "none"]
+SEES_DEFAULT: Sees = "summary"  # pipeline stages and supervisors' workers
+
+# What a team does when a member agent runs out of steps or budget and reports it needs help.
+OnNeedsHelp = Literal["reroute", "retry_larger", "ask_person", "fail"]
+
 
 
 def coordinator_names(section: Any) -> list[str]:
@@ -67,7 +82,7 @@ def with_coordinator_model(team: Any) -> Any:
     return {**team, "agents": [chosen(agent) for agent in agents]}
 
 
-class _Section(BaseModel):
+class _Section(CompactModel):
     # Wire-tolerant like every spec; the loader refuses unknown keys in a team file.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -84,7 +99,21 @@ class _Section(BaseModel):
                     f"which is neither an agent nor a sub-team (have: {sorted(members)})")
 
 
-class SupervisorSpec(_Section):
+class _HelpPolicy(_Section):
+    """What the team does with a member's needs-help report (an agent that reached its
+    ``max_steps`` or budget): ``reroute`` gives it to the router as the delegation's result;
+    ``retry_larger`` runs the member once more with ``retry_budget_factor`` times its steps and
+    budget share; ``ask_person`` asks one of ``help_approvers`` through the approval gate
+    (approve or edit: retry larger, with the person's hint; reject: no retry); ``fail`` ends the
+    run with the member's status."""
+
+    on_needs_help: OnNeedsHelp = "reroute"
+    retry_budget_factor: float = Field(default=2.0, gt=1, le=10)
+    help_approvers: tuple[str, ...] = ()  # people or groups (empty: anyone)
+    help_expires_in_s: float | None = Field(default=86_400, gt=0)  # then: no retry
+
+
+class SupervisorSpec(_HelpPolicy):
     """A router agent delegates sub-tasks to workers until it composes the answer."""
 
     router: str
@@ -118,14 +147,22 @@ class HierarchicalSpec(SupervisorSpec):
                     "not an agent (use pattern 'supervisor' for agent workers)")
 
 
-class PipelineSpec(_Section):
+class PipelineSpec(_HelpPolicy):
     """Fixed stages; each stage's output is the next stage's input."""
 
     stages: tuple[str, ...] = Field(min_length=1)
     stage_retries: int = Field(default=1, ge=0, le=5)  # a failed stage is re-run this many times
+    on_needs_help: OnNeedsHelp = "fail"  # no router to re-route to: plain stage retries
 
     def members(self) -> list[str]:
         return list(self.stages)
+
+    @model_validator(mode="after")
+    def _no_router(self) -> PipelineSpec:
+        if self.on_needs_help == "reroute":
+            raise ValueError("a pipeline has no router to re-route to: on_needs_help is "
+                             "retry_larger, ask_person or fail")
+        return self
 
 
 class FanoutSpec(_Section):

@@ -18,10 +18,13 @@ It brings:
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
 * the eight pattern workflows, the session workflow, the tenant budget and rollout workflows,
-  and the ``resolve_catalog``, ``chat``, ``execute_tool``, ``reserve_tenant_budget`` and
-  ``version_stats`` activities, built from the worker's configuration: the model profiles it
-  serves, the tools of its ``tool_modules``, its tenant budgets, its idempotency ledger
-  (``ledger_url``) and one pooled HTTP client, opened and closed with the worker.
+  and the ``resolve_catalog``, ``chat``, ``execute_tool``, ``recall_memories``,
+  ``store_memory``, ``reserve_tenant_budget`` and ``version_stats`` activities, built from the
+  worker's configuration: the model profiles it serves, the tools of its ``tool_modules`` and of its
+  ``mcp_servers`` plus the built-in memory tools, its tenant budgets, its idempotency ledger
+  (``ledger_url``), its memory store (``memory_url``) and one pooled HTTP client, opened and
+  closed with the worker (as are the MCP servers: started in the background when a worker
+  starts, stopped when it stops).
 """
 
 from __future__ import annotations
@@ -42,6 +45,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
+from baton.activities.mcp import McpPool
+from baton.activities.memory import (
+    Embedder,
+    MemoryActivities,
+    MemoryService,
+    open_memory_store,
+)
+from baton.activities.memory.tools import BUILTIN_TOOL_MODULE
 from baton.activities.rollout import RolloutActivities
 from baton.activities.tenant import TenantActivities
 from baton.activities.tools import ToolActivities, open_ledger
@@ -59,9 +70,9 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
-    "baton.idempotency", "baton.messages", "baton.patterns", "baton.rollout", "baton.runs",
-    "baton.schemas", "baton.sessions", "baton.signing", "baton.specs", "baton.streaming",
-    "baton.visibility", "cryptography", "jsonschema",
+    "baton.idempotency", "baton.memory", "baton.messages", "baton.patterns", "baton.reports",
+    "baton.rollout", "baton.runs", "baton.schemas", "baton.sessions", "baton.signing",
+    "baton.specs", "baton.streaming", "baton.visibility", "cryptography", "jsonschema",
 )
 
 
@@ -106,12 +117,25 @@ class BatonPlugin(SimplePlugin):
         self.settings = settings = settings or BatonSettings()
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.registry = registry or default_registry.serving(settings.tool_modules)
+        # The memory tools (remember, recall) are served by every worker, next to its own.
+        builtins = default_registry.serving([BUILTIN_TOOL_MODULE])
+        for name in builtins.names():
+            if self.registry.get(name) is None:
+                self.registry.register(builtins.resolve(name))
         self.llm = LlmActivities(settings=settings)
-        # The ledger store the configuration names: SQLite on one host, PostgreSQL across hosts.
+        # MCP servers add their tools to the same registry as they come up.
+        self.mcp = McpPool(settings.mcp_servers, self.registry, log_dir=settings.home / "logs")
+        # The stores the configuration names: SQLite on one host, PostgreSQL across hosts.
+        self.embedder = None if settings.embeddings is None else Embedder(
+            settings.embeddings, base_url=settings.resolved_model_server_url)
+        self.memory = MemoryService(open_memory_store(settings.resolved_memory_url),
+                                    self.embedder)
         self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
                                     max_result_chars=settings.max_tool_result_chars,
-                                    lease_s=settings.ledger_lease_s)
-        self.catalog = CatalogActivities(settings, self.registry)
+                                    lease_s=settings.ledger_lease_s,
+                                    unavailable=self.mcp.why_unavailable, memory=self.memory)
+        self.memory_activities = MemoryActivities(self.memory)
+        self.catalog = CatalogActivities(settings, self.registry, self.mcp)
         self.tenants = TenantActivities(settings)
         self.rollouts = RolloutActivities()
         telemetry = TelemetryInterceptor(self.tracing)
@@ -128,6 +152,8 @@ class BatonPlugin(SimplePlugin):
             interceptors=[telemetry],
             workflows=list(ALL_WORKFLOWS if workflows is None else workflows),
             activities=[self.catalog.resolve_catalog, self.llm.chat, self.tools.execute_tool,
+                        self.memory_activities.recall_memories,
+                        self.memory_activities.store_memory,
                         self.tenants.reserve_tenant_budget, self.rollouts.version_stats],
             workflow_runner=workflow_runner,
             run_context=self._resources,
@@ -159,13 +185,18 @@ class BatonPlugin(SimplePlugin):
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:
         """What lives as long as the worker: exporters, one pooled HTTP client for every
-        provider call (no SDK retries: the run retries model calls) and the ledger's connections."""
+        provider call (no SDK retries: Temporal owns retries), the MCP servers (a worker only:
+        a replayer runs no activity) and the ledger's connections."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with self.tracing.exporting():
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
                 self.llm.http = http
+                if self.embedder is not None:
+                    self.embedder.http = http
                 try:
                     async with AsyncExitStack() as limited:
+                        if getattr(self, "_task_queue", None) is not None:
+                            await limited.enter_async_context(self.mcp.running())
                         for worker in self._rate_limited_workers():
                             await limited.enter_async_context(worker)
                         yield
@@ -175,6 +206,7 @@ class BatonPlugin(SimplePlugin):
                     # are renewed and their outcomes recorded before the ledger closes.
                     await self.tools.drain()
                     await self.tools.ledger.close()
+                    await self.memory.close()
 
     def _rate_limited_workers(self) -> list[temporalio.worker.Worker]:
         """One activity worker per rate-limited profile, polling that profile's queue: the

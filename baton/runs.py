@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from baton.calls import Catalog
 from baton.messages import Message, Usage
+from baton.reports import InputContract, NeedsHelp
 from baton.specs import TeamSpec
 
 __all__ = [
@@ -33,12 +34,14 @@ __all__ = [
     "ModelStartedEvent",
     "PageRequest",
     "PatternCarry",
+    "RecalledEvent",
     "RunEvent",
     "RunInput",
     "RunLogPage",
     "RunResult",
     "RunStatus",
     "StartedEvent",
+    "SummarizedEvent",
     "ToolCallEvent",
     "ToolRefusedEvent",
     "Transfer",
@@ -60,6 +63,7 @@ class RunStatus(StrEnum):
     # The tenant's budget for the day or month (the operator's, across runs) has no room left.
     TENANT_BUDGET_EXHAUSTED = "tenant_budget_exhausted"
     OUTPUT_INVALID = "output_invalid"  # no valid answer (schema, empty) after the fix attempts
+    INPUT_INVALID = "input_invalid"  # a member's input never matched its input_schema
     REFUSED = "refused"  # the model declined the task (a provider-reported refusal)
     CONTEXT_EXCEEDED = "context_exceeded"  # the conversation outgrew the model's context window
     FAILED = "failed"  # a non-retryable infrastructure/provider failure; see reason
@@ -101,6 +105,8 @@ class ChildRecord(_Model):
     steps: int = 0
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    sees: str | None = None  # what it was given of earlier work (None: its task only)
+    needs_help: NeedsHelp | None = None
 
 
 class MembersCarry(_Model):
@@ -149,6 +155,9 @@ class RunInput(_Model):
     team: TeamSpec
     input: str
     tenant: str = "default"
+    # Whom the run is about (a customer, a repository): long-term memory is kept per tenant and
+    # subject (docs/memory.md); members inherit it.
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
     agent: str | None = None  # which agent of the team runs (patterns set it for children)
     parent_run_id: str | None = None
     carry: AgentCarry | None = None  # set only by continue-as-new (an agent loop's state)
@@ -156,6 +165,9 @@ class RunInput(_Model):
     context: list[Message] = Field(default_factory=list)  # history handed over (handoff)
     # handoff: agent → description; adds a transfer_to_<agent> tool per target
     transfer_targets: dict[str, str] = Field(default_factory=dict)
+    # handoff: the targets that accept only a validated input (their input_schema)
+    transfer_inputs: dict[str, InputContract] = Field(default_factory=dict)
+    sees: str | None = None  # what this member was given of earlier work (shown by baton show)
     resume: dict[str, Any] = Field(default_factory=dict)  # pattern-specific resume state
     trace_id: str | None = None  # carried on agent-to-agent messages
     # What the worker serves of the team's names: resolved by the run itself at its start and
@@ -216,6 +228,7 @@ class Transfer(_Model):
     to: str
     reason: str
     messages: list[Message] = Field(default_factory=list)
+    input: Any = None  # the target's validated input, when it has an input_schema
 
 
 class RunResult(_Model):
@@ -235,6 +248,8 @@ class RunResult(_Model):
     cost_usd: float = 0.0
     children: list[ChildRecord] = Field(default_factory=list)  # pattern runs: member results
     transfer: Transfer | None = None  # set when status is TRANSFERRED
+    # An agent inside a team that ran out of steps or budget: what it tried and lacked.
+    needs_help: NeedsHelp | None = None
     details: dict[str, Any] = Field(default_factory=dict)  # pattern-specific (rounds, board, ...)
 
 
@@ -346,6 +361,8 @@ class ChildEvent(_Event):
     reason: str | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    sees: str | None = None  # started: what the member was given of earlier work
+    needs_help: NeedsHelp | None = None  # finished: the member's needs-help report
 
 
 class FailoverEvent(_Event):
@@ -369,6 +386,36 @@ class CompactedEvent(_Event):
     kind: Literal["compacted"] = "compacted"
     compacted_messages: int
     reason: str
+
+
+class SummarizedEvent(_Event):
+    """Working memory: older messages were folded into a summary before this step's model call
+    (``error``: the summariser failed and a mechanical summary was used instead)."""
+
+    kind: Literal["summarized"] = "summarized"
+    profile: str
+    model: str
+    folded_messages: int
+    kept_messages: int
+    tokens_before: int  # the prompt, as estimated before the fold
+    tokens_after: int  # estimated, after it
+    summary: str
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    error: str | None = None
+
+
+class RecalledEvent(_Event):
+    """Long-term memory at a run's start: what was recalled for the task, or why nothing was
+    (``nothing_relevant``, ``too_old``), and a person's answer when the policy asked one."""
+
+    kind: Literal["recalled"] = "recalled"
+    subject: str
+    outcome: Literal["recalled", "nothing_relevant", "too_old", "answered"]
+    mode: str = "text"
+    memories: list[dict[str, Any]] = Field(default_factory=list)  # id, kind, source_run, age_s
+    approval_id: str | None = None  # the question put to a person
 
 
 class ValidationEvent(_Event):
@@ -399,7 +446,7 @@ class FinishedEvent(_Event):
 RunEvent = Annotated[
     StartedEvent | ModelStartedEvent | ModelCallEvent | ModelAttemptEvent | ToolCallEvent
     | ToolRefusedEvent | ValidationEvent | ApprovalEvent | FailoverEvent | CompactedEvent
-    | ContinuedEvent | ChildEvent | FinishedEvent,
+    | ContinuedEvent | ChildEvent | FinishedEvent | SummarizedEvent | RecalledEvent,
     Field(discriminator="kind"),
 ]
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from baton.approvals import ApprovalAuthority
 from baton.budgets import TenantBudget
+from baton.mcp_servers import McpServerConfig, check_server_name
 from baton.specs import ModelProfile
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ApprovalService",
     "Approver",
     "BatonSettings",
+    "EmbeddingsSettings",
     "config_file",
 ]
 
@@ -71,6 +73,18 @@ class ApprovalService(BaseModel):
     may_sign_for: list[str] = Field(default_factory=lambda: ["*"])  # approvers or groups
 
 
+class EmbeddingsSettings(BaseModel):
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint: long-term memory is then recalled by
+    meaning as well as by text (docs/memory.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None  # None: the embedded scripted server (model_server_url)
+    model: str = "baton-embed"
+    api_key_env: str | None = None  # the variable's name; the key stays in the environment
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
 class BatonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BATON_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -101,6 +115,9 @@ class BatonSettings(BaseSettings):
     tool_modules: list[str] = Field(
         default_factory=list, description="modules the worker imports; their @tool functions are "
         "the tools it serves")
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict, description="MCP servers whose tools the worker serves as "
+        "SERVER__TOOL ([mcp_servers.NAME]: command or url, tools, effect, approval, ...)")
     profiles: dict[str, ModelProfile] = Field(
         default_factory=lambda: {"default": ModelProfile()},
         description="the model profiles the worker serves, by name (agents name them)")
@@ -112,6 +129,12 @@ class BatonSettings(BaseSettings):
     ledger_lease_s: float = Field(
         default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
         "how long a retry waits before taking over from a crashed attempt")
+    memory_url: str | None = Field(
+        default=None, description="long-term memory: sqlite://PATH (default: sqlite:// + "
+        "HOME/memory.sqlite; one host) or postgresql://USER:PASSWORD@HOST:PORT/DB (any hosts)")
+    embeddings: EmbeddingsSettings | None = Field(
+        default=None, description="an OpenAI-compatible embeddings endpoint; none: memories are "
+        "recalled by text search alone")
     tenant_budgets: dict[str, TenantBudget] = Field(
         default_factory=dict, description="worker: tokens and USD per day/month per tenant, "
         "enforced across every run and worker ('*': every tenant without its own entry)")
@@ -195,6 +218,13 @@ class BatonSettings(BaseSettings):
         default=None, description="HOST:PORT serving Temporal's worker metrics at /metrics"
     )
 
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, servers: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in servers:
+            check_server_name(name)
+        return servers
+
     @model_validator(mode="after")
     def _fallbacks_resolve(self) -> BatonSettings:
         for start, profile in self.profiles.items():
@@ -255,6 +285,10 @@ class BatonSettings(BaseSettings):
     @property
     def resolved_ledger_url(self) -> str:
         return self.ledger_url or f"sqlite://{self.resolved_ledger_path}"
+
+    @property
+    def resolved_memory_url(self) -> str:
+        return self.memory_url or f"sqlite://{self.home / 'memory.sqlite'}"
 
     @property
     def temporal_ui_url(self) -> str:

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from baton.approvals import ApprovalPolicy  # re-exported: a ToolSpec carries one
 from baton.canary import RolloutRule
-from baton.messages import Usage
+from baton.memory import MemorySpec
+from baton.messages import CompactModel, Usage
 from baton.patterns import (
     BlackboardSpec,
     DebateSpec,
@@ -24,9 +25,11 @@ from baton.patterns import (
     HierarchicalSpec,
     PatternSpec,
     PipelineSpec,
+    Sees,
     SupervisorSpec,
     with_coordinator_model,
 )
+from baton.schemas import schema_problem
 
 __all__ = [
     "MAX_TOOLS_PER_AGENT",
@@ -60,7 +63,7 @@ Pattern = Literal[
 WORKER_OWNED_KEYS = frozenset({"models", "tool_modules", "tools", "approver_groups"})
 
 
-class _Spec(BaseModel):
+class _Spec(CompactModel):
     # A team spec travels in every run's input, so unknown keys are ignored when it is decoded
     # (a newer client's field must not stop an older worker). What a person writes is checked
     # strictly before it gets here: the loader refuses unknown keys, with a suggestion.
@@ -161,8 +164,9 @@ class ToolSpec(_Spec):
     model_config = ConfigDict(extra="ignore", frozen=True)  # wire payload, see ServedProfile
 
     name: str
-    description: str
-    parameters: dict[str, Any]  # JSON schema of the arguments object
+    # Empty only in a ToolInvocation (``for_execution``): the worker resolves the tool by name.
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)  # JSON schema of the arguments
     effect: Literal["read", "write"] = "read"
     cacheable: bool = False
     cache_ttl_s: float = Field(default=300.0, gt=0)
@@ -184,6 +188,13 @@ class ToolSpec(_Spec):
 
     _v_name = field_validator("name")(_check_name)
 
+    def for_execution(self) -> ToolSpec:
+        """What an ``execute_tool`` call needs to know about its tool: the worker finds the
+        function (and its description and schema) in its own registry, and the run decided the
+        approval already, so neither travels with every call."""
+        return self.model_copy(update={"description": "", "parameters": {},
+                                       "approval": ApprovalPolicy()})
+
 
 class AgentSpec(_Spec):
     name: str
@@ -195,8 +206,22 @@ class AgentSpec(_Spec):
     max_steps: int = Field(default=8, ge=1, le=10_000)
     max_output_fix_attempts: int = Field(default=2, ge=0, le=10)
     approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)  # per-tool overrides
+    # As a pattern member: the JSON its input must match (a delegation's task, a transfer's
+    # input, the previous stage's output); a mismatch goes back to whoever produced it.
+    input_schema: dict[str, Any] | None = None
+    max_input_fix_attempts: int = Field(default=2, ge=0, le=10)
+    sees: Sees | None = None  # what it is given of earlier work; None: the pattern's default
+    memory: MemorySpec | None = None  # replaces the team's default memory policy (docs/memory.md)
 
     _v_name = field_validator("name")(_check_name)
+
+    @field_validator("input_schema")
+    @classmethod
+    def _a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = schema_problem(schema) if schema is not None else None
+        if problem is not None:
+            raise ValueError(f"input_schema is not a valid JSON schema: {problem}")
+        return schema
 
     @field_validator("tools")
     @classmethod
@@ -261,6 +286,7 @@ class TeamSpec(_Spec):
     coordinator_model: str | None = None
     budget: Budget = Budget()
     history: HistorySpec = HistorySpec()
+    memory: MemorySpec | None = None  # the default of agents without their own `memory:`
     teams: dict[str, TeamSpec] = Field(default_factory=dict)  # sub-teams usable as members
     supervisor: SupervisorSpec | None = None
     hierarchical: HierarchicalSpec | None = None
@@ -345,7 +371,12 @@ class TeamSpec(_Spec):
         that agent's child workflow stays small however large the team is."""
         return TeamSpec(
             name=self.name, description=self.description, pattern="single",
-            agents=(self.agent(name),), budget=budget, history=self.history)
+            agents=(self.agent(name),), budget=budget, history=self.history,
+            memory=self.memory)
+
+    def memory_of(self, agent: str | None = None) -> MemorySpec:
+        """The memory policy an agent works with: its own, else the team's, else none."""
+        return self.agent(agent).memory or self.memory or MemorySpec()
 
     def depth(self) -> int:
         """1 for a team without sub-teams; nesting adds one per level."""
@@ -359,6 +390,11 @@ class TeamSpec(_Spec):
             refs.append(Reference("profile", agent.model, f"{prefix}agents[{index}].model"))
             refs += [Reference("tool", tool, f"{prefix}agents[{index}].tools[{position}]")
                      for position, tool in enumerate(agent.tools)]
+            working = (agent.memory or self.memory or MemorySpec()).working
+            if working is not None and working.summarizer is not None:
+                owner = f"{prefix}agents[{index}]." if agent.memory else prefix
+                refs.append(Reference("profile", working.summarizer,
+                                      f"{owner}memory.working.summarizer"))
         for name, team in self.teams.items():
             refs += team.references(f"{prefix}teams.{name}.")
         return refs

@@ -7,7 +7,9 @@ the idempotency key and run identity.
 
 A worker serves the tools of the modules its configuration names (``tool_modules``): it imports
 them at start and serves exactly their tools (``ToolRegistry.serving``). Teams and runs name
-tools; they never make a worker import anything.
+tools; they never make a worker import anything. The tools of the worker's MCP servers join the
+same registry as their servers come up (:mod:`baton.activities.mcp`), described by the servers'
+JSON schemas instead of a signature.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_type_hints, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from baton.errors import ToolDefinitionError, UnknownToolError
 from baton.specs import ApprovalPolicy, RetrySpec, ToolSpec
+
+if TYPE_CHECKING:
+    from baton.activities.memory.service import MemoryHandle
 
 __all__ = ["ToolContext", "ToolDefinition", "ToolRegistry", "default_registry", "tool"]
 
@@ -42,6 +47,11 @@ class ToolContext:
     call_id: str
     attempt: int = 1
     heartbeat: Callable[..., None] = field(default=lambda *_: None, repr=False)
+    tenant: str = "default"
+    subject: str | None = None  # whom the run is about (a customer, a repository)
+    # Long-term memory of the run's tenant and subject, under the team's policy: given to the
+    # built-in memory tools (docs/memory.md).
+    memory: MemoryHandle | None = field(default=None, repr=False)
     # What running the tool cost beyond its time (report_cost): recorded with the call, and
     # kept with a cached result, so a cache hit shows what it saved.
     tokens: int = 0
@@ -57,10 +67,18 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class ToolDefinition:
+    """A served tool: its spec and the callable behind it.
+
+    ``arguments_model`` is the pydantic model of an ``@tool`` function's signature: arguments are
+    validated and coerced by it and passed as keyword arguments. ``None`` means the tool is
+    described by its JSON schema only (``spec.parameters``, e.g. an MCP server's tool): arguments
+    are checked against the schema and ``fn`` receives them as one dict, ``arguments``.
+    """
+
     spec: ToolSpec
-    module: str  # the module that defines it; a worker serves the modules it is configured with
+    module: str  # the module (or "mcp:SERVER") that defines it: what a worker is configured with
     fn: Callable[..., Any]
-    arguments_model: type[BaseModel]
+    arguments_model: type[BaseModel] | None
     context_param: str | None
 
     @property

@@ -13,6 +13,7 @@ from bench import (
     fanout,
     floor,
     history,
+    memory,
     prompt_cache,
     step_overhead,
     throughput,
@@ -22,7 +23,7 @@ from bench._env import bench_env
 
 BENCHMARKS = {"floor": floor, "step_overhead": step_overhead, "history": history,
               "tracing": tracing, "fanout": fanout, "throughput": throughput,
-              "prompt_cache": prompt_cache, "events": events}
+              "prompt_cache": prompt_cache, "memory": memory, "events": events}
 
 
 async def main() -> None:

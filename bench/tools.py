@@ -30,3 +30,25 @@ def stamp(text: str) -> str:
     """
     FINISHED[text] = time.time()
     return text
+
+
+_EVENTS = ("the customer wrote in about", "an agent replied about", "the warehouse logged",
+           "the carrier reported", "billing noted", "the customer called about")
+_TOPICS = ("a late parcel", "a damaged box", "a missing invoice", "a changed address",
+           "a refund request", "a size exchange", "a duplicate charge", "a delivery slot")
+
+
+@tool
+def read_ticket(ticket_id: str) -> str:
+    """The whole history of a support ticket: every message and event, oldest first (long).
+
+    Args:
+        ticket_id: The ticket, e.g. T-1001.
+    """
+    seed = sum(map(ord, ticket_id))
+    lines = [f"Ticket {ticket_id}, history (24 entries):"]
+    for n in range(24):
+        event, topic = _EVENTS[(seed + n) % len(_EVENTS)], _TOPICS[(seed * 7 + n) % len(_TOPICS)]
+        lines.append(f"{n + 1:>2}. day {n // 3 + 1}: {event} {topic}; reference {ticket_id}-{n}, "
+                     f"status {'open' if n % 4 else 'pending'}, no further action recorded.")
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from test_examples import FILES, _approve_all, default_input
+from test_examples import FILES, _approve_all, default_input, serving_examples
 
 from baton.client import run_result
 from baton.client.api import BatonClient
@@ -29,9 +29,10 @@ PRICED = ModelProfile(price_input_per_mtok=30.0, price_output_per_mtok=60.0)
 
 
 @pytest.fixture
-def settings(settings: BatonSettings) -> BatonSettings:
+def settings(settings: BatonSettings, request: pytest.FixtureRequest) -> BatonSettings:
     """Priced, so cost caps bite: $30 / $60 per million tokens in and out."""
-    return settings.model_copy(update={"profiles": {"default": PRICED}})
+    return serving_examples(settings, request).model_copy(
+        update={"profiles": {"default": PRICED}})
 
 
 def capped(team: TeamSpec, budget: Budget) -> TeamSpec:

@@ -97,7 +97,7 @@ def test_lint_exit_codes_are_the_documented_ones(tmp_path: Path) -> None:
      "unknown key 'approver' (did you mean 'approvers'?)"),
     ({}, {"budget": {"max_token": 5}}, "unknown key 'max_token' (did you mean 'max_tokens'?)"),
     ({}, {"agnets": []}, "agnets: unknown key 'agnets' (did you mean 'agents'?)"),
-    ({}, {"colour": "blue"}, "colour: unknown key 'colour'"),
+    ({}, {"mascot": "owl"}, "mascot: unknown key 'mascot'"),
 ], ids=["agent", "approval policy", "budget", "top level", "nothing close"])
 def test_an_unknown_key_names_the_closest_valid_one(agent: dict[str, Any], team: dict[str, Any],
                                                      said: str) -> None:

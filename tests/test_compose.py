@@ -134,16 +134,17 @@ def test_search_attributes_registered(services: dict[str, Any]) -> None:
     assert setup["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
-def test_workers_share_the_postgres_ledger_and_shop(services: dict[str, Any]) -> None:
+def test_workers_share_the_postgres_ledger_memory_and_shop(services: dict[str, Any]) -> None:
     worker = services["worker"]
     env = worker["environment"]
     ledger, shop = urlsplit(env["BATON_LEDGER_URL"]), urlsplit(env["BATON_SUPPORT_DB"])
-    for url in (ledger, shop):
+    memory = urlsplit(env["BATON_MEMORY_URL"])
+    for url in (ledger, shop, memory):
         # Every replica reaches the same server by its service name, never a per-replica file.
         assert url.scheme == "postgresql" and (url.hostname, url.port) == ("postgresql", 5432)
         # The credentials are the server's own, from the same variables.
         assert url.netloc.startswith("${POSTGRES_USER:-temporal}:${POSTGRES_PASSWORD:-temporal}@")
-    assert (ledger.path, shop.path) == ("/baton", "/shop")
+    assert (ledger.path, shop.path, memory.path) == ("/baton", "/shop", "/baton")
     assert "BATON_LEDGER_PATH" not in env
     # The databases exist before any worker starts: a one-shot job creates them.
     wanted = depends(worker)
@@ -217,3 +218,15 @@ def test_dockerignore_keeps_state_out() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".venv", ".baton", ".git"):
         assert entry in ignored
+
+
+def test_the_server_reads_the_dynamic_config_the_embedded_stack_uses(
+        services: dict[str, Any]) -> None:
+    from baton.client._devserver import DEV_SERVER_TUNING
+
+    server = services["temporal"]
+    path = server["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    [mount] = [v for v in server["volumes"] if v.endswith(f":{path}:ro")]
+    config = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
+    values = {key: str(entries[0]["value"]).lower() for key, entries in config.items()}
+    assert values == DEV_SERVER_TUNING

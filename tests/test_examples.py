@@ -15,8 +15,10 @@ from temporalio.client import Client
 
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.client import run_result
+from baton.examples import MCP_SERVERS
 from baton.lint import lint_team
 from baton.loader import load_team
+from baton.mcp_servers import SEPARATOR
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.settings import BatonSettings
 
@@ -38,6 +40,21 @@ def default_input(path: Path) -> str:
     if quoted.startswith("$'"):
         return quoted[2:-1].encode().decode("unicode_escape")
     return quoted[1:-1]
+
+
+def serving_examples(settings: BatonSettings, request: pytest.FixtureRequest) -> BatonSettings:
+    """``settings`` plus the example MCP servers ``baton up`` serves, for a test of an example
+    team that uses them (only then: a server process for every test would slow the rest)."""
+    path = getattr(request.node, "callspec", None) and request.node.callspec.params.get("path")
+    if not path or not any(r.kind == "tool" and SEPARATOR in r.name
+                           for r in load_team(path).references()):
+        return settings
+    return settings.model_copy(update={"mcp_servers": {**MCP_SERVERS, **settings.mcp_servers}})
+
+
+@pytest.fixture
+def settings(settings: BatonSettings, request: pytest.FixtureRequest) -> BatonSettings:
+    return serving_examples(settings, request)
 
 
 def test_every_pattern_has_an_example() -> None:
@@ -95,6 +112,7 @@ def _runnable(path: Path) -> bool:
 # the pattern's job rather than echo the input.
 EXPECT: dict[str, list[str]] = {
     "support": ["A1003"],
+    "support_memory": ["A1002", "remember"],
     "support_desk": ["billing", "tech", "RF-"],
     "research_report": ["Merged answer", "guide_researcher", "postmortem_researcher"],
     "code_review": ["Summary", "Verdict"],
@@ -104,6 +122,7 @@ EXPECT: dict[str, list[str]] = {
     "org_hierarchical": ["support", "engineering"],
     "org_engineering": ["sre"],
     "release_desk": ["code_review", "release_notes"],
+    "world_clock": ["Europe/Paris", "time difference +"],  # +8 h in winter, +7 h in summer
 }
 
 

@@ -1,7 +1,8 @@
 """Provider faults end to end: whole ``AgentWorkflow`` runs on a real dev server and an
 in-process worker, with the scripted model server failing on purpose through per-run fault queues
-(provider shapes from ``test_provider_matrix.SHAPES``). The agent loop retries each model call
-itself (``baton.workflows._retry``); these tests check that a run rides faults out, honours
+(provider shapes from ``test_provider_matrix.SHAPES``). Temporal retries each model call (the
+``chat`` activity's retry policy; the activity asks for the provider's ``Retry-After`` and keeps
+a record of every attempt); these tests check that a run rides faults out, honours
 ``Retry-After`` within the run's wall clock, records every attempt, fails typed when retrying is
 pointless, and fails over to a fallback model profile when it should.
 """
@@ -22,6 +23,7 @@ from temporalio.client import Client, WorkflowHandle
 from test_provider_matrix import SHAPES, live
 
 from baton.client import run_result
+from baton.client.api import BatonClient
 from baton.loader import parse_team
 from baton.runs import ModelAttemptEvent, ModelCallEvent, RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -40,6 +42,7 @@ PROFILES = {
     "backup": ModelProfile(model="backup-model", timeout_s=1.0),
     "strict": ModelProfile(model="strict-model", timeout_s=1.0, fallback="backup",
                            failover_on_quota=False),
+    "patient": ModelProfile(model="patient-model", timeout_s=30.0, fallback="backup"),
 }
 
 
@@ -121,8 +124,14 @@ async def test_burst_of_429_is_ridden_out_honouring_retry_after(
     assert result.output == "Noted."
     calls = scripted.calls(handle.id)
     assert [c["fault"] for c in calls] == ["429", "429", "429", None, None]
-    # One activity attempt per model-call attempt; the loop waited between them.
-    assert len(await chat_attempts(handle)) == 5
+    # Temporal retried the first call: its history shows the attempt count and last failure.
+    first, second = await chat_attempts(handle)
+    started = first.activity_task_started_event_attributes
+    assert started.attempt == 4 and second.activity_task_started_event_attributes.attempt == 1
+    assert "429" in started.last_failure.message
+    info = started.last_failure.application_failure_info
+    assert info.type == "ProviderRetryableError" and not info.non_retryable
+    assert info.next_retry_delay.ToTimedelta().total_seconds() == delay
     events = await run_log(handle)
     failed = of(events, ModelAttemptEvent)
     assert [(e.attempt, e.status, e.http_status, e.retry_in_s) for e in failed] == [
@@ -130,8 +139,8 @@ async def test_burst_of_429_is_ridden_out_honouring_retry_after(
     assert all(e.error_type == "ProviderRetryableError" and "429" in e.error for e in failed)
     first_call = of(events, ModelCallEvent)[0]
     assert first_call.attempt == 4 and first_call.started_at == failed[0].started_at
-    # Honoured: each retry waited Retry-After (the backoff alone would wait 1 s, 2 s, then 4 s;
-    # the upper bound leaves room for a loaded machine but not for the backoff's 4 s).
+    # Honoured: each retry waited Retry-After (the policy alone would wait 1 s, 2 s, then 4 s;
+    # the upper bound leaves room for a loaded machine but not for the policy's 4 s).
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps[:4])]
     assert all(gap >= delay - 0.05 for gap in gaps) and max(gaps) < delay + 1.5, gaps
     assert len(of(events, ModelCallEvent)) == 2
@@ -146,7 +155,7 @@ async def test_server_errors_are_retried_with_backoff(
     assert [c["status"] for c in scripted.calls(handle.id)] == [500, 503, 200, 200]
     failed = of(await run_log(handle), ModelAttemptEvent)
     assert [(e.http_status, e.retry_in_s) for e in failed] == [(500, 1.0), (503, 2.0)]
-    # No Retry-After: the loop's own backoff, 1 s then 2 s.
+    # No Retry-After: the retry policy's backoff, 1 s then 2 s.
     assert stamps[1] - stamps[0] >= 0.95 and stamps[2] - stamps[1] >= 1.95, stamps
     scripted.assert_script_consumed(handle.id)
 
@@ -282,3 +291,24 @@ async def test_rate_limit_reset_header_sets_the_wait(
     assert result.status is RunStatus.COMPLETED, result.reason
     [attempt] = of(await run_log(handle), ModelAttemptEvent)
     assert (attempt.retry_in_s, attempt.request_id) == (1.0, "req_rl")
+
+
+async def test_a_hung_call_never_outlasts_the_wall_clock_budget(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
+    # The provider hangs for a minute and the profile would wait 30 s for it; the run has 3 s.
+    # Temporal ends the call at the run's deadline (its schedule-to-close): nothing is left to
+    # fail over with.
+    result, handle, _ = await run(client, settings, scripted,
+                                  team(agent_model="patient", max_wall_clock_s=3), [],
+                                  faults=[{"fault": "hang", "seconds": 60}])
+    assert result.status is RunStatus.BUDGET_EXHAUSTED, result.reason
+    assert "wall-clock budget ran out during the call" in (result.reason or "")
+    [lost] = of(await run_log(handle), ModelAttemptEvent)
+    assert (lost.status, lost.attempt, lost.retry_in_s) == ("timed_out", 1, None)
+    assert lost.error == "the attempt timed out (schedule_to_close)"
+    assert lost.duration_ms > 0  # until the deadline its record named, not its first heartbeat
+    # Read back from the run's history alone: the record came with the timeout.
+    view = await BatonClient(client, settings).show(handle.id)
+    assert view.source == "history"
+    [read] = [e for e in view.events if isinstance(e, ModelAttemptEvent)]
+    assert read.model_dump(exclude={"seq", "at"}) == lost.model_dump(exclude={"seq", "at"})

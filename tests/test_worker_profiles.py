@@ -58,8 +58,8 @@ async def test_timeouts_attempts_prices_and_fallback_come_from_the_worker(
                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
                    and e.activity_task_scheduled_event_attributes.activity_type.name == "chat"]
     assert scheduled.start_to_close_timeout.ToTimedelta().total_seconds() == 7.0 + 5
-    # One activity attempt each: the run retries the call up to the profile's max_attempts.
-    assert scheduled.retry_policy.maximum_attempts == 1
+    # Temporal retries the call up to the served profile's max_attempts.
+    assert scheduled.retry_policy.maximum_attempts == 2
     assert failed_over.status is RunStatus.COMPLETED, failed_over.reason
     assert failed_over.output == "Done by the spare."
     assert [c["model"] for c in scripted.calls(second)] == [

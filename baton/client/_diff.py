@@ -1,4 +1,5 @@
-"""What one step changed in an agent's memory (``baton show RUN --step N --diff``).
+"""What one step changed in an agent's memory (``baton show RUN --step N --diff``): the messages
+it added and, when working memory folded older turns before its model call, that summary.
 
 The agent's conversation comes from the workflow's ``messages`` query: the step's assistant
 message is found by its tool-call ids (or its text), and the step added it plus everything up
@@ -20,7 +21,13 @@ from baton.client._workflow import WorkflowReader
 from baton.client.views import RunView, StepDiff
 from baton.errors import BatonError, QueryTimeoutError
 from baton.messages import AssistantMessage, Message, ToolCall, ToolResultMessage
-from baton.runs import ChildEvent, ModelCallEvent, ToolCallEvent, ToolRefusedEvent
+from baton.runs import (
+    ChildEvent,
+    ModelCallEvent,
+    SummarizedEvent,
+    ToolCallEvent,
+    ToolRefusedEvent,
+)
 
 __all__ = ["step_diff"]
 
@@ -169,8 +176,10 @@ async def step_diff(reader: WorkflowReader, root: RunView, step: int,
                      and e.workflow_id == node.run_id), None)
         if turn is not None:
             before, after = _board(parent, turn)
+    folded = next((e for e in node.events if isinstance(e, SummarizedEvent)
+                   and e.agent == name and e.step == step), None)
     return StepDiff(
-        run_id=root.run_id, workflow_id=node.run_id, agent=name, step=step,
+        run_id=root.run_id, workflow_id=node.run_id, agent=name, step=step, summarized=folded,
         messages_before=sliced[0] if sliced else None,
         added=sliced[1] if sliced else _from_log(node, name, step, call),
         from_run_log=sliced is None, structured=structured,

@@ -66,8 +66,8 @@ class Operations:
         raise NotImplementedError  # BatonClient's
 
     async def start_run(self, team: TeamSpec | str | Path, input: str, *,
-                        tenant: str = "default", run_id: str | None = None,
-                        use_rollout: bool = True) -> StartedRun:
+                        tenant: str = "default", subject: str | None = None,
+                        run_id: str | None = None, use_rollout: bool = True) -> StartedRun:
         """Start a run of ``team`` (a spec, a YAML path, or a deployed team's name). When the
         team has a rollout, the run gets the stable version or, for the canary's share of run
         ids, the canary — whatever ``team`` itself holds; ``use_rollout=False`` runs ``team``
@@ -75,7 +75,7 @@ class Operations:
         given = _team(team)
         name = given if isinstance(given, str) else given.name
         if isinstance(given, TeamSpec):  # the input is checked before anything is sent
-            RunInput(team=given, input=input, tenant=tenant)
+            RunInput(team=given, input=input, tenant=tenant, subject=subject)
         run_id = run_id or new_run_id(name)
         state = await _rollouts.read_state(self.client, name) if use_rollout else None
         if state is not None and state.stable is not None:
@@ -89,8 +89,8 @@ class Operations:
                              "(`baton deploy TEAM.yaml` deploys one)")
         else:
             spec, started = given, StartedRun(run_id=run_id, digest=team_digest(given))
-        await self.start_input(RunInput(team=spec, input=input, tenant=tenant), run_id=run_id,
-                               version=started)
+        await self.start_input(RunInput(team=spec, input=input, tenant=tenant, subject=subject),
+                               run_id=run_id, version=started)
         return started
 
     # -- rollouts -------------------------------------------------------------------------------

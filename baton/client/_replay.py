@@ -17,8 +17,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
 from baton.calls import ToolInvocation
 from baton.client.reader import RunReader
 from baton.client.views import ReplayReport
@@ -45,11 +43,11 @@ async def replay_tool(reader: RunReader, settings: BatonSettings, run_id: str, c
                          f"tool_modules ({', '.join(settings.tool_modules) or 'none'})")
     spec = definition.spec
     args = dict(event.arguments if arguments is None else arguments)
-    try:
-        definition.arguments_model.model_validate(args)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(arguments)'}: {e['msg']}"
-                             for e in exc.errors())
+    from baton.activities.tools.arguments import check_arguments
+
+    checked = check_arguments(definition, args)
+    if isinstance(checked, list):
+        problems = "; ".join(f"{p['field']}: {p['message']}" for p in checked)
         raise BatonError(f"invalid arguments for {spec.name}: {problems}") from None
     is_write = "write" in (event.effect, spec.effect)
     if is_write and not force and not dry_run:

@@ -56,7 +56,8 @@ async def whole_log(reader: WorkflowReader, workflow_id: str
 
 
 async def view(reader: WorkflowReader, workflow_id: str, *, member: str | None = None,
-               member_kind: str | None = None, depth: int = 0) -> RunView:
+               member_kind: str | None = None, depth: int = 0,
+               sees: str | None = None) -> RunView:
     """One workflow with its whole log, its result when finished and its member runs."""
     description = await reader.describe(workflow_id)
     finished = description.status not in (None, WorkflowExecutionStatus.RUNNING)
@@ -84,7 +85,7 @@ async def view(reader: WorkflowReader, workflow_id: str, *, member: str | None =
         known = read.members if read else {}
         found = await asyncio.gather(*(
             _member(reader, e.workflow_id, member=e.member, member_kind=e.member_kind,
-                    depth=depth + 1, facts=known.get(e.workflow_id))
+                    depth=depth + 1, facts=known.get(e.workflow_id), sees=e.sees)
             for e in started))
         children = [child for child in found if child is not None]
     attrs = description.typed_search_attributes
@@ -94,6 +95,7 @@ async def view(reader: WorkflowReader, workflow_id: str, *, member: str | None =
     built = RunView(
         run_id=workflow_id, member=member,
         member_kind="team" if member_kind == "team" else "agent" if member_kind else None,
+        sees=sees,
         workflow_type=description.workflow_type, team=attrs.get(TEAM), agent=attrs.get(AGENT),
         tenant=attrs.get(TENANT), version=attrs.get(VERSION), version_label=label or None,
         execution_status=description.status.name if description.status else "UNKNOWN",
@@ -113,10 +115,10 @@ async def _history(reader: WorkflowReader, workflow_id: str) -> HistoryRead:
 
 
 async def _member(reader: WorkflowReader, workflow_id: str, *, member: str, member_kind: str,
-                  depth: int, facts: MemberFacts | None) -> RunView | None:
+                  depth: int, facts: MemberFacts | None, sees: str | None) -> RunView | None:
     try:
         return await view(reader, workflow_id, member=member, member_kind=member_kind,
-                          depth=depth)
+                          depth=depth, sees=sees)
     except RunNotFoundError:  # past the namespace's retention: the parent's history still tells
         if facts is None:
             return None

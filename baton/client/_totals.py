@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 
 from baton.client.views import AgentTotals, ModelTotals, RunView, ToolTotals, Totals
 from baton.messages import Usage
-from baton.runs import ModelAttemptEvent, ModelCallEvent, ToolCallEvent
+from baton.runs import ModelAttemptEvent, ModelCallEvent, SummarizedEvent, ToolCallEvent
 
 __all__ = ["tool_totals", "totals"]
 
 
+# A working-memory summary is a model call too: its tokens and cost count where it was made.
+_Call = ModelCallEvent | SummarizedEvent
+
+
 @dataclass
 class _Agent:
-    calls: list[ModelCallEvent] = field(default_factory=list)
+    calls: list[_Call] = field(default_factory=list)
     steps: set[int] = field(default_factory=set)
     tools: int = 0
 
@@ -26,13 +30,13 @@ class _Agent:
 def totals(root: RunView) -> Totals:
     """Tokens, cost and calls of ``root`` and every member run below it."""
     per_agent: dict[tuple[str, str], _Agent] = {}
-    per_model: dict[str, list[ModelCallEvent]] = defaultdict(list)
+    per_model: dict[str, list[_Call]] = defaultdict(list)
     tools: list[ToolCallEvent] = []
     failed = 0
     for node in root.walk():
         failed += sum(isinstance(e, ModelAttemptEvent) for e in node.events)
         for event in node.events:
-            if isinstance(event, ModelCallEvent):
+            if isinstance(event, ModelCallEvent | SummarizedEvent):
                 per_model[event.model].append(event)
                 agent = per_agent.setdefault((node.run_id, event.agent), _Agent())
                 agent.calls.append(event)
@@ -90,5 +94,5 @@ def tool_totals(calls: list[ToolCallEvent]) -> list[ToolTotals]:
     return out
 
 
-def _sum_usage(calls: list[ModelCallEvent]) -> Usage:
+def _sum_usage(calls: list[_Call]) -> Usage:
     return sum((c.usage for c in calls), Usage())

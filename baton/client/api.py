@@ -111,11 +111,13 @@ class BatonClient(Operations, Sessions):
 
     # -- starting ----------------------------------------------------------------------------
     async def start(self, team: TeamSpec | str | Path, input: str, *, tenant: str = "default",
-                    run_id: str | None = None, use_rollout: bool = True) -> str:
+                    subject: str | None = None, run_id: str | None = None,
+                    use_rollout: bool = True) -> str:
         """Start a run of ``team`` (a spec, a YAML path or a deployed team's name) and return its
-        run id; a team with a rollout runs the version it chooses (see ``start_run``)."""
-        started = await self.start_run(team, input, tenant=tenant, run_id=run_id,
-                                       use_rollout=use_rollout)
+        run id; a team with a rollout runs the version it chooses (see ``start_run``).
+        ``subject`` names whom it is about (long-term memory is kept per tenant and subject)."""
+        started = await self.start_run(team, input, tenant=tenant, subject=subject,
+                                       run_id=run_id, use_rollout=use_rollout)
         return started.run_id
 
     async def start_input(self, run: RunInput, *, run_id: str | None = None,

@@ -40,6 +40,7 @@ from baton.client._devserver import (
 from baton.client._procs import ManagedProcess, check_port_free, free_port
 from baton.client._supervisor import Supervisor, SupervisorEvent, log_event
 from baton.examples import APPROVER_GROUPS
+from baton.examples import MCP_SERVERS as EXAMPLE_MCP_SERVERS
 from baton.examples import TOOL_MODULES as EXAMPLE_TOOL_MODULES
 from baton.settings import BatonSettings
 
@@ -104,6 +105,8 @@ class EmbeddedStack:
             "temporal_address": f"{LOOPBACK}:{settings.temporal_port}",
             "model_server_host": LOOPBACK,
             "tool_modules": list(dict.fromkeys(modules)),
+            "mcp_servers": {**(EXAMPLE_MCP_SERVERS if serve_examples else {}),
+                            **settings.mcp_servers},
             "approver_groups": groups,
             # A development stack on loopback: a decision typed into `temporal workflow signal`
             # or the Temporal UI is accepted unsigned (a deployment refuses it).

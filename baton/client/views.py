@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.messages import Message, Usage
-from baton.runs import AgentStatus, RunEvent, RunResult, RunStatus
+from baton.runs import AgentStatus, RunEvent, RunResult, RunStatus, SummarizedEvent
 
 __all__ = [
     "AgentTotals",
@@ -95,6 +95,7 @@ class RunView(_View):
     run_id: str  # the workflow id
     member: str | None = None  # the name the parent knows this member by (None: top level)
     member_kind: Literal["agent", "team"] | None = None
+    sees: str | None = None  # what the member was given of earlier work (its parent says)
     workflow_type: str | None = None
     team: str | None
     agent: str | None
@@ -153,6 +154,8 @@ class StepDiff(_View):
     structured: dict[str, Any] | None = None
     board_before: dict[str, Any] = Field(default_factory=dict)  # blackboard runs only
     board_after: dict[str, Any] = Field(default_factory=dict)
+    # Working memory: older messages folded into a summary before this step's model call.
+    summarized: SummarizedEvent | None = None
 
 
 class ReplayReport(_View):

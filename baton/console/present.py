@@ -134,12 +134,14 @@ def event_line(event: RunEvent) -> Line:  # noqa: PLR0911  # one return per even
             return Line(who, "approval", f"approval {event.action}: {event.tool}{by}{signed}",
                         event.reason or "")
         case ChildEvent(action="started"):
-            return Line(who, "child", f"{event.member_kind} {event.member} started",
+            sees = f" (sees: {event.sees})" if event.sees else ""
+            return Line(who, "child", f"{event.member_kind} {event.member} started{sees}",
                         clip(event.task))
         case ChildEvent():
             state = event.status.value if event.status else "?"
-            return Line(who, "child", f"{event.member} ended {state}",
-                        clip(event.output or event.reason))
+            said = event.needs_help.text() if event.needs_help else (
+                event.output or event.reason)
+            return Line(who, "child", f"{event.member} ended {state}", clip(said))
         case FailoverEvent():
             return Line(who, "error", f"failover {event.from_profile} → {event.to_profile}",
                         event.reason)

@@ -1,9 +1,8 @@
-"""The model's answers. Values for a JSON schema are taken from the conversation mechanically:
-per property, candidates best first (a result field of the same name, an id the task mentions, a
-number, an enum value the text mentions, ...); the first that fits and was not sent before wins.
-Plain answers describe results generically, as the tools are not known in advance: a verb from
-the tool's name, the object its id field names ("issued refund R-7Q2"), a few fields, and the
-sentences of long results that matter most for the task."""
+"""The model's answers. JSON values come from the conversation mechanically: per property, the
+first candidate that fits and was not sent before (a result field of that name, an id or number
+of the task, an enum value the text mentions, ...). Plain answers describe results generically:
+a verb from the tool's name, the object its id names ("issued refund R-7Q2"), a few fields, and
+the sentences of long results that matter most for the task."""
 
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ _PAST: dict[str, str] = rd.LEXICON["past_tense"]  # verbs of tools that only rea
 
 
 def _resolve(schema: Any, root: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
-    """One concrete schema: local ``$ref`` inlined, the first non-null branch of ``anyOf`` /
-    ``oneOf`` (pydantic's optionals) and of a type list; a type always set."""
+    """One concrete schema: ``$ref`` inlined, the first non-null of anyOf/oneOf/type lists."""
     s: dict[str, Any] = dict(schema) if isinstance(schema, Mapping) and depth < 32 else {}
     if "$ref" in s:
         target: Any = root
@@ -104,6 +102,12 @@ class Filler:
             found += rd.ids(self.sit.task)  # an identifier comes from id-like tokens, not prose
         if s.get("format") == "email" or "email" in names:
             found += [*re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", self.sit.task), "user@example.com"]
+        if names & {"timezone", "zone"}:  # IANA names the task gives (a target is named last)
+            zones = list(dict.fromkeys(
+                re.findall(r"\b[A-Z][A-Za-z_]+/[A-Z][A-Za-z_/]+\b", self.sit.task)))
+            found[:0] = zones[::-1] if names & {"target", "to"} else zones
+        if "time" in names:  # a clock time, HH:MM
+            found += re.findall(r"\b\d{1,2}:\d{2}\b", self.sit.task)
         found += [self.texts[t] for words, t in _SOURCES if names & words]
         found += [" ".join(rd.content_words(self.sit.task)[:6]) or name or "n/a"]
         fits = [v[: s.get("maxLength")] for v in found if v and re.search(s.get("pattern", ""), v)]

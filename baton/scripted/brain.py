@@ -1,8 +1,7 @@
-"""The heuristic model: a deterministic, offline stand-in for an LLM that still behaves sensibly.
-``think`` tries in order: routing by role (delegate to the worker whose description shares most
-distinctive stems with each clause of the task; transfer only to an agent that fits strictly
-better, never back along the chain), the most relevant tool not used yet for the task, a
-pattern's turn (``turns``), and otherwise the final answer from the results or the task."""
+"""The heuristic model: a deterministic, offline stand-in for an LLM. ``think`` condenses for a
+summariser, else tries: routing by role (delegate to the worker sharing most distinctive stems with
+each clause of the task; transfer only to a strictly better fit, never back along the chain), the
+most relevant tool not used yet, a pattern's turn (``turns``), else the answer from the results."""
 
 from __future__ import annotations
 
@@ -16,15 +15,13 @@ from baton.scripted.turns import debater, judge, merge, stage
 from baton.scripted.wire import Answer, ChatQuery, WireTool
 from baton.workflows._workflow_tools import TRANSFER_PREFIX
 from baton.workflows.handoff import TRANSFERRED_FROM
+from baton.workflows.prompts import SUMMARIZER_PROMPT
 from baton.workflows.supervisor import DELEGATE_PREFIX, read_report
 
 __all__ = ["think"]
 
-_CLAUSE = re.compile(r"(?<=[.!?;])\s+|\s*[,;]?\s+(?:and also|also|plus|as well as|additionally|"
-                     r"and then|but)\s+|,\s+and\s+|\s+and\s+(?=(?:I|my|we|our|it|the)\b)", re.I)
-# What a worker's report opens with before its finding ("Done: I ...").
-_LEAD = re.compile(r"^(?:Here is the combined answer from [^:\n]*:\s*(?:- )?|(?:Here is what I "
-                   r"found|Done): I )")
+_CLAUSE = re.compile(rd.LEXICON["patterns"]["clause"], re.I)  # where a task's needs part
+_LEAD = re.compile(rd.LEXICON["patterns"]["lead"])  # a report's opening ("Done: I ...")
 _ACTIONS = frozenset(rd.LEXICON["action_verbs"])  # a tool named <verb>_... changes something
 # For these the action is what they make: "issue_refund" asks for a refund, not an issue.
 _LIGHT_VERBS = frozenset(rd.LEXICON["light_verbs"])
@@ -32,8 +29,7 @@ _ASKS: dict[str, list[str]] = rd.LEXICON["asks"]  # stems of actions: phrases as
 
 
 def plan(task: str, workers: dict[str, str]) -> list[tuple[str, str]]:
-    """(worker, sub-task) per need in the order the task raises them: a clause to the worker it
-    matches best, code blocks whole with every sub-task, an unmatched task to the best overall."""
+    """(worker, sub-task) per need, in order: each clause to its best worker, code blocks whole."""
     code = "".join(f"\n{block}" for block in re.findall(r"```.*?```", task, re.S))
     task = re.sub(r"```.*?```", " ", task, flags=re.S).strip()
     whole, parts = rd.overlap(task, workers), dict[str, list[str]]()
@@ -150,6 +146,9 @@ def next_tool(sit: Situation) -> Answer | None:
 
 def think(query: ChatQuery) -> Answer:
     sit = rd.read(query)
+    if sit.description.startswith(SUMMARIZER_PROMPT[:40]):  # working memory: entries, shortened
+        entries = re.split(r"\n\n(?=\[)", sit.task)[1:]
+        return Answer(" ".join(rd.short(e, 120) for e in entries)[:1500])
     for strategy in (delegate, transfer, next_tool, debater, judge, stage, merge):
         if (answer := strategy(sit)) is not None:
             return answer

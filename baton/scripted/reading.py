@@ -1,12 +1,12 @@
-"""Reading a conversation the way the heuristic model needs it: no language model, "understanding"
-a text means comparing bags of word stems, deterministically. The agent is who the system prompt
-says (``baton.workflows.prompts`` writes and reads it); the task is the latest user message unless
-it only asks to fix the answer before it; tool calls since are paired with their results."""
+"""Reading a conversation as the heuristic model needs it: "understanding" a text is comparing bags
+of word stems. The agent is who the system prompt says (``baton.workflows.prompts``); the task the
+latest user message unless it only asks to fix the answer before it; calls since, with results."""
 
 from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +55,12 @@ def overlap(text: str, about: Mapping[str, str]) -> dict[str, tuple[float, int]]
     return {name: (sum(1 / count[s] for s in group),
                    min([in_text[s] for s in group if count[s] <= 2], default=10**6))
             for name, group in groups.items()}
+
+
+def embed(text: str, dims: int = 256) -> list[float]:
+    """Each stem (synonyms merged by ``concepts``) counted at a signed dimension its CRC picks."""
+    crcs = [zlib.crc32(LEXICON["concepts"].get(s, s).encode()) for s in stems(text)]
+    return [float(sum(1 if c & 1024 else -1 for c in crcs if c % dims == i)) for i in range(dims)]
 
 
 def ids(text: str) -> list[str]:

@@ -1,7 +1,6 @@
-"""Scripts and fault queues, the contract tests and benchmarks drive the model with: a script
-says what the model answers (ordered steps per agent), a fault queue which calls fail and how.
-Both belong to one run (keyed by run id, or workflow id), so many tests share one server; every
-call is logged so a test can assert what happened and that no step was left over."""
+"""Scripts (what the model answers: ordered steps per agent) and fault queues (which calls fail,
+how), the contract tests drive the model with. Both belong to one run (run id or workflow id), so
+tests share one server; every call is logged, so a test can assert what happened and leftovers."""
 
 from __future__ import annotations
 
@@ -67,8 +66,7 @@ class ScriptToolCall(_Frozen):
 
 
 class Expectation(_Frozen):
-    """Checks on the request a step answers; a failed check answers 400
-    ``script_expectation_failed``, so a test sees the conversation was not what it expected."""
+    """Checks on the request a step answers; failing one answers 400 script_expectation_failed."""
 
     last_message_contains: str | None = None
     messages_contain: tuple[str, ...] = ()  # each somewhere in the request's messages
@@ -153,8 +151,7 @@ class Plan:
 
 
 class ScriptStore:
-    """Per-run scripts, fault queues and call logs; a script file's steps are copied into each
-    run without its own script, so every run consumes them afresh."""
+    """Per-run scripts, fault queues, call logs; a script file's steps are copied into each run."""
 
     def __init__(self, default_script: dict[str, list[ScriptStep]] | None = None) -> None:
         self._lock, self._default = threading.Lock(), default_script
@@ -182,8 +179,7 @@ class ScriptStore:
 
     def plan(self, run_id: str | None, workflow_id: str | None, agent: str,
              step: str | None) -> Plan:
-        """Take the call's fault (the first queued for any agent or this one) and, in a scripted
-        run, its agent's next step; a failing fault leaves the step to the retry."""
+        """The call's fault (first for any agent or this one), else its agent's next step."""
         with self._lock:
             # The run id, unless only the workflow id has a script or faults (a test may script
             # one child workflow of a team run).

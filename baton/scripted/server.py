@@ -1,8 +1,7 @@
-"""The scripted model server, OpenAI- and Anthropic-compatible HTTP on loopback. Baton has one
-model code path: the demo and every test run the provider adapters that talk to real providers,
-pointed here. A call is attributed to a run and an agent by the ``X-Baton-*`` headers, takes the
-run's next fault and its agent's next script step, waits the configured latency, and is answered
-with the fault, the step, or ``brain.think``."""
+"""The scripted model server, OpenAI- and Anthropic-compatible HTTP on loopback: the demo and every
+test run the provider adapters real providers get. A call, attributed to a run and an agent by the
+``X-Baton-*`` headers, takes the run's next fault and its agent's next script step, waits the
+latency, and is answered with the fault, the step or ``brain.think``; embeddings are hashed."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from starlette.routing import Route
 
 from baton.scripted import script, wire
 from baton.scripted.brain import think
+from baton.scripted.reading import embed
 from baton.scripted.script import load_script_file
 
 __all__ = ["DEFAULT_MODEL", "ServerConfig", "create_app", "load_script_file", "serve"]
@@ -177,6 +177,13 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         return JSONResponse({"status": "ok"} if request.url.path == "/healthz" else {
             "object": "list", "data": [{**model, "owned_by": "baton"}]})
 
+    async def embeddings(request: Request) -> Response:  # OpenAI's /v1/embeddings, deterministic
+        body = await request.json()
+        texts = [body["input"]] if isinstance(body.get("input"), str) else body.get("input") or []
+        return JSONResponse({"object": "list", "model": body.get("model"), "data": [{
+            "object": "embedding", "index": i, "embedding": embed(str(t))} for i, t in enumerate(
+                texts)], "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
     async def not_found(request: Request, exc: Exception) -> Response:
         api: wire.Api = "anthropic" if request.url.path.endswith("/messages") else "openai"
         return _error(api, getattr(exc, "status_code", 500), f"{request.method} "
@@ -185,8 +192,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app = Starlette(routes=[
         Route("/v1/chat/completions", model_call, methods=["POST"]),
         Route("/v1/messages", model_call, methods=["POST"]),
-        Route("/v1/models", info, methods=["GET"]),
-        Route("/healthz", info, methods=["GET"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", info, methods=["GET"]), Route("/healthz", info, methods=["GET"]),
         Route("/_scripted/runs/{run_id}/script", control, methods=["PUT"]),
         Route("/_scripted/runs/{run_id}/faults", control, methods=["PUT"]),
         Route("/_scripted/runs/{run_id}", control, methods=["GET", "DELETE"]),

@@ -21,8 +21,7 @@ __all__ = ["ScriptedServer"]
 
 
 class ScriptedServer:
-    """Runs the server on loopback as a context manager (``latency_s``, ``script_file`` as for
-    ``serve``); ``attach`` controls one running in another process instead."""
+    """The server on loopback, as a context manager; ``attach``: one in another process."""
 
     def __init__(self, *, latency_s: float = 0.0, script_file: str | None = None,
                  host: str = "127.0.0.1") -> None:
@@ -36,8 +35,7 @@ class ScriptedServer:
 
     @classmethod
     def attach(cls, host: str, port: int) -> ScriptedServer:
-        """Control a server already running elsewhere (``baton model-server``); ``stop`` then
-        only closes the control connection."""
+        """Control a ``baton model-server`` running elsewhere (``stop`` closes the connection)."""
         server = cls(host=host)
         server.port = port
         server._http = httpx.Client(base_url=server.root_url, timeout=10.0, trust_env=False)

@@ -1,8 +1,7 @@
-"""A pattern's turns, each recognised by what its workflow writes (markers and parsers imported
-from the workflow modules, so each protocol is defined once). A debater takes the stance its role
-favours and keeps it unless it is open-minded and most others disagree; a judge names the
-majority, else the case closest to its criteria; a pipeline stage reviews, summarises or passes
-on its input; a merger says what each branch found and which failed."""
+"""A pattern's turns, recognised by what its workflow writes (its markers and parsers, imported).
+A debater takes the stance its role favours, kept unless it is open-minded and most disagree; a
+judge names the majority, else the case closest to its criteria; a pipeline stage reviews,
+summarises or passes on its input; a merger says what each branch found and which failed."""
 
 from __future__ import annotations
 
@@ -23,8 +22,7 @@ from baton.workflows.pipeline import read_stage_task
 
 __all__ = ["debater", "judge", "merge", "stage"]
 
-_FAVOUR = re.compile(r"\b(?:favou?rs|prefers|advocates|argues for|champions|recommends)\s+"
-                     r"(?:using\s+|the\s+)?([A-Za-z0-9][\w.+#/-]*(?:\s+[A-Z0-9][\w.+#/-]*)?)")
+_FAVOUR = re.compile(rd.LEXICON["patterns"]["favour"])  # "favours PostgreSQL": the stance
 _REASONS = re.compile(r"\b(?:for its|for their|because(?: of)?|since|due to)\s+([^.;\n]+)", re.I)
 _OPEN = ("open-minded", "open minded", "pragmatic", "willing to change", "persuadable")
 _SERIOUS = re.compile(r"inject|secret|syntax|crash|data loss|bare except|mutable default", re.I)

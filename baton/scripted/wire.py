@@ -227,8 +227,7 @@ def _parse_anthropic(body: dict[str, Any], model: str, raw: list[Any]) -> ChatQu
 
 def _render_anthropic(query: ChatQuery, answer: Answer, response_id: str,
                       tokens: tuple[int, ...]) -> dict[str, Any]:
-    """Arguments that are no JSON object (``raw_arguments``, ``invalid_tool_args``) go into
-    ``input`` as a string: Anthropic never does that, but adapters must survive it."""
+    """Arguments that are no JSON object go into ``input`` as a string: adapters must survive it."""
     content: list[dict[str, Any]] = []
     if answer.content or not answer.tool_calls:
         content.append({"type": "text", "text": answer.content or ""})

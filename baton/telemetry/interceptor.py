@@ -92,7 +92,9 @@ class _ActivityInbound(ActivityInboundInterceptor):
         info = activity.info()
         payload = input.args[0] if input.args else None
         header = input.headers.get(HEADER)
-        context: dict[str, str] = _converter.from_payloads([header])[0] if header else {}
+        sent: dict[str, str] = _converter.from_payloads([header])[0] if header else {}
+        # The header leaves out what the activity knows anyway (see _WorkflowOutbound._header).
+        context = {"run": info.workflow_id or "", "tenant": "default", **sent} if sent else {}
         tracing_token = ACTIVE.set(self._tracing)
         context_token = RUN_CONTEXT.set(context)
         try:
@@ -269,10 +271,16 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
         super().__init__(next)
         self._inbound = inbound
 
-    def _header(self, headers: Any) -> dict[str, Payload]:
-        if not self._inbound.context:
+    def _header(self, headers: Any, *, activity: bool = False) -> dict[str, Payload]:
+        context = self._inbound.context
+        if not context:
             return dict(headers)
-        return {**headers, HEADER: _converter.to_payloads([self._inbound.context])[0]}
+        if activity:  # stored with every activity: what the activity knows anyway (its
+            # workflow's id, the default tenant) is left out; the activity side puts it back
+            context = {k: v for k, v in context.items()
+                       if not (k == "run" and v == workflow.info().workflow_id)
+                       and not (k == "tenant" and v == "default")}
+        return {**headers, HEADER: _converter.to_payloads([context])[0]}
 
     def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
         step = getattr(input.args[0], "step", None) if input.args else None
@@ -280,7 +288,7 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
             # The calling task's own context: later workflow lines of this step carry it.
             structlog.contextvars.bind_contextvars(step=step)
             self._inbound.step = step
-        input.headers = self._header(input.headers)
+        input.headers = self._header(input.headers, activity=True)
         return super().start_activity(input)
 
     async def start_child_workflow(

@@ -88,8 +88,8 @@ def observe_chat(request: ChatRequest) -> Iterator[ChatObservation]:
     with _span(tracing is not None, "baton.llm", f"chat {request.profile.model}", {
             sc.OPERATION: "chat", sc.PROVIDER: request.profile.provider,
             sc.REQUEST_MODEL: request.profile.model, sc.CONVERSATION_ID: request.run_id,
-            # The workflow retries model calls itself (one activity attempt each) and numbers them.
-            sc.AGENT_NAME: request.agent, sc.STEP: request.step, sc.ATTEMPT: request.attempt,
+            # One span per attempt: Temporal retries the activity and numbers the attempts.
+            sc.AGENT_NAME: request.agent, sc.STEP: request.step, sc.ATTEMPT: _attempt(),
             "baton.profile": request.profile_name}, trace.SpanKind.CLIENT) as span:
         observation = ChatObservation(span, request, bool(tracing and tracing.content))
         try:

@@ -23,17 +23,19 @@ from baton.calls import (
     ToolOutcome,
 )
 from baton.canary import VersionStats
+from baton.memory import MemoryRecord, RecallRequest, RecallResult, StoreRequest
 from baton.rollout import VersionQuery
 
 with workflow.unsafe.imports_passed_through():
     from baton.activities.catalog import CatalogActivities
     from baton.activities.llm.activity import LlmActivities
+    from baton.activities.memory.activity import MemoryActivities
     from baton.activities.rollout import RolloutActivities
     from baton.activities.tenant import TenantActivities
     from baton.activities.tools import ToolActivities
 
-__all__ = ["chat", "execute_tool", "rate_limited_queue", "reserve_tenant_budget",
-           "resolve_catalog", "version_stats"]
+__all__ = ["chat", "execute_tool", "rate_limited_queue", "recall_memories", "reserve_tenant_budget",
+           "resolve_catalog", "store_memory", "version_stats"]
 
 
 def rate_limited_queue(task_queue: str, profile_name: str) -> str:
@@ -53,12 +55,22 @@ async def resolve_catalog(request: CatalogRequest) -> CatalogResolution:
     )
 
 
-# One attempt per activity: the agent loop retries model calls itself (baton.workflows._retry)
-# so the run log sees every attempt and no wait passes the run's wall-clock budget.
-_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+def _chat_retry(max_attempts: int) -> RetryPolicy:
+    # Temporal owns the retries of a model call. Non-retryable failures (quota, context window,
+    # auth, bad request, a wait past the deadline) are raised non_retryable by the activity;
+    # retryable ones wait what the provider asked for (next_retry_delay) or this backoff.
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=max_attempts,
+    )
 
 
-async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
+async def chat(request: ChatRequest, *, summary: str,
+               deadline: timedelta | None = None) -> ChatResponse:
+    """One model call, every attempt of it. ``deadline``: what is left of the run's wall-clock
+    budget; Temporal then never starts an attempt past it (schedule-to-close)."""
     # The provider's own timeout fires first (httpx); the activity timeout is the backstop for a
     # response that hangs at the socket level, so a stuck call is retried rather than waited on.
     timeout = timedelta(seconds=request.profile.timeout_s + 5)
@@ -71,10 +83,12 @@ async def chat(request: ChatRequest, *, summary: str) -> ChatResponse:
         task_queue=rate_limited_queue(workflow.info().task_queue, request.profile_name)
         if limited else None,
         start_to_close_timeout=timeout,
+        schedule_to_close_timeout=deadline,
         # The activity heartbeats every 2 s while the provider works: a lost worker is noticed
-        # in seconds even when the model may legitimately take minutes.
+        # in seconds even when the model may legitimately take minutes. The heartbeats carry
+        # the attempts' records (baton.activities.llm.attempts).
         heartbeat_timeout=timedelta(seconds=10),
-        retry_policy=_ONE_ATTEMPT,
+        retry_policy=_chat_retry(request.profile.max_attempts),
         summary=summary,
     )
 
@@ -97,6 +111,27 @@ async def execute_tool(invocation: ToolInvocation, *, summary: str) -> ToolOutco
         summary=summary,
         **options,
     )
+
+
+# The memory store is the worker's: a few attempts ride out a busy database; a store that stays
+# away fails the activity and the agent is told its memory is unavailable (recall) or the
+# person's answer is kept in the conversation only (store).
+_MEMORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+
+
+async def recall_memories(request: RecallRequest) -> RecallResult:
+    return await workflow.execute_activity_method(
+        MemoryActivities.recall_memories, request,
+        start_to_close_timeout=timedelta(seconds=60), retry_policy=_MEMORY_RETRY,
+        summary=f"recall_memories: {request.subject or request.tenant}")
+
+
+async def store_memory(request: StoreRequest) -> MemoryRecord:
+    # An upsert by id: a retried attempt keeps one memory.
+    return await workflow.execute_activity_method(
+        MemoryActivities.store_memory, request,
+        start_to_close_timeout=timedelta(seconds=60), retry_policy=_MEMORY_RETRY,
+        summary=f"store_memory: {request.kind} for {request.subject or request.tenant}")
 
 
 async def reserve_tenant_budget(request: ReserveRequest, *, wait_s: float) -> Grant:

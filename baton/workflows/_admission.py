@@ -46,9 +46,11 @@ async def admit(run: RunInput) -> tuple[Catalog, Admission]:
             continue
         served = resolution.served_profiles if ref.kind == "profile" else resolution.served_tools
         what = "model profile" if ref.kind == "profile" else "tool"
+        why = resolution.unavailable_tools.get(ref.name) if ref.kind == "tool" else None
         problems.append(AdmissionProblem(
             kind=ref.kind, name=ref.name, location=ref.location,
-            message=f"{what} {ref.name!r} is not served by the worker "
+            message=f"{what} {ref.name!r} is not served by the worker: {why}" if why else
+                    f"{what} {ref.name!r} is not served by the worker "
                     f"(served: {', '.join(served) or 'none'})"))
     problems += _relaxed_approvals(run, resolution.catalog)
     return resolution.catalog, Admission(accepted=not problems, problems=problems)

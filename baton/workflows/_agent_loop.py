@@ -38,7 +38,8 @@ from baton.specs import AgentSpec, TeamSpec
 from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._budget import BudgetTracker
 from baton.workflows._history import Conversation, compact
-from baton.workflows._model_turn import ModelTurn
+from baton.workflows._memory_turn import MemoryTurn
+from baton.workflows._needs_help import needs_help_of
 from baton.workflows._relay import ApprovalRelay
 from baton.workflows._runlog import RunLog
 from baton.workflows._tenant import TenantMeter
@@ -59,7 +60,7 @@ class ContinueAsNew(Exception):  # control flow, like Finished
         self.carry = carry
 
 
-class AgentLoop(ModelTurn):
+class AgentLoop(MemoryTurn):
     def __init__(self, run: RunInput, run_id: str, path: str, *,
                  on_status: Callable[[RunStatus], None] = lambda _: None,
                  workflow_tools: Mapping[str, WorkflowTool] | None = None,
@@ -74,6 +75,7 @@ class AgentLoop(ModelTurn):
         carry = run.carry
         self.profile_name = carry.profile_name if carry else self.agent.model
         self.conversation = Conversation(carry.messages if carry else None)
+        self.schemas_sent = {}  # a continued run sends its schemas in full again, once
         # A pattern hosting this loop passes its own log (see RunLog.as_agent).
         self.log = log or RunLog(self.agent.name, offset=carry.log_offset if carry else 0)
         self.budget = BudgetTracker(
@@ -94,7 +96,8 @@ class AgentLoop(ModelTurn):
         self.can_continue_as_new = can_continue_as_new  # pattern-hosted loops are bounded
         self.workflow_tools = dict(workflow_tools or {})
         for target, description in run.transfer_targets.items():
-            tool = transfer_tool(self.agent.name, target, description)
+            tool = transfer_tool(self.agent.name, target, description,
+                                 run.transfer_inputs.get(target))
             self.workflow_tools[tool.schema.name] = tool
 
     # -- public -------------------------------------------------------------------------------
@@ -122,6 +125,7 @@ class AgentLoop(ModelTurn):
             self.conversation.append(SystemMessage(content=self._system_prompt()))
             for message in self.run.context:  # history handed over by a transfer
                 self.conversation.append(message)
+            await self._recall_at_start(task)  # long-term memory, before the task it serves
             self.conversation.append(UserMessage(content=task, source=self._task_source()))
         try:
             while True:
@@ -143,6 +147,7 @@ class AgentLoop(ModelTurn):
         if exhausted:
             raise Finished(RunStatus.BUDGET_EXHAUSTED, exhausted)
         self.step += 1
+        await self._maybe_summarize()  # working memory: fold older turns past the threshold
         reply = await self._call_model()
         await self.tenant.settle(self.log)
         if reply.tool_calls:
@@ -262,6 +267,10 @@ class AgentLoop(ModelTurn):
             output=output, structured=self.structured, reason=done.reason,
             error_type=done.error_type, steps=self.step, usage=self.budget.usage,
             cost_usd=round(self.budget.cost_usd, 6), transfer=done.transfer,
+            # Inside a team, running out of steps or budget is a report to whoever leads it.
+            needs_help=needs_help_of(
+                self.conversation.messages, status=done.status, reason=done.reason,
+                steps=self.step, usage=self.budget.usage) if self.run.parent_run_id else None,
         )
 
     def _partial_output(self) -> str | None:

@@ -8,7 +8,9 @@ carries the
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+from baton.memory import MEMORY_SOURCE, SUMMARY_SOURCE
 from baton.messages import (
     EMPTY_DIGEST,
     AssistantMessage,
@@ -20,7 +22,7 @@ from baton.messages import (
     size_of,
 )
 
-__all__ = ["Conversation", "compact"]
+__all__ = ["Conversation", "FoldPlan", "compact", "fold_plan", "mechanical_summary"]
 
 
 class Conversation:
@@ -70,24 +72,81 @@ def _line(message: Message) -> str | None:
     return None
 
 
-def compact(messages: list[Message], keep_recent: int) -> tuple[list[Message], int]:
-    """System prompt + task + a deterministic summary of the middle + the recent window.
-
-    The window never starts with a tool result whose tool call was summarised away: providers
-    reject a tool message that does not follow its assistant call.
-    """
-    head = messages[:2]
-    if len(messages) <= len(head) + keep_recent:
-        return list(messages), 0
-    cut = len(messages) - keep_recent
-    while cut < len(messages) and isinstance(messages[cut], ToolResultMessage):
-        cut += 1
-    dropped = messages[len(head):cut]
-    lines = [line for line in map(_line, dropped) if line]
-    body = "\n".join(lines)
+def mechanical_summary(messages: list[Message]) -> str:
+    """One line per message, without a model: what ``compact`` keeps, and what working memory
+    falls back on when its summariser cannot answer."""
+    body = "\n".join(line for line in map(_line, messages) if line)
     if len(body) > _SUMMARY_CHARS:  # keep the most recent part of the summary
         body = "…\n" + body[-_SUMMARY_CHARS:]
+    return body
+
+
+def _is(message: Message, source: str) -> bool:
+    return isinstance(message, UserMessage) and message.source == source
+
+
+def _lead_end(messages: list[Message]) -> int:
+    """Past the system prompt and the memories recalled at the start: kept verbatim."""
+    end = 1 if messages and not isinstance(messages[0], UserMessage) else 0
+    while end < len(messages) and _is(messages[end], MEMORY_SOURCE):
+        end += 1
+    return end
+
+
+def _task_index(messages: list[Message]) -> int:
+    """The task (the first message after the lead and a working-memory summary): kept."""
+    start = _lead_end(messages)
+    return start + 1 if start < len(messages) and _is(messages[start], SUMMARY_SOURCE) else start
+
+
+def _window_start(messages: list[Message], cut: int) -> int:
+    """The recent window never starts with a tool result whose call is folded away: providers
+    reject a tool message that does not follow its assistant call."""
+    while cut < len(messages) and isinstance(messages[cut], ToolResultMessage):
+        cut += 1
+    return cut
+
+
+def compact(messages: list[Message], keep_recent: int) -> tuple[list[Message], int]:
+    """System prompt (+ recalled memories) + task + a deterministic summary of the middle +
+    the recent window."""
+    head = messages[:_task_index(messages) + 1]
+    if len(messages) <= len(head) + keep_recent:
+        return list(messages), 0
+    cut = _window_start(messages, len(messages) - keep_recent)
+    dropped = messages[len(head):cut]
     summary = UserMessage(source="baton", content=(
         f"[Summary of {len(dropped)} earlier messages of this run, compacted to keep the run "
-        f"within its history limits]\n{body}"))
+        f"within its history limits]\n{mechanical_summary(dropped)}"))
     return [*head, summary, *messages[cut:]], len(dropped)
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Working memory's fold of ``messages``: ``[start, end)`` goes to the summariser (the
+    previous summary, the task for context, the older turns); the conversation becomes
+    ``messages[:start]`` + the new summary + the task + ``messages[end:]``."""
+
+    start: int
+    task: int
+    end: int
+
+    @property
+    def folded(self) -> int:
+        """Turns folded this time (a previous summary is folded again, the task stays)."""
+        return self.end - self.task - 1
+
+    def apply(self, messages: list[Message], summary: str) -> list[Message]:
+        note = UserMessage(source=SUMMARY_SOURCE, content=summary)
+        return [*messages[:self.start], note, messages[self.task], *messages[self.end:]]
+
+
+def fold_plan(messages: list[Message], keep_recent: int, *, least: int = 2) -> FoldPlan | None:
+    """What to fold so that ``keep_recent`` messages (or a few more, to keep a tool call with
+    its results) stay verbatim; None when fewer than ``least`` turns would be folded."""
+    start, task = _lead_end(messages), _task_index(messages)
+    # A conversation shorter than the window has nothing to fold (and no negative index).
+    end = _window_start(messages, max(len(messages) - keep_recent, task + 1))
+    if end - task - 1 < least:
+        return None
+    return FoldPlan(start=start, task=task, end=end)

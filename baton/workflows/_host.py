@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 from baton import visibility
+from baton.calls import CallSchemas
 from baton.runs import (
     Admission,
     AgentStatus,
@@ -76,6 +77,12 @@ class AgentHost(AdmissionHost, ApprovalsHost, EventsHost):
             cost_usd=round(loop.budget.cost_usd, 6), last_event=last,
             previous_runs=loop.previous_runs,
         )
+
+    @workflow.query(name="call_schemas")
+    def call_schemas(self, digest: str) -> CallSchemas:
+        """The tools and output schema a model call referred to by digest (see ``CallSchemas``;
+        none: this workflow sent no such thing)."""
+        return self._loop.schemas_sent.get(digest) or CallSchemas()
 
     @workflow.query(name="messages")
     def messages(self, page: PageRequest) -> MessagesPage:

@@ -8,6 +8,7 @@ across replays, retries and restarts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,9 +27,10 @@ from baton.runs import (
     RunResult,
     RunStatus,
 )
-from baton.specs import TeamSpec
+from baton.specs import AgentSpec, TeamSpec
 from baton.workflows._budget import BudgetTracker, estimate_tokens, schema_texts
 from baton.workflows._ending import result_of_failure
+from baton.workflows._inputs import contract_of
 from baton.workflows._runlog import RunLog
 from baton.workflows.prompts import system_prompt
 
@@ -46,6 +48,11 @@ WORKFLOW_TYPES = {
 
 def workflow_type(team: TeamSpec) -> str:
     return WORKFLOW_TYPES[team.pattern]
+
+
+def _grown(agent: AgentSpec, factor: float) -> AgentSpec:
+    """The agent with ``factor`` times its steps (a retry after it needed help)."""
+    return agent.model_copy(update={"max_steps": min(10_000, math.ceil(agent.max_steps * factor))})
 
 
 class Members:
@@ -69,44 +76,53 @@ class Members:
         return MembersCarry(started=self._started, records=records, state=state)
 
     def _child(self, member: str, task: str, *, context: Sequence[Message],
-               transfer_targets: Sequence[str], share: float) -> tuple[str, RunInput]:
+               transfer_targets: Sequence[str], share: float, grow: float,
+               sees: str | None) -> tuple[str, RunInput]:
         team = self.team
         now = workflow.now()
         if team.member_kind(member) == "agent":
             budget = self.budget.slice(team.budget, share, now=now)
+            spec = team.for_agent(member, budget)
+            if grow > 1:
+                spec = spec.model_copy(update={"agents": (_grown(spec.agents[0], grow),)})
+            contracts = {t: c for t in transfer_targets if (c := contract_of(team, t))}
             return "AgentWorkflow", RunInput(
-                team=team.for_agent(member, budget), input=task, tenant=self.input.tenant,
+                team=spec, input=task, tenant=self.input.tenant, subject=self.input.subject,
                 agent=member,
                 parent_run_id=self.run_id, context=list(context),
                 transfer_targets={t: team.agent(t).description for t in transfer_targets},
+                transfer_inputs=contracts, sees=sees,
                 trace_id=self.input.trace_id, catalog=self.catalog)
         sub = team.teams[member]
         sub = sub.model_copy(update={"budget": self.budget.slice(sub.budget, share, now=now)})
+        if grow > 1:
+            sub = sub.model_copy(update={"agents": tuple(_grown(a, grow) for a in sub.agents)})
         return workflow_type(sub), RunInput(team=sub, input=task, tenant=self.input.tenant,
-                                            parent_run_id=self.run_id, trace_id=self.input.trace_id,
-                                            catalog=self.catalog)
+                                            subject=self.input.subject,
+                                            parent_run_id=self.run_id, sees=sees,
+                                            trace_id=self.input.trace_id, catalog=self.catalog)
 
     async def run(self, member: str, task: str, *, step: int = 0,
                   context: Sequence[Message] = (), transfer_targets: Sequence[str] = (),
-                  share: float = 1.0) -> RunResult:
-        """Run ``member`` on ``task`` to its typed result; a crashed child becomes FAILED."""
+                  share: float = 1.0, grow: float = 1.0, sees: str | None = None) -> RunResult:
+        """Run ``member`` on ``task`` to its typed result; a crashed child becomes FAILED.
+        ``grow`` > 1 gives it that many times its steps and budget share (a retry after it
+        needed help); ``sees`` records what it was given of earlier work."""
         kind = self.team.member_kind(member)
         self._started += 1
         child_id = f"{workflow.info().workflow_id}.{member}.{self._started}"
-        exhausted = self.budget.exhausted(workflow.now())
-        if exhausted:
-            return self._record(member, kind, child_id, task, step=step, result=RunResult(
-                run_id=self.run_id, team=self.team.name, agent=member,
-                status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted))
-        workflow_name, child_input = self._child(member, task, context=context,
-                                                 transfer_targets=transfer_targets, share=share)
-        too_small = self._slice_too_small(child_input, task, context)
-        if too_small:
-            return self._record(member, kind, child_id, task, step=step, result=RunResult(
-                run_id=self.run_id, team=self.team.name, agent=member,
-                status=RunStatus.BUDGET_EXHAUSTED, reason=too_small))
+        workflow_name, child_input = self._child(
+            member, task, context=context, transfer_targets=transfer_targets,
+            share=min(1.0, share * grow), grow=grow, sees=sees)
+        refused = self.budget.exhausted(workflow.now()) or self._slice_too_small(
+            child_input, task, context)
+        if refused:
+            return self._record(member, kind, child_id, task, step=step, sees=sees,
+                                result=RunResult(
+                                    run_id=self.run_id, team=self.team.name, agent=member,
+                                    status=RunStatus.BUDGET_EXHAUSTED, reason=refused))
         self.log.add(ChildEvent, step=step, action="started", member=member, member_kind=kind,
-                     workflow_id=child_id, task=task[:2_000])
+                     workflow_id=child_id, task=task[:2_000], sees=sees)
         self.budget.reserve(child_input.team.budget)
         try:
             result = await workflow.execute_child_workflow(
@@ -137,7 +153,7 @@ class Members:
                 reason=f"{member} was cancelled" if cancelled else f"{member} failed: {cause}")
         self.budget.release(child_input.team.budget)
         self.budget.charge(result.usage, result.cost_usd)
-        return self._record(member, kind, child_id, task, step=step, result=result)
+        return self._record(member, kind, child_id, task, step=step, sees=sees, result=result)
 
     def _slice_too_small(self, child: RunInput, task: str, context: Sequence[Message]
                          ) -> str | None:
@@ -161,14 +177,16 @@ class Members:
                 f"first model call (about {prompt:,} prompt tokens plus an answer)")
 
     def _record(self, member: str, kind: str, child_id: str, task: str, *, step: int,
-                result: RunResult) -> RunResult:
+                sees: str | None, result: RunResult) -> RunResult:
         record = ChildRecord(
             member=member, kind="team" if kind == "team" else "agent", workflow_id=child_id,
             status=result.status, task=task[:2_000], output=result.output, reason=result.reason,
-            steps=result.steps, usage=result.usage, cost_usd=result.cost_usd)
+            steps=result.steps, usage=result.usage, cost_usd=result.cost_usd, sees=sees,
+            needs_help=result.needs_help)
         self.records.append(record)
         self.log.add(ChildEvent, step=step, action="finished", member=member,
                      member_kind=record.kind, workflow_id=child_id, task=record.task,
                      status=result.status, output=result.output, reason=result.reason,
-                     usage=result.usage, cost_usd=result.cost_usd)
+                     usage=result.usage, cost_usd=result.cost_usd,
+                     needs_help=result.needs_help)
         return result

@@ -21,6 +21,8 @@ from typing import Any
 from temporalio import workflow
 
 from baton.approvals import ApprovalAuthority
+from baton.calls import CallSchemas
+from baton.reports import NeedsHelp
 from baton.runs import (
     Admission,
     AgentStatus,
@@ -86,11 +88,15 @@ class PatternRun:
         self.max_steps = max_steps
         self.current: str | None = None
         self.admission: Admission | None = None
-        # A pattern asks no person itself; its gate answers (and audits) decisions that name no
-        # member's approval, and the relay holds its members' approvals.
+        # A pattern's own gate asks a person only whether a member that needs help may try again
+        # (a pipeline's on_needs_help: ask_person); it also answers (and audits) decisions that
+        # name no member's approval. The relay holds its members' approvals.
         self.gate = ApprovalGate(self.log, ApprovalAuthority(), on_change=self._people_changed)
         self.relay = ApprovalRelay(on_change=self._people_changed)
         self.hosted: AgentLoop | None = None  # an agent running inside this workflow
+        # What hosted agents sent in full, by digest: a router hosted again next round refers to
+        # its schemas instead of sending them again.
+        self.schemas_sent: dict[str, CallSchemas] = {}
 
     async def host_agent(self, agent: str, task: str, *, step: int) -> RunResult:
         """Run one of the team's agents in this workflow, as the supervisor hosts its router: no
@@ -104,7 +110,8 @@ class PatternRun:
                              status=RunStatus.BUDGET_EXHAUSTED, reason=exhausted)
         budget = self.budget.slice(self.team.budget, 1.0, now=now)
         run = RunInput(team=self.team.for_agent(agent, budget), input=task,
-                       tenant=self.input.tenant, agent=agent, parent_run_id=self.run_id,
+                       tenant=self.input.tenant, subject=self.input.subject, agent=agent,
+                       parent_run_id=self.run_id,
                        trace_id=self.input.trace_id, catalog=self.members.catalog)
         loop = AgentLoop(run, run_id=self.run_id, path=f"{info.workflow_id}/{agent}",
                          on_status=self._hosted_status, can_continue_as_new=False,
@@ -112,6 +119,7 @@ class PatternRun:
         assert run.catalog is not None  # bound by start()
         assert self.admission is not None
         loop.bind(run.catalog, self.admission)
+        loop.schemas_sent = self.schemas_sent
         self.hosted, self.current = loop, agent
         self.budget.reserve(budget)
         try:
@@ -176,7 +184,8 @@ class PatternRun:
     def _people_changed(self) -> None:
         if self.status.finished:
             return
-        waiting = list(self.relay.pending.values())
+        # Its own questions (a stage that needs help) and its members' approvals.
+        waiting = [*self.gate.pending(), *self.relay.pending.values()]
         self.budget.wait_for_people(bool(waiting), workflow.now())
         self.status = RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING
         set_status(self.status)
@@ -185,7 +194,8 @@ class PatternRun:
 
     def finish(self, status: RunStatus, output: str | None = None, reason: str | None = None,
                details: dict[str, Any] | None = None, *, error_type: str | None = None,
-               structured: dict[str, Any] | None = None) -> RunResult:
+               structured: dict[str, Any] | None = None,
+               needs_help: NeedsHelp | None = None) -> RunResult:
         """The typed end of the run: logged, visible in the search attributes, returned."""
         self.status, self.current = status, None
         self.log.add(FinishedEvent, step=self.step, status=status, reason=reason)
@@ -194,7 +204,7 @@ class PatternRun:
             run_id=self.run_id, team=self.team.name, agent=self.pattern, status=status,
             output=output, structured=structured, reason=reason, error_type=error_type,
             steps=self.step, usage=self.budget.usage, cost_usd=self.budget.cost_usd,
-            children=list(self.members.records), details=details or {})
+            children=list(self.members.records), details=details or {}, needs_help=needs_help)
 
 
 class PatternHost(AdmissionHost, ApprovalsHost, EventsHost):
@@ -231,6 +241,12 @@ class PatternHost(AdmissionHost, ApprovalsHost, EventsHost):
         log = self._pattern.log
         return RunLogPage(offset=page.offset, total=len(log.events),
                           events=log.page(page.offset, page.limit))
+
+    @workflow.query(name="call_schemas")
+    def call_schemas(self, digest: str) -> CallSchemas:
+        """The tools and output schema a hosted agent's model call referred to by digest (none:
+        this workflow sent no such thing)."""
+        return self._pattern.schemas_sent.get(digest) or CallSchemas()
 
     @workflow.query(name="messages")
     def messages(self, page: PageRequest) -> MessagesPage:

@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 from baton.calls import Catalog, ToolInvocation, ToolOutcome, ToolSchema
 from baton.idempotency import idempotency_key
+from baton.memory import LongTermMemorySpec
 from baton.messages import ToolCall, ToolResultMessage
 from baton.runs import RunStatus, ToolCallEvent, ToolRefusedEvent
 from baton.schemas import schema_error
@@ -53,6 +54,11 @@ class ToolTurn:
     budget: BudgetTracker
     workflow_tools: dict[str, WorkflowTool]
     last_answer: str | None
+
+    def memory_policy(self, tool: str) -> LongTermMemorySpec | None:
+        """The long-term memory policy a call of ``tool`` carries (``MemoryTurn`` says)."""
+        del tool
+        return None
 
     @property
     def tool_schemas(self) -> tuple[ToolSchema, ...]:
@@ -116,10 +122,13 @@ class ToolTurn:
             args = resolution.args
         key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
         invocation = ToolInvocation(
-            tool=spec, call_id=call.id, arguments=args, raw_arguments=call.raw_arguments,
+            tool=spec.for_execution(), call_id=call.id, arguments=args,
+            raw_arguments=call.raw_arguments,
             idempotency_key=key, run_id=self.run_id, workflow_id=workflow.info().workflow_id,
             agent=self.agent.name, step=step,
             tenant=self.run.tenant,  # type: ignore[attr-defined]  # AgentLoop's RunInput
+            subject=self.run.subject,  # type: ignore[attr-defined]
+            memory=self.memory_policy(call.name),
         )
         try:
             outcome = await _activities.execute_tool(

@@ -10,7 +10,10 @@ delegation: control moves and nothing comes back to the transferring agent. When
 - ``summary``: one deterministic text summary built here (no model call);
 - ``none``: nothing.
 
-Its task is the original user request plus ``[Transferred from X: reason]``. More than
+An agent's own ``sees`` overrides ``history`` for the context it starts with (``full``,
+``summary``; ``task`` and ``none``: no conversation). Its task is the original user request
+plus ``[Transferred from X: reason]`` (with ``sees: none`` only the latter), and the transfer's
+``input`` when the agent has an ``input_schema`` (checked by the transfer tool). More than
 ``max_handoffs`` transfers end the run with ``MAX_HANDOFFS`` (ping-pong) and the best partial
 output; any other end of a child ends the run with that child's status. The last agent's answer
 is the run's answer.
@@ -38,10 +41,14 @@ from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun
 
-__all__ = ["TRANSFERRED_FROM", "HandoffWorkflow", "handed_over"]
+__all__ = ["TRANSFERRED_FROM", "TRANSFER_INPUT", "HandoffWorkflow", "handed_over"]
 
 # The next agent's task is the request plus "[Transferred from <source>: <reason>]".
 TRANSFERRED_FROM = "[Transferred from "
+TRANSFER_INPUT = "Input: "  # then the transfer's validated input, as JSON
+
+# An agent's own ``sees`` → the ``history`` it is handed.
+_HISTORY_OF = {"full": "full", "summary": "summary", "task": "none", "none": "none"}
 
 _SUMMARY_MESSAGES = 30  # the most recent messages a summary covers
 _SUMMARY_LINE_CHARS = 300
@@ -107,6 +114,17 @@ class _Handoff:
             return self._finish(RunStatus.CANCELLED, None, "the run was cancelled",
                                 self.p.current or "")
 
+    def _handed(self, transfer: Transfer) -> tuple[str, list[Message], str]:
+        """The target's task, the context it starts with, and what it sees (for the log)."""
+        own = self.p.team.agent(transfer.to).sees
+        history = _HISTORY_OF[own] if own else self.spec.history
+        note = f"{TRANSFERRED_FROM}{transfer.source}: {transfer.reason}]"
+        if transfer.input is not None:
+            note += f"\n{TRANSFER_INPUT}{json.dumps(transfer.input, ensure_ascii=False)}"
+        task = note if own == "none" else f"{self.p.input.input}\n\n{note}"
+        sees = own or ("task" if history == "none" else history)
+        return task, handed_over(transfer, history), sees
+
     async def _converse(self) -> RunResult:
         p, spec = self.p, self.spec
         team_entry = p.team.entry if p.team.entry in spec.agents else None
@@ -115,12 +133,14 @@ class _Handoff:
         active = carried.get("active") or spec.entry or team_entry or spec.agents[0]
         task = carried.get("task") or p.input.input
         context: list[Message] = load_messages(carried.get("context", []))
+        sees = carried.get("sees") or "task"  # the first agent: the request, nothing before it
         while True:
             await p.continue_if_long({"handoffs": self.handoffs, "active": active, "task": task,
-                                      "context": dump_messages(context)})
+                                      "context": dump_messages(context), "sees": sees})
             p.current = active
             result = await p.members.run(active, task, step=len(self.handoffs),
-                                         context=context, transfer_targets=spec.targets(active))
+                                         context=context, transfer_targets=spec.targets(active),
+                                         sees=sees)
             p.step = len(self.handoffs) + 1
             transfer = result.transfer
             if result.status is not RunStatus.TRANSFERRED or transfer is None:
@@ -133,8 +153,8 @@ class _Handoff:
                     f"more than max_handoffs={spec.max_handoffs} transfers (last: "
                     f"{transfer.source} -> {transfer.to}); stopped to prevent ping-pong",
                     active)
-            active, context = transfer.to, handed_over(transfer, spec.history)
-            task = f"{p.input.input}\n\n{TRANSFERRED_FROM}{transfer.source}: {transfer.reason}]"
+            active = transfer.to
+            task, context, sees = self._handed(transfer)
         if result.status is RunStatus.COMPLETED:
             return self._finish(RunStatus.COMPLETED, result.output, None, active,
                                 structured=result.structured)

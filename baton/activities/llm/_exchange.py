@@ -54,7 +54,7 @@ async def exchange(
         model=parsed.model or request.profile.model,
         provider=provider,
         finish_reason=parsed.finish_reason,
-        latency_ms=latency_ms,
+        latency_ms=round(latency_ms, 1),  # stored in every call's history: 0.1 ms says enough
         refusal=parsed.refusal,
         request_id=request_id,
         recovered_tool_calls=parsed.recovered_tool_calls,

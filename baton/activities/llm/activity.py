@@ -6,7 +6,9 @@ from the worker's environment on every call, so rotating a key needs no redeploy
 never enters workflow history) and the conversation cache. The request body follows the profile
 the run recorded at admission (model, max tokens, temperature), so one run stays consistent with
 what it was priced at. Failures leave as ``ApplicationError``s classified by
-:mod:`baton.activities.llm.errors`; the workflow decides whether to ask again.
+:mod:`baton.activities.llm.errors`, and Temporal retries the retryable ones (the activity's retry
+policy, the wait the provider asked for as ``next_retry_delay``); every attempt keeps a record
+of itself for the run log (:mod:`baton.activities.llm.attempts`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from baton.activities.llm import anthropic, openai
-from baton.activities.llm.conversations import ConversationCache
+from baton.activities.llm.attempts import AttemptLog
+from baton.activities.llm.conversations import CallSchemaCache, ConversationCache
 from baton.activities.llm.errors import to_application_error
+from baton.activities.llm.summarize import caller, prompt_for
 from baton.calls import ChatRequest, ChatResponse
-from baton.errors import BatonError, ProviderAuthError, ProviderRequestError
+from baton.errors import (
+    BatonError,
+    ProviderAuthError,
+    ProviderRequestError,
+    ProviderRetryableError,
+)
 from baton.messages import Message
 from baton.settings import BatonSettings
 from baton.specs import ModelProfile
@@ -63,35 +72,41 @@ class LlmActivities:
         self.temporal_client = temporal_client
         self._settings = settings
         self.cache = ConversationCache(max_size=settings.prefix_cache_size)
+        self.schemas = CallSchemaCache()
 
     @activity.defn(name="chat")
     async def chat(self, request: ChatRequest) -> ChatResponse:
         api_key: str | None = None
+        attempts = AttemptLog()  # this attempt's record, after the earlier attempts'
         # The ``chat {model}`` span, token/cost/latency metrics (baton.telemetry.spans).
         with observe_chat(request) as observed:
             try:
                 connection = self._connection(request.profile_name)
                 api_key = _api_key(connection)
                 register_secret(api_key)  # never in a log line, whatever a provider echoes
-                messages = await self.cache.resolve(
+                messages = prompt_for(request, await self.cache.resolve(
                     workflow_id=request.workflow_id, agent=request.agent, prefix=request.prefix,
                     delta=request.delta, client=self.temporal_client,
-                )
+                ))  # a summariser call is sent its own prompt (working memory)
+                request = await self.schemas.resolve(request, self.temporal_client)
                 observed.input(messages)
                 if request.max_output_tokens is not None:  # the run's budget caps this answer
                     capped = min(request.max_output_tokens, request.profile.max_output_tokens)
                     request = request.model_copy(update={"profile": request.profile.model_copy(
                         update={"max_output_tokens": capped})})
                 response = await _heartbeating(self._send(
-                    request, messages, connection, api_key))
+                    request, messages, connection, api_key), attempts)
                 observed.response(response)
-                return response
-            except BatonError as exc:
+                if request.summarize is None:  # a summary is not part of the conversation
+                    self.cache.answered((request.workflow_id, request.agent), response.message)
+                return attempts.answered(response)
+            except Exception as exc:  # every failed attempt is recorded, whatever failed
                 error = self._failure(request, exc, api_key)
                 observed.error(error.type, getattr(exc, "request_id", None))
+                retry_after = exc.retry_after if isinstance(exc, ProviderRetryableError) else None
                 # ``from None``: the ApplicationError already carries type, message and details;
                 # the Python cause would only add a second, unclassified failure to the chain.
-                raise error from None
+                raise attempts.failed(error, retry_after=retry_after) from None
 
     def _connection(self, name: str) -> ModelProfile:
         """Where this worker connects for profile ``name`` (its own configuration)."""
@@ -105,13 +120,16 @@ class LlmActivities:
         return profile
 
     @staticmethod
-    def _failure(request: ChatRequest, exc: BatonError, api_key: str | None) -> ApplicationError:
-        error = to_application_error(exc)
+    def _failure(request: ChatRequest, exc: Exception, api_key: str | None) -> ApplicationError:
+        # Anything else that went wrong here (a bug, an exception a library let through) is
+        # retried by Temporal like a transport error, and recorded like any failed attempt.
+        error = to_application_error(exc) if isinstance(exc, BatonError) else ApplicationError(
+            str(exc) or type(exc).__name__, type=type(exc).__name__)
         if api_key and api_key in error.message:  # a provider may echo the key it refused
             error = _redacted(error, api_key)
         activity.logger.warning(
             "chat failed: %s (%s, attempt %d, non_retryable=%s, request id %s)", error.type,
-            request.profile.model, request.attempt, error.non_retryable,
+            request.profile.model, activity.info().attempt, error.non_retryable,
             getattr(exc, "request_id", None) or "-",
         )
         return error
@@ -125,9 +143,9 @@ class LlmActivities:
             # providers ignore them, and they make proxy logs (LiteLLM) traceable to a run.
             "X-Baton-Run-Id": request.run_id,
             "X-Baton-Workflow-Id": request.workflow_id,
-            "X-Baton-Agent": request.agent,
+            "X-Baton-Agent": caller(request),
             "X-Baton-Step": str(request.step),
-            "X-Baton-Attempt": str(request.attempt),
+            "X-Baton-Attempt": str(activity.info().attempt),
             "User-Agent": _USER_AGENT,
         }
         base_url = connection.base_url or self._settings.resolved_model_server_url
@@ -142,17 +160,18 @@ class LlmActivities:
 HEARTBEAT_EVERY_S = 2.0
 
 
-async def _heartbeating(call: Awaitable[ChatResponse]) -> ChatResponse:
+async def _heartbeating(call: Awaitable[ChatResponse], attempts: AttemptLog) -> ChatResponse:
     """Heartbeat while a model call is in flight, so a worker that dies mid-call is noticed
     within the workflow's heartbeat timeout (seconds), not its start-to-close timeout (which
-    must allow for slow models). Fast calls finish before the first heartbeat is due."""
+    must allow for slow models). Each heartbeat carries the attempt records (a lost attempt's
+    record says how long it was known to run). Fast calls finish before one is due."""
     task = asyncio.ensure_future(call)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
             if done:
                 return task.result()
-            activity.heartbeat()
+            attempts.beat()
     finally:
         task.cancel()  # a no-op when done; stops the HTTP call if this activity is cancelled
 

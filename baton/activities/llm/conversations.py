@@ -1,4 +1,5 @@
-"""The worker's cache of conversation prefixes (docs/architecture.md#linear-history).
+"""The worker's caches of conversation prefixes and of call schemas
+(docs/architecture.md#linear-history).
 
 The workflow sends each message to the llm activity once: a ``ChatRequest`` carries a reference
 to the prefix the worker should already hold (length + digest) and only the messages added since.
@@ -11,9 +12,14 @@ This module turns that back into the full conversation:
   not enter history) and its digest verified. A mismatch raises ConversationMismatchError: the
   model is never sent a conversation other than the one the workflow holds.
 
-After a call the cache stores prefix + delta, exactly what the workflow sent. The assistant reply
-is *not* stored: the workflow appends it (and the tool results) itself and they arrive as the next
-delta, so the cache can never drift from the workflow's own list.
+After a call the cache stores prefix + delta, exactly what the workflow sent, and then the reply
+this worker answered with. The workflow appends the reply itself and, when it kept it unchanged,
+counts it as sent: its next prefix covers the reply, which therefore enters history once (as the
+call's result), not twice. The digest check keeps this honest: a reply the workflow changed, or
+one another attempt gave, does not match, and the prefix is rebuilt from the query instead.
+
+A call's tools and output schema travel the same way: in full on an agent's first call of a
+workflow run, then as their digest (``CallSchemaCache``; a miss asks the ``call_schemas`` query).
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from baton.calls import CallSchemas, ChatRequest
 from baton.errors import ConversationMismatchError
 from baton.messages import EMPTY_DIGEST, ConversationRef, Message, chain_digest
 from baton.runs import MessagesPage, PageRequest
 
-__all__ = ["QUERY_PAGE_SIZE", "CacheStats", "ConversationCache", "digests_of", "fetch_prefix"]
+__all__ = ["QUERY_PAGE_SIZE", "CacheStats", "CallSchemaCache", "ConversationCache", "digests_of",
+           "fetch_prefix"]
 
 QUERY_PAGE_SIZE = 200
 Key = tuple[str, str]  # (workflow_id, agent)
@@ -86,6 +94,13 @@ class ConversationCache:
         while len(self._entries) > self.max_size:
             self._entries.popitem(last=False)
             self.stats.evictions += 1
+
+    def answered(self, key: Key, reply: Message) -> None:
+        """Remember the reply of the call that just stored ``key``'s conversation."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.messages.append(reply)
+            entry.digests.append(chain_digest(entry.digests[-1], reply))
 
     def get(self, key: Key) -> list[Message] | None:
         """The cached conversation, for inspection (does not touch the LRU order)."""
@@ -159,6 +174,58 @@ async def fetch_prefix(
             how=f"rebuilt from the 'messages' query (workflow reports {total} messages)",
         )
     return messages
+
+
+@dataclass
+class CallSchemaCache:
+    """The tools and output schemas model calls refer to by digest (``CallSchemas``), kept in a
+    bounded LRU shared by every run on the worker: runs of one team share their schemas. A
+    miss (a new worker, evicted) asks the workflow's ``call_schemas`` query and checks the
+    digest of the answer."""
+
+    max_size: int = 256
+    _entries: OrderedDict[str, CallSchemas] = field(default_factory=OrderedDict)
+
+    def remember(self, request: ChatRequest) -> None:
+        if request.schemas_digest and not request.schemas_by_reference:
+            self._keep(request.schemas_digest, request.schemas)
+
+    async def resolve(self, request: ChatRequest, client: Client | None) -> ChatRequest:
+        """``request`` with its tools and output schema filled in when it refers to them."""
+        if not request.schemas_by_reference:
+            self.remember(request)
+            return request
+        digest = request.schemas_digest
+        found = self._entries.get(digest)
+        if found is not None:
+            self._entries.move_to_end(digest)
+        else:
+            found = await self._fetch(request, client)
+            self._keep(digest, found)
+        return request.model_copy(update={"tools": found.tools,
+                                          "output_schema": found.output_schema})
+
+    def _keep(self, digest: str, schemas: CallSchemas) -> None:
+        self._entries[digest] = schemas
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.max_size:
+            self._entries.popitem(last=False)
+
+    @staticmethod
+    async def _fetch(request: ChatRequest, client: Client | None) -> CallSchemas:
+        where = f"{request.workflow_id!r} (agent {request.agent!r})"
+        if client is None:
+            raise ConversationMismatchError(
+                f"the tools of {where} are not cached on this worker and no Temporal client "
+                "was given to ask for them; construct LlmActivities with temporal_client")
+        found: CallSchemas = await client.get_workflow_handle(request.workflow_id).query(
+            "call_schemas", request.schemas_digest, result_type=CallSchemas)
+        if found.digest() != request.schemas_digest:
+            raise ConversationMismatchError(
+                f"the workflow {where} does not hold the tools and output schema its model call "
+                f"referred to (digest {request.schemas_digest}); it answered "
+                f"{found.digest() or 'nothing'}")
+        return found
 
 
 def _mismatch(

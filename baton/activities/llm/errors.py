@@ -3,8 +3,10 @@
 Both adapters (OpenAI-compatible and Anthropic) send through :func:`post_json`, so a 429 from
 OpenAI, from vLLM and from Anthropic is classified the same way. There is no retry loop here on
 purpose (docs/architecture.md#one-model-code-path): the classification travels with the
-``ApplicationError`` (:func:`to_application_error`) and the workflow decides whether to wait and
-ask again, fail over or stop. The rules, in the order the vendors' own SDKs apply them:
+``ApplicationError`` (:func:`to_application_error`), Temporal retries what is retryable (after the
+wait :mod:`baton.activities.llm.attempts` asks for) and the workflow decides what a final failure
+means for the run: fail over, compact or stop. The rules, in the order the vendors' own SDKs
+apply them:
 
 1. out of credit (OpenAI ``insufficient_quota``, Anthropic ``billing_error`` or a "credit
    balance is too low" 400, any 402) is ``ProviderQuotaError``, never retried;
@@ -196,7 +198,7 @@ def to_application_error(exc: BatonError) -> ApplicationError:
     """The Temporal form of a Baton error: ``type`` is the class name, ``non_retryable`` follows
     the class, and the details carry what the workflow plans with and a person reads: the
     provider, HTTP status, request id, the provider's error code/type/param and the delay the
-    server asked for (also as ``next_retry_delay``, capped, for callers that let Temporal retry).
+    server asked for (also as ``next_retry_delay``, capped: the wait Temporal honours).
     """
     details: dict[str, Any] = {}
     delay: timedelta | None = None

@@ -5,7 +5,7 @@ The delay a server asks for comes, best first, from ``retry-after-ms`` (OpenAI, 
 headers: ``x-ratelimit-reset-{requests,tokens}`` on OpenAI (Go-style durations such as ``6m0s``
 or ``20ms``) and ``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset`` on
 Anthropic (RFC 3339 times). The delay is returned as asked: capping it, and weighing it against
-the run's wall-clock budget, is the workflow's decision.
+the run's wall-clock deadline, is :mod:`baton.activities.llm.attempts`'s decision.
 """
 
 from __future__ import annotations

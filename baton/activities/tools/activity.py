@@ -31,13 +31,15 @@ import asyncio
 import contextvars
 import functools
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from baton.activities.memory.service import MemoryHandle, MemoryService
+from baton.activities.tools.arguments import Arguments, allowed_arguments, check_arguments
 from baton.activities.tools.heartbeat import Heartbeat
 from baton.activities.tools.lease import Lease, Orphans
 from baton.activities.tools.results import error_outcome, ok_outcome
@@ -59,32 +61,25 @@ def _discard(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _problems(exc: ValidationError, allowed: list[str]) -> list[dict[str, str]]:
-    problems = []
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"]) or "(arguments)"
-        message = err["msg"]
-        if err["type"] == "missing":
-            message = "required argument is missing"
-        elif err["type"] == "extra_forbidden":
-            message = f"unknown argument; allowed: {', '.join(allowed) or 'none'}"
-        problems.append({"field": field, "message": message})
-    return problems
-
-
 class ToolActivities:
     """Worker-side state for tool execution: the tool registry and the ledger/cache store.
 
     ``drain()`` waits for tools still running after their attempt was cancelled; the worker
-    calls it before closing ``ledger``.
+    calls it before closing ``ledger``. ``unavailable(name)`` says why a tool this worker would
+    serve cannot run right now (an MCP server that is down), or None: such a call is retried
+    like a transient failure instead of being answered "unknown tool".
     """
 
     def __init__(self, registry: ToolRegistry, ledger: LedgerStore, *,
-                 max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S) -> None:
+                 max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S,
+                 unavailable: Callable[[str], str | None] | None = None,
+                 memory: MemoryService | None = None) -> None:
         self.registry = registry
         self.ledger = ledger
+        self.memory = memory  # long-term memory, for tools whose invocation carries a policy
         self.max_result_chars = max_result_chars
         self.lease_s = lease_s
+        self.unavailable = unavailable
         self.orphans = Orphans()
 
     async def drain(self) -> None:
@@ -106,6 +101,9 @@ class ToolActivities:
         try:
             definition = self.registry.resolve(inv.tool.name)
         except UnknownToolError as exc:
+            why = self.unavailable(inv.tool.name) if self.unavailable else None
+            if why is not None:  # raises for Temporal to retry; the last attempt tells the model
+                return self._outcome(inv, activity.info().attempt, None, RetryableToolError(why))
             return error_outcome(
                 "unknown_tool", f"{exc}. Call only the tools you were given.", max_chars=limit
             )
@@ -118,7 +116,7 @@ class ToolActivities:
         parsed = self._validate(definition, inv)
         if isinstance(parsed, ToolOutcome):
             return parsed
-        arguments = parsed.model_dump(mode="json")
+        arguments = parsed.canonical
         # The run's spec is what the workflow planned with; the code's spec is what the function
         # really does. Either one saying "write" is enough to protect the side effect.
         is_write = "write" in (inv.tool.effect, definition.spec.effect)
@@ -136,13 +134,14 @@ class ToolActivities:
         outcome = await self._call(definition, inv, parsed, None)
         if cacheable and outcome.status == "ok":
             took = round((time.perf_counter() - started) * 1000, 3)
+            # Tagged with the run's subject: forgetting a subject purges its cached reads too.
             await self.ledger.cache_put(inv.tenant, inv.tool.name, arguments,
                                         outcome.model_copy(update={"duration_ms": took}),
-                                        inv.tool.cache_ttl_s)
+                                        inv.tool.cache_ttl_s, subject=inv.subject)
         return outcome
 
     async def _execute_write(self, definition: ToolDefinition, inv: ToolInvocation,
-                             parsed: BaseModel, arguments: dict[str, Any]) -> ToolOutcome:
+                             parsed: Arguments, arguments: dict[str, Any]) -> ToolOutcome:
         name, attempt = inv.tool.name, activity.info().attempt
         if not inv.idempotency_key:
             raise ApplicationError(f"write tool {name} invoked without an idempotency key",
@@ -189,9 +188,9 @@ class ToolActivities:
             # By then the holder has recorded its outcome, renewed its lease, or died.
             next_retry_delay=timedelta(seconds=max(busy.expires_in_s, 0.1)))
 
-    def _validate(self, definition: ToolDefinition, inv: ToolInvocation) -> BaseModel | ToolOutcome:
+    def _validate(self, definition: ToolDefinition, inv: ToolInvocation) -> Arguments | ToolOutcome:
         name = inv.tool.name
-        allowed = list(definition.arguments_model.model_fields)
+        allowed = allowed_arguments(definition)
         if inv.raw_arguments is not None:
             shown = inv.raw_arguments[:200] + ("…" if len(inv.raw_arguments) > 200 else "")
             return error_outcome(
@@ -202,29 +201,27 @@ class ToolActivities:
                 max_chars=self.max_result_chars,
                 extra={"errors": [{"field": "(arguments)", "message": "not a JSON object"}]},
             )
-        try:
-            return definition.arguments_model.model_validate(inv.arguments)
-        except ValidationError as exc:
-            problems = _problems(exc, allowed)
-            lines = "\n".join(f"- {p['field']}: {p['message']}" for p in problems)
-            return error_outcome(
-                "invalid_arguments",
-                f"invalid arguments for tool {name}:\n{lines}\n"
-                f"Call {name} again with corrected arguments.",
-                max_chars=self.max_result_chars,
-                extra={"errors": problems},
-            )
+        checked = check_arguments(definition, inv.arguments)
+        if isinstance(checked, Arguments):
+            return checked
+        lines = "\n".join(f"- {p['field']}: {p['message']}" for p in checked)
+        return error_outcome(
+            "invalid_arguments",
+            f"invalid arguments for tool {name}:\n{lines}\n"
+            f"Call {name} again with corrected arguments.",
+            max_chars=self.max_result_chars,
+            extra={"errors": checked},
+        )
 
-    async def _call(self, definition: ToolDefinition, inv: ToolInvocation, args: BaseModel,
+    async def _call(self, definition: ToolDefinition, inv: ToolInvocation, args: Arguments,
                     lease: Lease | None) -> ToolOutcome:
         info = activity.info()
         beat = Heartbeat(lease)
-        # Attribute access, not model_dump: nested pydantic arguments reach the tool as models.
-        kwargs: dict[str, Any] = {field: getattr(args, field) for field in type(args).model_fields}
+        kwargs = dict(args.kwargs)
         context = ToolContext(
             idempotency_key=inv.idempotency_key, run_id=inv.run_id, workflow_id=inv.workflow_id,
             agent=inv.agent, step=inv.step, call_id=inv.call_id, attempt=info.attempt,
-            heartbeat=beat)
+            heartbeat=beat, tenant=inv.tenant, subject=inv.subject, memory=self._memory(inv))
         if definition.context_param:
             kwargs[definition.context_param] = context
         timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
@@ -257,6 +254,13 @@ class ToolActivities:
             beat.stop()
             await ticker
         return settle(result, None)
+
+    def _memory(self, inv: ToolInvocation) -> MemoryHandle | None:
+        if self.memory is None or inv.memory is None:
+            return None
+        return MemoryHandle(self.memory, inv.memory, tenant=inv.tenant,
+                            subject=inv.memory.scope_subject(inv.subject),
+                            run_id=inv.run_id, agent=inv.agent, key=inv.idempotency_key)
 
     def _settle(self, inv: ToolInvocation, attempt: int, context: ToolContext, result: Any,
                 error: BaseException | None) -> ToolOutcome:

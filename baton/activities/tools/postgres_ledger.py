@@ -29,6 +29,7 @@ from baton.activities.tools.store import (
     ClaimRequest,
     Recorded,
     canonical_json,
+    subject_marker,
 )
 from baton.calls import ToolOutcome
 
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS baton_read_cache (
     PRIMARY KEY (tenant, tool, arguments)
 );
 CREATE INDEX IF NOT EXISTS baton_read_cache_expiry ON baton_read_cache (expires_at);
+ALTER TABLE baton_read_cache ADD COLUMN IF NOT EXISTS subject TEXT;
 """
 
 _LEASE = "clock_timestamp() + make_interval(secs => %(lease)s::float8)"
@@ -179,15 +181,23 @@ class PostgresLedger:
         return None if row is None else ToolOutcome.model_validate_json(row[0])
 
     async def cache_put(self, tenant: str, tool: str, arguments: dict[str, Any],
-                        outcome: ToolOutcome, ttl_s: float) -> None:
+                        outcome: ToolOutcome, ttl_s: float, *, subject: str | None = None
+                        ) -> None:
         await self._count(_PURGE, {})
         await self._count(
-            "INSERT INTO baton_read_cache VALUES (%(tenant)s, %(tool)s, %(arguments)s, "
-            "%(outcome)s, clock_timestamp() + make_interval(secs => %(ttl)s::float8)) "
-            "ON CONFLICT (tenant, tool, arguments) DO UPDATE "
-            "SET outcome = EXCLUDED.outcome, expires_at = EXCLUDED.expires_at",
+            "INSERT INTO baton_read_cache (tenant, tool, arguments, outcome, expires_at, subject) "
+            "VALUES (%(tenant)s, %(tool)s, %(arguments)s, %(outcome)s, "
+            "clock_timestamp() + make_interval(secs => %(ttl)s::float8), %(subject)s) "
+            "ON CONFLICT (tenant, tool, arguments) DO UPDATE SET outcome = EXCLUDED.outcome, "
+            "expires_at = EXCLUDED.expires_at, subject = EXCLUDED.subject",
             {"tenant": tenant, "tool": tool, "arguments": canonical_json(arguments),
-             "outcome": outcome.model_dump_json(), "ttl": ttl_s})
+             "outcome": outcome.model_dump_json(), "ttl": ttl_s, "subject": subject})
+
+    async def forget_subject(self, tenant: str, subject: str) -> int:
+        return await self._count(
+            "DELETE FROM baton_read_cache WHERE tenant = %(tenant)s AND (subject = %(subject)s "
+            "OR strpos(arguments, %(marker)s) > 0)",
+            {"tenant": tenant, "subject": subject, "marker": subject_marker(subject)})
 
     async def close(self) -> None:
         await self._pool.close()

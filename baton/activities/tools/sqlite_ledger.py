@@ -31,6 +31,7 @@ from baton.activities.tools.store import (
     ClaimRequest,
     Recorded,
     canonical_json,
+    subject_marker,
 )
 from baton.calls import ToolOutcome
 
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS baton_read_cache (
     arguments  TEXT NOT NULL,
     outcome    TEXT NOT NULL,
     expires_at REAL NOT NULL,
+    subject    TEXT,
     PRIMARY KEY (tenant, tool, arguments)
 );
 CREATE INDEX IF NOT EXISTS baton_read_cache_expiry ON baton_read_cache (expires_at);
@@ -94,6 +96,9 @@ class SqliteLedger:
                             conn.execute(statement)
                 if "tool_cache" in tables:
                     conn.execute("DROP TABLE tool_cache")
+                cache = {r[1] for r in conn.execute("PRAGMA table_info(baton_read_cache)")}
+                if "subject" not in cache:  # a file from before subjects were tagged
+                    conn.execute("ALTER TABLE baton_read_cache ADD COLUMN subject TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
@@ -202,15 +207,27 @@ class SqliteLedger:
         return None if text is None else ToolOutcome.model_validate_json(text)
 
     async def cache_put(self, tenant: str, tool: str, arguments: dict[str, Any],
-                        outcome: ToolOutcome, ttl_s: float) -> None:
+                        outcome: ToolOutcome, ttl_s: float, *, subject: str | None = None
+                        ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             now = time.time()
             conn.execute("DELETE FROM baton_read_cache WHERE expires_at <= ?", (now,))
             conn.execute(
-                "INSERT OR REPLACE INTO baton_read_cache VALUES (?, ?, ?, ?, ?)",
-                (tenant, tool, canonical_json(arguments), outcome.model_dump_json(), now + ttl_s))
+                "INSERT OR REPLACE INTO baton_read_cache (tenant, tool, arguments, outcome, "
+                "expires_at, subject) VALUES (?, ?, ?, ?, ?, ?)",
+                (tenant, tool, canonical_json(arguments), outcome.model_dump_json(), now + ttl_s,
+                 subject))
 
         await self._run(put)
+
+    async def forget_subject(self, tenant: str, subject: str) -> int:
+        def forget(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM baton_read_cache WHERE tenant = ? AND (subject = ? "
+                "OR instr(arguments, ?) > 0)", (tenant, subject, subject_marker(subject))).rowcount
+
+        purged: int = await self._run(forget)
+        return purged
 
     async def close(self) -> None:
         """Nothing stays open between calls."""

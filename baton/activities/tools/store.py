@@ -10,7 +10,8 @@ One store holds two things for the ``execute_tool`` activity:
   that dies stops renewing: its lease expires and the next attempt takes the claim over (and
   runs the tool again: the tool's own use of the idempotency key covers that window).
 * the **read cache** of cacheable read tools: (tenant, tool, canonical arguments) → outcome
-  until a TTL, so one tenant is never served another tenant's read.
+  until a TTL, so one tenant is never served another tenant's read. Entries are tagged with the
+  run's subject, so a data-deletion request for a subject purges them (``forget_subject``).
 
 ``SqliteLedger`` (one host, the embedded default) and ``PostgresLedger`` (any number of hosts)
 implement :class:`LedgerStore`; :func:`open_ledger` picks one from a URL.
@@ -38,12 +39,18 @@ __all__ = [
     "canonical_json",
     "new_owner",
     "open_ledger",
+    "subject_marker",
 ]
 
 
 def canonical_json(value: Any) -> str:
     """Key-sorted, whitespace-free JSON: equal arguments give equal text (the cache key)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def subject_marker(subject: str) -> str:
+    """How a subject appears inside canonical JSON arguments: as a JSON string value."""
+    return json.dumps(subject, ensure_ascii=False)
 
 
 def new_owner() -> str:
@@ -117,7 +124,13 @@ class LedgerStore(Protocol):
                         ) -> ToolOutcome | None: ...
 
     async def cache_put(self, tenant: str, tool: str, arguments: dict[str, Any],
-                        outcome: ToolOutcome, ttl_s: float) -> None: ...
+                        outcome: ToolOutcome, ttl_s: float, *, subject: str | None = None
+                        ) -> None: ...
+
+    async def forget_subject(self, tenant: str, subject: str) -> int:
+        """Purge the tenant's cached reads of ``subject``: the entries tagged with it and the
+        ones whose arguments name it. Returns how many were purged."""
+        ...
 
     async def close(self) -> None: ...
 

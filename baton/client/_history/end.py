@@ -184,7 +184,8 @@ class RunEvents(WalkState):
                           action="finished", member=record.member, member_kind=record.kind,
                           workflow_id=record.workflow_id, task=record.task,
                           status=record.status, output=record.output, reason=record.reason,
-                          usage=record.usage, cost_usd=record.cost_usd)
+                          usage=record.usage, cost_usd=record.cost_usd,
+                          needs_help=record.needs_help)
         if logged:
             self.emit(FinishedEvent, at(event), agent=self.host, step=result.steps,
                       status=result.status, reason=result.reason)

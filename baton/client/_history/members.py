@@ -36,14 +36,14 @@ class MemberEvents(WalkState):
             task=str(run.get("input") or ""), workflow_type=child_type,
             team=text(jdict(run.get("team")).get("name")),
             agent=host_of(child_type, run) if run else member, tenant=text(run.get("tenant")),
-            initiated_at=at(event))
+            initiated_at=at(event), sees=text(run.get("sees")))
         self.children[event.event_id] = facts
         self.members.append(facts)
         # The hosting agent's step (a supervisor's router), else the member's start order.
         facts.step = self.step if self.host in self.steps else len(self.members)
         self.emit(ChildEvent, at(event), agent=self.host, step=facts.step,
                   action="started", member=facts.member, member_kind=facts.kind,
-                  workflow_id=child_id, task=facts.task[:2_000])
+                  workflow_id=child_id, task=facts.task[:2_000], sees=facts.sees)
 
     async def _on_child_workflow_execution_started_event_attributes(
             self, event: HistoryEvent, attrs: Any) -> None:
@@ -110,4 +110,4 @@ class MemberEvents(WalkState):
                   action="finished", member=facts.member, member_kind=facts.kind,
                   workflow_id=facts.workflow_id, task=facts.task[:2_000], status=result.status,
                   output=result.output, reason=result.reason, usage=result.usage,
-                  cost_usd=result.cost_usd)
+                  cost_usd=result.cost_usd, needs_help=result.needs_help)

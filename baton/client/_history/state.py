@@ -25,6 +25,7 @@ from baton.runs import (
     ModelCallEvent,
     RunEvent,
     RunResult,
+    SummarizedEvent,
     ToolCallEvent,
 )
 from baton.sessions import SESSION_AGENT, SESSION_WORKFLOW
@@ -85,6 +86,7 @@ class MemberFacts:
     closed_at: datetime | None = None
     execution_status: str = "RUNNING"
     result: RunResult | None = None
+    sees: str | None = None  # what it was given of earlier work
 
 
 @dataclass
@@ -118,9 +120,12 @@ class WalkState:
     notes: list[str] = field(default_factory=list)
     steps: dict[str, int] = field(default_factory=dict)  # agent → its latest step
     out: list[tuple[type[Any], datetime, dict[str, Any]]] = field(default_factory=list)
-    activities: dict[int, tuple[str, Any]] = field(default_factory=dict)  # by scheduled id
+    # by scheduled id: the activity type, its input, when it was scheduled
+    activities: dict[int, tuple[str, Any, datetime]] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)  # tool calls awaiting their outcome
-    failed_chat: dict[str, tuple[str, str]] = field(default_factory=dict)  # agent → profile, why
+    # agent → its last model call that failed for good: profile, error type, the run's reason
+    failed_chat: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    began: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # agent → step, start
     children: dict[int, MemberFacts] = field(default_factory=dict)  # by initiated event id
     updates: dict[str, Any] = field(default_factory=dict)  # decide updates awaiting an answer
     size: int = 0  # bytes of the current run's events so far
@@ -173,7 +178,8 @@ class WalkState:
         """Usage and cost so far: this workflow's model calls and its finished members."""
         usage, cost = Usage(), 0.0
         for kind, _, fields in self.out:
-            if kind is ModelCallEvent or (kind is ChildEvent and fields["action"] == "finished"):
+            if kind in (ModelCallEvent, SummarizedEvent) or (
+                    kind is ChildEvent and fields["action"] == "finished"):
                 usage, cost = usage + fields["usage"], cost + fields["cost_usd"]
         return usage, round(cost, 6)
 
@@ -200,15 +206,20 @@ class WalkState:
             current = current.cause if current.HasField("cause") else None
         return None
 
+    async def message(self, failure: Failure) -> str:
+        """A failure's own message (decrypted when the converter encrypts messages too)."""
+        message = failure.message
+        if failure.HasField("encoded_attributes"):
+            attributes = await self.decoder.value(failure.encoded_attributes, "a failure message")
+            message = str(jdict(attributes).get("message") or message)
+        return message
+
     async def failure(self, failure: Failure) -> tuple[str, str]:
         """The innermost cause's type and message: what actually went wrong, worded as the
         workflow saw it (the SDK's ``str()`` of an ``ApplicationError`` leads with its type)."""
         while failure.HasField("cause"):
             failure = failure.cause
-        message = failure.message
-        if failure.HasField("encoded_attributes"):  # a converter that encrypts messages too
-            attributes = await self.decoder.value(failure.encoded_attributes, "a failure message")
-            message = str(jdict(attributes).get("message") or message)
+        message = await self.message(failure)
         kind = failure.WhichOneof("failure_info") or ""
         error_type = failure.application_failure_info.type if kind == \
             "application_failure_info" else {"timeout_failure_info": "TimeoutError",

@@ -122,7 +122,7 @@ def _status(walk: Walk, events: list[RunEvent], previous: list[str]) -> AgentSta
 def member_view(facts: MemberFacts, *, ui_url: str, why: str) -> RunView:
     """A member run from its parent's history only (``why``: its own is not at hand)."""
     built = RunView(
-        run_id=facts.workflow_id, member=facts.member, member_kind=facts.kind,
+        run_id=facts.workflow_id, member=facts.member, member_kind=facts.kind, sees=facts.sees,
         workflow_type=facts.workflow_type, team=facts.team, agent=facts.agent,
         tenant=facts.tenant, execution_status=facts.execution_status,
         started_at=facts.started_at or facts.initiated_at, closed_at=facts.closed_at,

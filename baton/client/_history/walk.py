@@ -1,11 +1,12 @@
 """A run log rebuilt from a workflow's event history: no query, no worker, no replay.
 
-What the workflow logs has a trace in history: its input (``started``), each ``chat`` and
-``execute_tool`` activity (``model_started`` when scheduled, ``model_call``, costed with the
-prices the request recorded, and ``tool_call``), member runs (``child`` started and finished,
-with the member's typed result), approvals (memo upserts, ``decide`` updates and signals:
-``approvals``), failovers (a failed ``chat`` followed by one on another profile), continuations
-and the end (``finished`` and the ``RunResult``, typed even when the workflow closed failed).
+What the workflow logs has a trace in history: its input (``started``), each ``chat`` activity
+(``model_started`` when scheduled, ``model_attempt`` and ``model_call`` from the records its
+attempts kept; failovers and compactions from what the agent's next call asked: ``chats``), each
+``execute_tool`` activity (``tool_call``), member runs (``child`` started and finished, with the
+member's typed result), approvals (memo upserts, ``decide`` updates and signals:
+``approvals``), continuations and the end (``finished`` and the ``RunResult``, typed even when
+the workflow closed failed).
 Delegations, transfers and refused tool calls are read from the tool results the next model
 call carried.
 
@@ -24,27 +25,24 @@ from typing import Any
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from baton.client._history.decode import MISSING, tolerant
+from baton.client._history.chats import ChatEvents, step_of
+from baton.client._history.decode import MISSING
 from baton.client._history.end import RunEvents
 from baton.client._history.members import MemberEvents
-from baton.client._history.state import Call, at, host_of, jdict, number, text
-from baton.messages import Usage
+from baton.client._history.memory import MemoryEvents
+from baton.client._history.state import at, host_of, jdict, number, text
 from baton.runs import (
-    FailoverEvent,
-    ModelCallEvent,
-    ModelStartedEvent,
     StartedEvent,
     ToolCallEvent,
     ToolRefusedEvent,
 )
-from baton.specs import ServedProfile
 from baton.workflows._workflow_tools import TRANSFER_PREFIX
 from baton.workflows.supervisor import DELEGATE_PREFIX
 
 __all__ = ["Walk"]
 
 
-class Walk(MemberEvents, RunEvents):
+class Walk(ChatEvents, MemberEvents, MemoryEvents, RunEvents):
     """Reads the histories of one workflow id's runs, oldest first (``await walk.read(h)``);
     then ``events()``, ``result``, ``members`` and ``notes`` hold what they told."""
 
@@ -79,27 +77,23 @@ class Walk(MemberEvents, RunEvents):
     async def _on_activity_task_scheduled_event_attributes(self, event: HistoryEvent,
                                                            attrs: Any) -> None:
         kind = attrs.activity_type.name
-        if kind not in ("chat", "execute_tool"):
+        if kind not in ("chat", "execute_tool", "recall_memories"):
             return
-        what = "chat request" if kind == "chat" else "tool invocation"
+        what = {"chat": "chat request", "execute_tool": "tool invocation"}.get(kind, kind)
         value = await self.decoder.first(attrs.input.payloads, f"{what} (event {event.event_id})")
-        self.activities[event.event_id] = (kind, value)
+        self.activities[event.event_id] = (kind, value, at(event))
         request = jdict(value)
         if kind == "execute_tool":
             self.calls.pop(str(request.get("call_id")), None)
             return
-        agent, step = str(request.get("agent") or self.host), _step(request)
-        failed = self.failed_chat.pop(agent, None)
-        profile = str(request.get("profile_name") or "?")
-        if failed is not None and failed[0] != profile:
-            self.emit(FailoverEvent, at(event), agent=agent, step=step, from_profile=failed[0],
-                      to_profile=profile, reason=failed[1])
+        if kind != "chat":
+            return
+        if not request.get("summarize"):  # a summariser call neither is nor ends a failover
+            self.chat_scheduled(event, request)
         for message in request.get("delta") or []:
             self._tool_result(event, jdict(message))
-        attempt = request.get("attempt")
-        self.emit(ModelStartedEvent, at(event), agent=agent, step=step, profile=profile,
-                  model=str(jdict(request.get("profile")).get("model") or "?"),
-                  attempt=attempt if isinstance(attempt, int) and attempt > 0 else 1)
+        if not request.get("summarize"):
+            self.model_started(event, request)
 
     def _tool_result(self, event: HistoryEvent, message: dict[str, Any]) -> None:
         """A tool result the model is shown, for a call no activity ran: a delegation or a
@@ -117,47 +111,27 @@ class Walk(MemberEvents, RunEvents):
 
     async def _on_activity_task_completed_event_attributes(self, event: HistoryEvent,
                                                            attrs: Any) -> None:
-        kind, request = self.activities.get(attrs.scheduled_event_id, ("", None))
+        kind, request, _ = self.activities.get(attrs.scheduled_event_id, ("", None, at(event)))
         if not kind:
             return
         what = "chat response" if kind == "chat" else "tool outcome"
         value = await self.decoder.first(attrs.result.payloads, f"{what} (event {event.event_id})")
         if request is MISSING or value is MISSING:
             return
-        if kind == "chat":
-            self._model_call(event, jdict(request), jdict(value))
+        if kind == "recall_memories":
+            self.recalled(event, jdict(request), value)
+        elif kind == "chat" and jdict(request).get("summarize"):
+            self.summarized(event, jdict(request), jdict(value))
+        elif kind == "chat":
+            self.model_call(event, jdict(request), jdict(value))
         else:
             self._tool_call(event, jdict(request), jdict(value))
-
-    def _model_call(self, event: HistoryEvent, request: dict[str, Any],
-                    response: dict[str, Any]) -> None:
-        agent, step = str(request.get("agent") or self.host), _step(request)
-        self.steps[agent] = step
-        message = jdict(response.get("message"))
-        usage = tolerant(Usage, response.get("usage")) or Usage()
-        # The prices the run planned with, as the request recorded them: what the workflow
-        # charged, with the workflow's own pricing function.
-        profile = tolerant(ServedProfile, request.get("profile")) or ServedProfile()
-        calls = []
-        for raw in message.get("tool_calls") or []:
-            call = Call(str(jdict(raw).get("id")), agent, step, str(jdict(raw).get("name")),
-                        jdict(jdict(raw).get("arguments")))
-            self.calls[call.call_id] = call
-            calls.append({"id": call.call_id, "name": call.name, "arguments": call.arguments})
-        self.emit(ModelCallEvent, at(event), agent=agent, step=step,
-                  profile=str(request.get("profile_name") or "?"),
-                  model=str(response.get("model") or profile.model),
-                  provider=str(response.get("provider") or profile.provider), usage=usage,
-                  cost_usd=profile.cost_usd(usage.input_tokens, usage.output_tokens),
-                  latency_ms=number(response.get("latency_ms")),
-                  finish_reason=text(response.get("finish_reason")),
-                  content=text(message.get("content")), tool_calls=calls)
 
     def _tool_call(self, event: HistoryEvent, invocation: dict[str, Any],
                    outcome: dict[str, Any]) -> None:
         tool = jdict(invocation.get("tool"))
         self.emit(ToolCallEvent, at(event), agent=str(invocation.get("agent") or self.host),
-                  step=_step(invocation), call_id=str(invocation.get("call_id")),
+                  step=step_of(invocation), call_id=str(invocation.get("call_id")),
                   tool=str(tool.get("name") or "?"),
                   effect="write" if tool.get("effect") == "write" else "read",
                   arguments=jdict(invocation.get("arguments")),
@@ -176,22 +150,23 @@ class Walk(MemberEvents, RunEvents):
     async def _on_activity_task_failed_event_attributes(self, event: HistoryEvent,
                                                         attrs: Any) -> None:
         """An activity that used up its retries (or could not be retried)."""
-        kind, request = self.activities.get(attrs.scheduled_event_id, ("", None))
+        kind, request, scheduled_at = self.activities.get(attrs.scheduled_event_id,
+                                                          ("", None, at(event)))
         if not kind or request is MISSING:
             return
-        error_type, message = await self.failure(attrs.failure)
         request = jdict(request)
-        if kind == "chat":  # a failover, when the agent's next call uses another profile
-            self.failed_chat[str(request.get("agent") or self.host)] = (
-                str(request.get("profile_name") or "?"), f"{error_type}: {message}")
+        if kind == "recall_memories":  # the agent was told its memory is unavailable
             return
+        if kind == "chat" and request.get("summarize"):  # a mechanical summary took its place
+            error_type, message = await self.failure(attrs.failure)
+            self.summarized(event, request, None, f"{error_type}: {message}")
+            return
+        if kind == "chat":
+            await self.chat_failed(event, attrs, request, scheduled_at)
+            return
+        _, message = await self.failure(attrs.failure)
         name = str(jdict(request.get("tool")).get("name") or "?")
         self._tool_call(event, request, {"status": "error", "error_type": "tool_unavailable",
                                          "content": f"tool {name} is unavailable: {message}"})
 
     _on_activity_task_timed_out_event_attributes = _on_activity_task_failed_event_attributes
-
-
-def _step(payload: dict[str, Any]) -> int:
-    step = payload.get("step")
-    return step if isinstance(step, int) and not isinstance(step, bool) else 0

@@ -2,10 +2,10 @@
 
 One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
 :mod:`.run` (run, watch, status, demo), :mod:`.chat`, :mod:`.debug` (show, replay-tool,
-summary), :mod:`.ops` (runs, lint, examples, resume), :mod:`.approvals`, :mod:`.rollout`
-(deploy, rollout status|promote|rollback), :mod:`.budgets` and :mod:`.cost`. The command
-modules define plain functions and never import this module; it registers them, so the order
-here is the order of ``baton --help``.
+summary), :mod:`.ops` (runs, lint, examples, resume), :mod:`.approvals`, :mod:`.memory` (list,
+show, forget), :mod:`.rollout` (deploy, rollout status|promote|rollback), :mod:`.budgets` and
+:mod:`.cost`. The command modules define plain functions and never import this module; it
+registers them, so the order here is the order of ``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -30,6 +30,8 @@ from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.console import console
 from baton.client.cli.keys import keys
+from baton.client.cli.mcp import mcp
+from baton.client.cli.memory import memory
 from baton.errors import BatonError, SpecError
 
 __all__ = ["app", "main"]
@@ -74,11 +76,13 @@ app.command()(approvals.reject)
 app.command()(ops.lint)
 app.command()(ops.examples)
 app.command()(ops.resume)
+app.add_typer(memory)
 app.command()(rollout.deploy)
 app.add_typer(rollout.rollout)
 app.command()(budgets.budgets)
 app.command()(cost.cost)
 app.add_typer(keys)
+app.add_typer(mcp)
 
 
 def _exit_code(code: object) -> int:

@@ -27,10 +27,12 @@ from baton.runs import (
     ModelAttemptEvent,
     ModelCallEvent,
     ModelStartedEvent,
+    RecalledEvent,
     RunEvent,
     RunResult,
     RunStatus,
     StartedEvent,
+    SummarizedEvent,
     ToolCallEvent,
     ToolRefusedEvent,
     ValidationEvent,
@@ -117,12 +119,37 @@ def _model_line(event: ModelStartedEvent | ModelCallEvent | ModelAttemptEvent) -
         f"{cache_note(event.usage)} {event.latency_ms:.0f} ms{attempts_note(event)}{then}")
 
 
-def _history_line(event: CompactedEvent | ContinuedEvent) -> Text:
+def _history_line(event: CompactedEvent | ContinuedEvent | SummarizedEvent | RecalledEvent
+                  ) -> Text:
+    """What happened to the agent's memory: compaction, continuation, working and long-term."""
+    if isinstance(event, SummarizedEvent):
+        failed = f"; the summariser failed ({_short(event.error)}), a mechanical summary " \
+            "was kept" if event.error else ""
+        return Text(f"≡ summarised {event.folded_messages} messages with {event.model} "
+                    f"({event.tokens_before} → {event.tokens_after} prompt tokens, "
+                    f"{event.usage.total_tokens} spent){failed}", style="cyan")
+    if isinstance(event, RecalledEvent):
+        about = f" for {event.subject!r}" if event.subject else ""
+        return Text(f"◆ memory{about}: {event.outcome.replace('_', ' ')}, "
+                    f"{len(event.memories)} shown ({event.mode} search)", style="cyan")
     if isinstance(event, CompactedEvent):
         return Text(f"⟳ compacted {event.compacted_messages} messages: {_short(event.reason)}",
                     style="yellow")
     return Text(f"⟳ continued as new ({event.history_events} events, "
                 f"{event.compacted_messages} messages compacted)")
+
+
+def _child_line(event: ChildEvent) -> Text:
+    """A member started (with what it sees of earlier work) or ended (needing help, maybe)."""
+    if event.action == "started":
+        sees = f" [sees: {event.sees}]" if event.sees else ""
+        return Text(f"↳ {event.member_kind} {event.member} started ({event.workflow_id})"
+                    f"{sees}: {_short(event.task, 60)}")
+    state = event.status.value if event.status else "?"
+    said = _short(event.output or event.reason or "", 60)
+    if event.needs_help is not None:
+        said = f"needs help: {_short(event.needs_help.missing, 60)}"
+    return Text(f"↲ {event.member} {state}: {said} ({event.usage.total_tokens} tokens)")
 
 
 def event_line(event: RunEvent) -> Text:
@@ -150,17 +177,12 @@ def event_line(event: RunEvent) -> Text:
             who = f" by {event.by}" if event.by else ""
             why = f": {event.reason}" if event.reason else ""
             body = Text(f"⏸ approval {event.action} for {event.tool}{who}{why}", style="yellow")
-        case ChildEvent(action="started"):
-            body = Text(f"↳ {event.member_kind} {event.member} started ({event.workflow_id}): "
-                        f"{_short(event.task, 60)}")
         case ChildEvent():
-            state = event.status.value if event.status else "?"
-            said = _short(event.output or event.reason or "", 60)
-            body = Text(f"↲ {event.member} {state}: {said} ({event.usage.total_tokens} tokens)")
+            body = _child_line(event)
         case FailoverEvent():
             body = Text(f"⇄ failover {event.from_profile} → {event.to_profile}: {event.reason}",
                         style="yellow")
-        case CompactedEvent() | ContinuedEvent():
+        case CompactedEvent() | ContinuedEvent() | SummarizedEvent() | RecalledEvent():
             body = _history_line(event)
         case FinishedEvent():
             why = f" ({event.reason})" if event.reason else ""
@@ -216,6 +238,8 @@ def result_panel(result: RunResult, failed_calls: list[ToolCallEvent] | None = N
         rows.append(("reason", result.reason))
     if (hint := resume_hint(result)) is not None:
         rows.append(("resume", hint))
+    if result.needs_help is not None:
+        rows.append(("needs help", Text(result.needs_help.text(), style="yellow")))
     if failed_calls:
         said = "; ".join(f"{e.agent} {e.tool}: {_short(e.content, 60)}" for e in failed_calls[:3])
         more = f" (and {len(failed_calls) - 3} more)" if len(failed_calls) > 3 else ""

@@ -117,7 +117,8 @@ def _duration(events: list[RunEvent]) -> str:
 
 def _label(node: RunView) -> Text:
     status = node.run_status
-    who = (f"member {node.member} ({node.member_kind or '?'})  " if node.member
+    sees = f" sees: {node.sees}" if node.sees else ""
+    who = (f"member {node.member} ({node.member_kind or '?'}){sees}  " if node.member
            else f"run {node.run_id}  team {node.team or '?'}  ")
     text = Text.assemble(
         (who, "bold"), (node.run_id if node.member else "", "bold"),
@@ -143,6 +144,8 @@ def _label(node: RunView) -> Text:
                     else f"\n  run log unavailable: {node.query_error}", style="yellow")
     for note in node.notes:
         text.append(f"\n  note: {note}", style="yellow")
+    if node.member and node.result is not None and node.result.needs_help is not None:
+        text.append(f"\n  {node.result.needs_help.text()}", style="yellow")
     return text
 
 
@@ -225,6 +228,14 @@ def step_diff(diff: StepDiff) -> list[RenderableType]:
         parts.append(Text("(the conversation was compacted; rebuilt from the run log)",
                           style="yellow"))
     body = Text()
+    if diff.summarized is not None:  # working memory, before this step's model call
+        folded = diff.summarized
+        body.append(f"working memory: {folded.folded_messages} earlier messages folded into a "
+                    f"summary by {folded.model} ({folded.tokens_before} → "
+                    f"{folded.tokens_after} prompt tokens)\n", style="bold")
+        body.append(f"- {folded.folded_messages} messages\n", style="red")
+        for line in folded.summary.splitlines() or [""]:
+            body.append(f"+ summary: {line}\n", style="green")
     for message in diff.added:
         for line in _message_lines(message):
             body.append(f"+ {line}\n", style="green")

@@ -42,6 +42,8 @@ _ENDINGS = {
     RunStatus.TENANT_BUDGET_EXHAUSTED: (
         "It stopped because its tenant's budget for the day or month ran out"),
     RunStatus.OUTPUT_INVALID: "It stopped because its answer never had the required format",
+    RunStatus.INPUT_INVALID: "It stopped because a member's input never had the format that "
+                             "member requires",
     RunStatus.REFUSED: "It stopped because the model refused the task",
     RunStatus.CONTEXT_EXCEEDED: "It stopped because the conversation grew too long for the model",
     RunStatus.FAILED: "It failed",
@@ -65,6 +67,18 @@ def _answer_lines(agent: str, event: ValidationEvent | ModelCallEvent) -> list[s
                 else "did not have the required format")
         return [f"{agent}'s answer {what} (attempt {event.attempt}); it was asked again."]
     return [f"{agent}'s model refused: {_clip(event.refusal, 300)}"] if event.refusal else []
+
+
+def _member_lines(event: ChildEvent) -> list[str]:
+    """How a member ended, and what it said it lacked when it asked for help."""
+    state = event.status.value if event.status else "unknown"
+    lines = [f"{event.member} ({event.member_kind}) was given a task and ended {state}: "
+             f"{_clip(event.output or event.reason, 160) or 'no answer'}."]
+    if event.needs_help is not None:
+        report = event.needs_help
+        lines.append(f"{event.member} asked for help: it was still missing "
+                     f"{_clip(report.missing, 160)} after {_plural(report.steps, 'step')}.")
+    return lines
 
 
 def _who_did_what(node: RunView) -> list[str]:
@@ -102,9 +116,7 @@ def _who_did_what(node: RunView) -> list[str]:
                          f"({kinds}) and {'was' if len(failed) == 1 else 'were'} dealt with.")
     for event in node.events:
         if isinstance(event, ChildEvent) and event.action == "finished":
-            state = event.status.value if event.status else "unknown"
-            lines.append(f"{event.member} ({event.member_kind}) was given a task and ended "
-                         f"{state}: {_clip(event.output or event.reason, 160) or 'no answer'}.")
+            lines += _member_lines(event)
         elif isinstance(event, FailoverEvent):
             lines.append(f"The model service for {event.agent} failed ({_clip(event.reason, 100)}"
                          f"); Baton switched from {event.from_profile} to {event.to_profile}.")

@@ -53,6 +53,9 @@ def run(
     *,
     input_: Annotated[str | None, typer.Option("--input", "-i", help="the task")] = None,
     tenant: Annotated[str, typer.Option(help="tenant (budgets, search attribute)")] = "default",
+    subject: Annotated[str | None, typer.Option(
+        help="whom the run is about (a customer, a repository): long-term memory is kept per "
+             "tenant and subject")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="print the run id and exit")] = False,
     run_id: Annotated[str | None, typer.Option(help="workflow id (default TEAM-<8 hex>)")] = None,
     as_is: Annotated[bool, typer.Option(
@@ -78,8 +81,8 @@ def run(
 
     async def go() -> None:
         client = await BatonClient.connect(settings)
-        chosen = await client.start_run(spec or team, text, tenant=tenant, run_id=run_id,
-                                        use_rollout=not as_is)
+        chosen = await client.start_run(spec or team, text, tenant=tenant, subject=subject,
+                                        run_id=run_id, use_rollout=not as_is)
         started = chosen.run_id
         if chosen.track != "as-is":
             errors.print(f"version {chosen.label} ({chosen.digest}, {chosen.track}) from the "
