@@ -25,7 +25,9 @@
     ├── RunNotFoundError           a client asked about a run id Temporal does not know
     ├── RunExistsError             a client started a run with a workflow id already used
     ├── QueryTimeoutError          no worker answered a client's query in time
-    └── ApprovalRefusedError       the workflow refused a decision (unknown, decided, not allowed)
+    ├── ApprovalRefusedError       the workflow refused a decision (unknown, decided, not allowed)
+    ├── SessionBusyError           a session already has as many unanswered messages as it queues
+    └── SessionClosedError         a session has ended (or ended before it answered a message)
 
 Inside activities these become ``temporalio.exceptions.ApplicationError`` whose ``type`` is the
 class name above and whose ``non_retryable`` flag follows the class, so Temporal's own retry
@@ -58,6 +60,8 @@ __all__ = [
     "RunExistsError",
     "RunNotFoundError",
     "RunRefusedError",
+    "SessionBusyError",
+    "SessionClosedError",
     "SpecError",
     "StackError",
     "ToolDefinitionError",
@@ -187,3 +191,13 @@ class QueryTimeoutError(BatonError):
 
 class ApprovalRefusedError(BatonError):
     """The workflow refused a decision (unknown or decided approval, approver not allowed)."""
+
+
+class SessionBusyError(BatonError):
+    """A session refused a message: as many messages as it queues wait for a reply already
+    (Temporal bounds the updates in flight per workflow). Send it once a reply has come."""
+
+
+class SessionClosedError(BatonError):
+    """The session has ended (closed, idle, out of budget or cancelled), or ended before it
+    answered this message."""

@@ -17,10 +17,10 @@ It brings:
   breaking replay;
 * interceptors: log context and GenAI spans, and Temporal's OpenTelemetry plugin ordered before
   them when tracing is on;
-* the eight pattern workflows, the tenant budget and rollout workflows, and the
-  ``resolve_catalog``, ``chat``, ``execute_tool``, ``recall_memories``, ``store_memory``,
-  ``reserve_tenant_budget`` and ``version_stats`` activities, built from the worker's
-  configuration: the model profiles it serves, the tools of its ``tool_modules`` and of its
+* the eight pattern workflows, the session workflow, the tenant budget and rollout workflows,
+  and the ``resolve_catalog``, ``chat``, ``execute_tool``, ``recall_memories``,
+  ``store_memory``, ``reserve_tenant_budget`` and ``version_stats`` activities, built from the
+  worker's configuration: the model profiles it serves, the tools of its ``tool_modules`` and of its
   ``mcp_servers`` plus the built-in memory tools, its tenant budgets, its idempotency ledger
   (``ledger_url``), its memory store (``memory_url``) and one pooled HTTP client, opened and
   closed with the worker (as are the MCP servers: started in the background when a worker
@@ -71,8 +71,8 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
     "baton.idempotency", "baton.memory", "baton.messages", "baton.patterns", "baton.reports",
-    "baton.rollout", "baton.runs", "baton.schemas", "baton.signing", "baton.specs",
-    "baton.visibility", "cryptography", "jsonschema",
+    "baton.rollout", "baton.runs", "baton.schemas", "baton.sessions", "baton.signing",
+    "baton.specs", "baton.streaming", "baton.visibility", "cryptography", "jsonschema",
 )
 
 

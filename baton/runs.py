@@ -31,6 +31,7 @@ __all__ = [
     "MessagesPage",
     "ModelAttemptEvent",
     "ModelCallEvent",
+    "ModelStartedEvent",
     "PageRequest",
     "PatternCarry",
     "RecalledEvent",
@@ -266,6 +267,16 @@ class StartedEvent(_Event):
     tenant: str
 
 
+class ModelStartedEvent(_Event):
+    """A model call's attempt was sent to a worker: what live clients show while it runs. Its
+    answer is the ``model_call`` (or a failed ``model_attempt``) of the same step."""
+
+    kind: Literal["model_started"] = "model_started"
+    profile: str
+    model: str
+    attempt: int = 1
+
+
 class ModelCallEvent(_Event):
     """A model call that was answered. ``latency_ms`` is the answering attempt's; the step's
     model call began at ``started_at`` and took ``duration_ms`` over ``attempt`` attempts (the
@@ -433,9 +444,9 @@ class FinishedEvent(_Event):
 
 
 RunEvent = Annotated[
-    StartedEvent | ModelCallEvent | ModelAttemptEvent | ToolCallEvent | ToolRefusedEvent
-    | ValidationEvent | ApprovalEvent | FailoverEvent | CompactedEvent | ContinuedEvent
-    | ChildEvent | FinishedEvent | SummarizedEvent | RecalledEvent,
+    StartedEvent | ModelStartedEvent | ModelCallEvent | ModelAttemptEvent | ToolCallEvent
+    | ToolRefusedEvent | ValidationEvent | ApprovalEvent | FailoverEvent | CompactedEvent
+    | ContinuedEvent | ChildEvent | FinishedEvent | SummarizedEvent | RecalledEvent,
     Field(discriminator="kind"),
 ]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bench import (
     _results,
+    events,
     fanout,
     floor,
     history,
@@ -22,7 +23,7 @@ from bench._env import bench_env
 
 BENCHMARKS = {"floor": floor, "step_overhead": step_overhead, "history": history,
               "tracing": tracing, "fanout": fanout, "throughput": throughput,
-              "prompt_cache": prompt_cache, "memory": memory}
+              "prompt_cache": prompt_cache, "memory": memory, "events": events}
 
 
 async def main() -> None:

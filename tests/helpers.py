@@ -7,7 +7,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from baton.approvals import ApprovalDecision, PendingApproval
 from baton.client import run_result
@@ -71,3 +73,18 @@ async def run_approving(client: Client, settings: BatonSettings, team: TeamSpec,
             approved += 1
         await asyncio.wait([result_task], timeout=0.05)
     return result_task.result(), approved
+
+
+async def make_current(client: Client, settings: BatonSettings) -> None:
+    """What an operator does once the new version's workers poll (`temporal worker deployment
+    set-current-version`): new runs start on it; pinned runs stay where they are."""
+    for _ in range(100):
+        try:
+            await client.workflow_service.set_worker_deployment_current_version(
+                SetWorkerDeploymentCurrentVersionRequest(
+                    namespace=client.namespace, deployment_name=settings.deployment_name,
+                    build_id=settings.build_id))
+            return
+        except RPCError:  # the version registers with its first poll
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"version {settings.build_id} never became current")

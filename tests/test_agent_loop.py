@@ -42,8 +42,9 @@ async def test_tool_call_then_answer(client: Client, settings: BatonSettings,
     assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
     scripted.assert_script_consumed(run_id)
     kinds = [e.kind for e in await _events(client, run_id)]
-    assert kinds == ["started", "model_call", "tool_call", "model_call", "finished"]
-    tool_event = (await _events(client, run_id))[2]
+    assert kinds == ["started", "model_started", "model_call", "tool_call", "model_started",
+                     "model_call", "finished"]
+    tool_event = (await _events(client, run_id))[3]
     assert tool_event.status == "ok" and tool_event.result["order_id"] == "A1001"
     assert len(tool_event.idempotency_key) == 64
 

@@ -14,11 +14,9 @@ import uuid
 from typing import Any
 
 import pytest
-from helpers import new_run_id, support_team
+from helpers import make_current, new_run_id, support_team
 from release_two import RELEASE_2
-from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from baton.approvals import ApprovalDecision
@@ -34,21 +32,6 @@ from baton.workflows import ALL_WORKFLOWS
 LOOKUP = {"name": "lookup_order", "arguments": {"order_id": "A1001"}}
 REFUND = {"name": "issue_refund",
           "arguments": {"order_id": "A1001", "amount": 10.0, "reason": "arrived broken"}}
-
-
-async def make_current(client: Client, settings: BatonSettings) -> None:
-    """What an operator does once the new version's workers poll (`temporal worker deployment
-    set-current-version`): new runs start on it; pinned runs stay where they are."""
-    for _ in range(100):
-        try:
-            await client.workflow_service.set_worker_deployment_current_version(
-                SetWorkerDeploymentCurrentVersionRequest(
-                    namespace=client.namespace, deployment_name=settings.deployment_name,
-                    build_id=settings.build_id))
-            return
-        except RPCError:  # the version registers with its first poll
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"version {settings.build_id} never became current")
 
 
 async def memo_release(client: Client, run_id: str) -> Any:

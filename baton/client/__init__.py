@@ -2,12 +2,14 @@
 
 ``from baton.client import BatonClient, EmbeddedStack`` is the programmatic entry point;
 ``BatonClient.runs`` is a :class:`RunReader`, which reads runs with nothing but a Temporal
-client. The ``baton`` CLI lives in :mod:`baton.client.cli` and only orchestrates these.
+client; ``BatonClient.session`` opens a :class:`Session`, a conversation with a team. The
+``baton`` CLI lives in :mod:`baton.client.cli` and only orchestrates these.
 """
 
 from baton.client._workflow import run_result
 from baton.client.api import WORKFLOW_TYPE, BatonClient, QueryTimeoutError, RunExistsError, RunView
 from baton.client.reader import RunReader
+from baton.client.session import Session
 from baton.client.stack import EmbeddedStack, find_temporal_binary, free_port
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "RunExistsError",
     "RunReader",
     "RunView",
+    "Session",
     "find_temporal_binary",
     "free_port",
     "run_result",

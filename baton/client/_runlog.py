@@ -15,10 +15,9 @@ answers, its history is read instead and the query's failure is kept as a note.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from baton.client._history.state import MemberFacts
 from baton.client._history.view import HistoryRead, fetch_chain, member_view, read_chain
@@ -26,10 +25,10 @@ from baton.client._totals import totals
 from baton.client._workflow import WorkflowReader
 from baton.client.views import RunView
 from baton.errors import QueryTimeoutError, RunNotFoundError
-from baton.runs import AgentStatus, ChildEvent, FinishedEvent, RunEvent
+from baton.runs import AgentStatus, ChildEvent, RunEvent
 from baton.visibility import AGENT, TEAM, TENANT, VERSION
 
-__all__ = ["VERSION_MEMO", "follow", "view", "whole_log"]
+__all__ = ["VERSION_MEMO", "view", "whole_log"]
 
 MAX_DEPTH = 8  # nested teams deeper than this are not expanded (lint warns far earlier)
 VERSION_MEMO = "baton_version"  # memo of a run started by BatonClient: {"label": …, "track": …}
@@ -125,31 +124,3 @@ async def _member(reader: WorkflowReader, workflow_id: str, *, member: str, memb
             return None
         return member_view(facts, ui_url=reader.ui_url(workflow_id),
                            why="its own history is no longer kept")
-
-
-async def follow(reader: WorkflowReader, run_id: str, *, interval_s: float
-                 ) -> AsyncIterator[RunEvent]:
-    """Poll the current run's log until the entry agent finishes (``RunReader.watch``)."""
-    await reader.describe(run_id)  # RunNotFoundError before the first poll, not in a loop
-    root = None
-    cursor = 0
-    while True:
-        try:
-            new = await reader.current_log(run_id, offset=cursor)
-        except (QueryTimeoutError, WorkflowQueryFailedError):
-            # No worker yet, or the workflow has not run its first task: keep waiting, the
-            # run itself is durable; a run that ends is noticed through describe below.
-            new = []
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.FAILED_PRECONDITION:  # not ready for queries yet
-                raise
-            new = []
-        for event in new:
-            yield event
-        cursor += len(new)
-        if root is None and new:
-            root = new[0].agent  # the first event is the entry agent's "started"
-        done = any(isinstance(e, FinishedEvent) and e.agent == root for e in new)
-        if done or (not new and await reader.closed(run_id)):
-            return
-        await asyncio.sleep(interval_s)

@@ -44,6 +44,7 @@ from baton.client._runlog import VERSION_MEMO
 from baton.client._tracing import client_interceptors
 from baton.client._workflow import not_found
 from baton.client.reader import POLL_INTERVAL_S, RunReader
+from baton.client.session import Session, Sessions
 from baton.client.views import ReplayReport, RunRow, RunView
 from baton.errors import (
     ApprovalRefusedError,
@@ -58,6 +59,7 @@ from baton.runs import Admission, AgentStatus, RunEvent, RunInput, RunResult, Ru
 from baton.settings import BatonSettings
 from baton.signing import load_private_key, signed
 from baton.specs import TeamSpec
+from baton.streaming import TreeEvent
 from baton.visibility import AGENT, STATUS, TEAM, TENANT, VERSION
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "QueryTimeoutError",
     "RunExistsError",
     "RunView",
+    "Session",
     "StartedRun",
     "new_run_id",
 ]
@@ -76,7 +79,7 @@ ADMISSION_TIMEOUT_S = 30.0
 NO_WORKER_ADMISSION_S = 3.0
 
 
-class BatonClient(Operations):
+class BatonClient(Operations, Sessions):
     """Typed async API over one Temporal client (built by ``worker.connect``); reads go through
     ``runs``, a :class:`RunReader` over the same client."""
 
@@ -154,10 +157,11 @@ class BatonClient(Operations):
                 from exc
         return run_id
 
-    async def _start_admitted(self, workflow: str, run: RunInput, options: dict[str, Any],
-                              timeout_s: float) -> None:
+    async def _start_admitted(self, workflow: str, run: object, options: dict[str, Any],
+                              timeout_s: float | None = None) -> None:
         """Start and ask for admission in one request (update-with-start), so the answer comes
         from the run's first workflow task, before a refused run closes."""
+        timeout_s = ADMISSION_TIMEOUT_S if timeout_s is None else timeout_s
         if not await self._workers_polling():
             # Nobody has polled lately: a worker that is only just starting still gets a moment,
             # then the run waits for one (it starts when a worker polls its task queue).
@@ -284,7 +288,21 @@ class BatonClient(Operations):
         """Open approvals of a run and its member runs; without a run id, of every run."""
         return await self.runs.pending_approvals(run_id, team=team, tenant=tenant)
 
+    def events(self, run_id: str, offset: int = 0) -> AsyncIterator[RunEvent]:
+        """The run's events as they happen (model call started and answered with usage, tool
+        calls with results, approvals, members started and finished, the end), from
+        ``offset`` (an event's ``seq``: resume after a disconnect with the last seq + 1) on,
+        across continue-as-new; ends after the run's ``finished`` event. Long-polls the run's
+        ``events`` update; nothing is polled from history."""
+        return self.runs.events(run_id, offset=offset)
+
+    def event_tree(self, run_id: str, offset: int = 0) -> AsyncIterator[TreeEvent]:
+        """``events`` of the run and of every member run it starts (child workflows at any
+        depth), merged as they happen; each ``TreeEvent`` names the workflow that logged it."""
+        return self.runs.event_tree(run_id, offset=offset)
+
     def watch(self, run_id: str, *, interval_s: float = POLL_INTERVAL_S
               ) -> AsyncIterator[RunEvent]:
-        """Yield run-log events as they are appended; stop once the run has finished."""
+        """The run's events from its start (``events(run_id)``); ``interval_s`` paces the
+        query fallback used while the run refuses more long polls."""
         return self.runs.watch(run_id, interval_s=interval_s)

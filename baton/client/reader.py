@@ -3,7 +3,8 @@
 One workflow (describe, queries, run-log pages, messages, input, result) comes from
 :class:`~baton.client._workflow.WorkflowReader`; this class adds the whole run: the log across
 continue-as-new, the tree of member runs with totals, visibility search, open approvals across
-runs, step diffs, the lookups a tool replay needs, and following a run as it goes. It never
+runs, step diffs, the lookups a tool replay needs, and following a run as it goes (the live event
+stream: ``events`` and ``event_tree``). It never
 starts or changes a run (that is :class:`baton.client.api.BatonClient`), so it needs only the
 namespace, the task queue and the Temporal UI address::
 
@@ -19,11 +20,14 @@ from dataclasses import dataclass
 
 from baton.approvals import PendingApproval
 from baton.client import _diff, _runlog, _search
+from baton.client._event_tree import follow_tree
+from baton.client._events import follow_events
 from baton.client._search import parse_since, runs_query
 from baton.client._workflow import WorkflowReader
 from baton.client.views import RunRow, RunView, StepDiff
 from baton.errors import BatonError
 from baton.runs import AgentStatus, RunEvent, ToolCallEvent
+from baton.streaming import TreeEvent
 
 __all__ = ["POLL_INTERVAL_S", "RecordedCall", "RunReader", "parse_since", "runs_query"]
 
@@ -89,7 +93,18 @@ class RunReader(WorkflowReader):
         raise BatonError(f"no tool call {call_id!r} in run {run_id!r}; `baton show {run_id}` "
                          "lists each call id")
 
+    def events(self, run_id: str, *, offset: int = 0, interval_s: float = POLL_INTERVAL_S
+               ) -> AsyncIterator[RunEvent]:
+        """The run's events as they are logged, from ``offset`` (a ``seq``) on, across
+        continue-as-new; ends after the run's ``finished`` event (see ``_events``)."""
+        return follow_events(self, run_id, offset=offset, interval_s=interval_s)
+
+    def event_tree(self, run_id: str, *, offset: int = 0, interval_s: float = POLL_INTERVAL_S
+                   ) -> AsyncIterator[TreeEvent]:
+        """The run's events and its members' (child workflows, nested), as they are logged."""
+        return follow_tree(self, run_id, offset=offset, interval_s=interval_s)
+
     def watch(self, run_id: str, *, interval_s: float = POLL_INTERVAL_S
               ) -> AsyncIterator[RunEvent]:
-        """Yield run-log events as they are appended; stop once the run has finished."""
-        return _runlog.follow(self, run_id, interval_s=interval_s)
+        """The run's events as they are logged, from its start (``events`` from 0)."""
+        return self.events(run_id, interval_s=interval_s)

@@ -20,6 +20,7 @@ from baton.runs import (
     FailoverEvent,
     FinishedEvent,
     ModelCallEvent,
+    ModelStartedEvent,
     RunEvent,
     StartedEvent,
     ToolCallEvent,
@@ -107,6 +108,8 @@ def event_line(event: RunEvent) -> Line:  # noqa: PLR0911  # one return per even
         case StartedEvent():
             return Line(who, "started", f"started (team {event.team}, tenant {event.tenant})",
                         clip(event.input))
+        case ModelStartedEvent():
+            return Line(who, "model", f"asking {event.model}…", "")
         case ModelCallEvent():
             called = ", ".join(str(c.get("name", "?")) for c in event.tool_calls)
             return Line(who, "model", f"{event.model}: {event.usage.input_tokens} + "

@@ -2,8 +2,8 @@
 
 The search is ``baton runs``'s visibility query (team, tenant, status, start time), shown so it
 can be pasted into the Temporal UI. The run page is the tree of members with every step, tool
-call and cost, the plain-language summary and the approvals that wait, streamed live while the
-run goes on and final once it has ended.
+call and cost, the plain-language summary and the approvals that wait, rendered again whenever
+the run's live event stream delivers an event and final once it has ended.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from baton.client.views import RunView
 from baton.console import present
 from baton.console.app import console_of, person_of, render
 from baton.console.feed import visible_to
-from baton.console.streams import live
+from baton.console.streams import live_on
 from baton.errors import BatonError, RunNotFoundError
 from baton.runs import RunStatus, StartedEvent
 
 __all__ = ["routes"]
 
-RUN_INTERVAL_S = 1.0
 _FILTERS = ("team", "tenant", "status", "since")
 
 
@@ -42,7 +41,11 @@ class Node:
 
 
 def _nodes(view: RunView, depth: int = 0) -> list[Node]:
-    out = [Node(depth, view, [present.event_line(e) for e in view.events], view.ui_url)]
+    # A model call being asked shows while it is the newest event; once answered, its
+    # model_call line says it all.
+    events = [e for i, e in enumerate(view.events)
+              if e.kind != "model_started" or i == len(view.events) - 1]
+    out = [Node(depth, view, [present.event_line(e) for e in events], view.ui_url)]
     for child in view.children:
         out += _nodes(child, depth + 1)
     return out
@@ -115,7 +118,9 @@ async def run_stream(request: Request) -> Response:
         context = await _run_context(request, person, run_id)
         return console.fragment("_run.html", **context), not context["running"]
 
-    return live(fragment, interval_s=RUN_INTERVAL_S)
+    # Rendered again when the run or one of its members logs an event (its live event stream),
+    # not on a clock: a page costs nothing while the run waits, and shows a step at once.
+    return live_on(fragment, lambda: console.client.event_tree(run_id))
 
 
 routes = [Route("/runs", runs), Route("/runs/{run_id}", run),

@@ -69,6 +69,7 @@ class Expectation(_Frozen):
     """Checks on the request a step answers; failing one answers 400 script_expectation_failed."""
 
     last_message_contains: str | None = None
+    messages_contain: tuple[str, ...] = ()  # each somewhere in the request's messages
     tools_include: tuple[str, ...] = ()
 
 

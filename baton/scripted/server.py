@@ -69,6 +69,9 @@ def _scripted(step: script.ScriptStep, query: wire.ChatQuery) -> wire.Answer | s
     names, wanted = [t.name for t in query.tools], expect.last_message_contains if expect else None
     if wanted is not None and wanted not in last:
         return f"expected the last message to contain {wanted!r}, got {last!r}"
+    if expect and (absent := [text for text in expect.messages_contain
+                              if not any(text in m.content for m in query.messages)]):
+        return f"expected the request's messages to contain {absent}"
     if expect and (missing := sorted(set(expect.tools_include) - set(names))):
         return f"expected tools {missing} in the request, got {names}"
     if step.tool_calls is not None:

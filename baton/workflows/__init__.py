@@ -13,7 +13,8 @@ from typing import Any
 __all__ = [
     "ALL_WORKFLOWS", "WORKFLOW_TYPES", "AgentWorkflow", "BlackboardWorkflow", "DebateWorkflow",
     "FanoutWorkflow", "HandoffWorkflow", "HierarchicalWorkflow", "PipelineWorkflow",
-    "RolloutWorkflow", "SupervisorWorkflow", "TenantBudgetWorkflow", "workflow_type",
+    "RolloutWorkflow", "SessionWorkflow", "SupervisorWorkflow", "TenantBudgetWorkflow",
+    "workflow_type",
 ]
 
 

@@ -28,7 +28,9 @@ from baton.workflows._admission import AdmissionHost, admit
 from baton.workflows._agent_loop import AgentLoop
 from baton.workflows._approval import ApprovalGate
 from baton.workflows._approvals_host import ApprovalsHost
+from baton.workflows._events import EventsHost
 from baton.workflows._relay import ApprovalRelay
+from baton.workflows._runlog import RunLog
 
 __all__ = ["AgentHost", "set_status"]
 
@@ -40,8 +42,11 @@ def set_status(status: RunStatus, cost_usd: float | None = None) -> None:
     workflow.upsert_search_attributes(updates)
 
 
-class AgentHost(AdmissionHost, ApprovalsHost):
+class AgentHost(AdmissionHost, ApprovalsHost, EventsHost):
     _loop: AgentLoop
+
+    def _event_log(self) -> RunLog:
+        return self._loop.log
 
     def _approvals(self) -> tuple[ApprovalGate, ApprovalRelay]:
         return self._loop.gate, self._loop.relay

@@ -19,6 +19,7 @@ from baton.runs import (
     FailoverEvent,
     ModelAttemptEvent,
     ModelCallEvent,
+    ModelStartedEvent,
     RunStatus,
 )
 from baton.specs import ServedProfile
@@ -77,6 +78,8 @@ class ModelTurn(ToolTurn):
                 prefix=prefix, delta=delta, tools=() if sent else tools,
                 output_schema=None if sent else schemas.output_schema, schemas_digest=digest,
                 step=self.step, max_output_tokens=room)
+            self.log.add(ModelStartedEvent, step=self.step, profile=self.profile_name,
+                         model=profile.model)  # for live event streams
             try:
                 response = await _activities.chat(
                     request, summary=f"chat {profile.model}: {self.agent.name} step {self.step}",

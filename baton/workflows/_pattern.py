@@ -43,6 +43,7 @@ from baton.workflows._agent_loop import AgentLoop
 from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._approvals_host import ApprovalsHost
 from baton.workflows._budget import BudgetTracker
+from baton.workflows._events import EventsHost
 from baton.workflows._host import set_status
 from baton.workflows._members import Members
 from baton.workflows._relay import ApprovalRelay
@@ -206,11 +207,14 @@ class PatternRun:
             children=list(self.members.records), details=details or {}, needs_help=needs_help)
 
 
-class PatternHost(AdmissionHost, ApprovalsHost):
+class PatternHost(AdmissionHost, ApprovalsHost, EventsHost):
     """Queries of a pattern workflow; the subclass sets ``self._pattern`` in its ``__init__``
     (decorated ``@workflow.init``) so a query arriving with the first task finds it."""
 
     _pattern: PatternRun
+
+    def _event_log(self) -> RunLog:
+        return self._pattern.log
 
     def _admitted(self) -> Admission | None:
         return self._pattern.admission

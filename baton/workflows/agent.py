@@ -2,7 +2,8 @@
 child every other pattern starts per agent (so the Temporal UI shows the tree).
 
 Public interface (people type these names): query ``status``, ``messages``, ``run_log``,
-``pending_approvals``; signal and update ``decide``.
+``pending_approvals``; signal and update ``decide``; update and query ``events`` (the live
+event stream, ``baton.streaming``).
 """
 
 from __future__ import annotations

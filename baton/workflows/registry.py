@@ -9,18 +9,21 @@ from baton.workflows.handoff import HandoffWorkflow
 from baton.workflows.hierarchical import HierarchicalWorkflow
 from baton.workflows.pipeline import PipelineWorkflow
 from baton.workflows.rollout import RolloutWorkflow
+from baton.workflows.session import SessionWorkflow
 from baton.workflows.supervisor import SupervisorWorkflow
 from baton.workflows.tenant_budget import TenantBudgetWorkflow
 
 __all__ = [
     "ALL_WORKFLOWS", "WORKFLOW_TYPES", "AgentWorkflow", "BlackboardWorkflow", "DebateWorkflow",
     "FanoutWorkflow", "HandoffWorkflow", "HierarchicalWorkflow", "PipelineWorkflow",
-    "RolloutWorkflow", "SupervisorWorkflow", "TenantBudgetWorkflow", "workflow_type",
+    "RolloutWorkflow", "SessionWorkflow", "SupervisorWorkflow", "TenantBudgetWorkflow",
+    "workflow_type",
 ]
 
-# The eight patterns, then the two entity workflows (one per tenant with a budget, one per team
-# with a rollout).
+# The eight patterns, the session (a conversation with a team), then the two entity workflows
+# (one per tenant with a budget, one per team with a rollout).
 ALL_WORKFLOWS: list[type] = [
     AgentWorkflow, SupervisorWorkflow, HierarchicalWorkflow, PipelineWorkflow, FanoutWorkflow,
-    DebateWorkflow, HandoffWorkflow, BlackboardWorkflow, TenantBudgetWorkflow, RolloutWorkflow,
+    DebateWorkflow, HandoffWorkflow, BlackboardWorkflow, SessionWorkflow, TenantBudgetWorkflow,
+    RolloutWorkflow,
 ]

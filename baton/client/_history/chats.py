@@ -25,7 +25,13 @@ from baton.calls import ChatAttempt, ChatResponse
 from baton.client._history.decode import MISSING, tolerant
 from baton.client._history.state import Call, WalkState, at, jdict, number, text
 from baton.messages import Usage
-from baton.runs import CompactedEvent, FailoverEvent, ModelAttemptEvent, ModelCallEvent
+from baton.runs import (
+    CompactedEvent,
+    FailoverEvent,
+    ModelAttemptEvent,
+    ModelCallEvent,
+    ModelStartedEvent,
+)
 from baton.specs import ServedProfile
 from baton.workflows._call_failure import Failure, decide, one_attempt, raised, timed_out
 
@@ -61,6 +67,12 @@ class ChatEvents(WalkState):
                             if (found := _SUMMARY.match(str(jdict(m).get("content") or "")))), 0)
             self.emit(CompactedEvent, at(event), agent=agent, step=step,
                       compacted_messages=dropped, reason=reason)
+
+    def model_started(self, event: HistoryEvent, request: dict[str, Any]) -> None:
+        """The call was sent to a worker (what live clients show while it runs)."""
+        self.emit(ModelStartedEvent, at(event), agent=str(request.get("agent") or self.host),
+                  step=step_of(request), profile=str(request.get("profile_name") or "?"),
+                  model=_profile(request).model)
 
     def _attempts(self, event: HistoryEvent, request: dict[str, Any],
                   records: list[ChatAttempt] | tuple[ChatAttempt, ...]) -> None:

@@ -13,6 +13,7 @@ from temporalio.api.history.v1 import HistoryEvent
 
 from baton.client._history.state import MemberFacts, WalkState, at, host_of, jdict, text
 from baton.runs import ChildEvent, RunResult, RunStatus
+from baton.sessions import SESSION_AGENT
 
 __all__ = ["MemberEvents"]
 
@@ -23,9 +24,11 @@ class MemberEvents(WalkState):
         value = await self.decoder.first(attrs.input.payloads,
                                          f"member input (event {event.event_id})")
         run, child_id, child_type = jdict(value), attrs.workflow_id, attrs.workflow_type.name
-        # Member runs are ``<parent>.<member>.<n>``, and a member's name has no dots.
+        # Member runs are ``<parent>.<member>.<n>``, and a member's name has no dots; a
+        # session's turns are ``<session>.turn.<n>``, runs of its team (or of its one agent).
         parts = child_id.rsplit(".", 2)
-        member = parts[1] if len(parts) == 3 else str(run.get("agent") or child_id)
+        member = parts[1] if len(parts) == 3 and self.host != SESSION_AGENT else str(
+            run.get("agent") or jdict(run.get("team")).get("name") or child_id)
         # A member agent runs with ``agent`` set; a sub-team without (and in its own pattern).
         is_agent = bool(run.get("agent")) if run else child_type == "AgentWorkflow"
         facts = MemberFacts(

@@ -28,6 +28,7 @@ from baton.runs import (
     SummarizedEvent,
     ToolCallEvent,
 )
+from baton.sessions import SESSION_AGENT, SESSION_WORKFLOW
 from baton.workflows._workflow_tools import TRANSFER_PREFIX
 from baton.workflows.supervisor import DELEGATE_PREFIX
 
@@ -52,8 +53,11 @@ def text(value: Any) -> str | None:
 
 def host_of(workflow_type: str | None, run: dict[str, Any]) -> str:
     """The agent (or pattern) a workflow's own run-log events are logged under: the agent of an
-    ``AgentWorkflow``, the router of a supervisor, else the team's pattern."""
+    ``AgentWorkflow``, the router of a supervisor, ``session`` for a session, else the team's
+    pattern."""
     team = jdict(run.get("team"))
+    if workflow_type == SESSION_WORKFLOW:
+        return SESSION_AGENT
     if workflow_type in ("SupervisorWorkflow", "HierarchicalWorkflow"):
         router = jdict(team.get("supervisor") or team.get("hierarchical")).get("router")
         if isinstance(router, str):

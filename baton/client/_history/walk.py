@@ -1,11 +1,12 @@
 """A run log rebuilt from a workflow's event history: no query, no worker, no replay.
 
 What the workflow logs has a trace in history: its input (``started``), each ``chat`` activity
-(``model_attempt`` and ``model_call`` from the records its attempts kept; failovers and
-compactions from what the agent's next call asked: ``chats``), each ``execute_tool`` activity
-(``tool_call``), member runs (``child`` started and finished, with the member's typed result),
-approvals (memo upserts, ``decide`` updates and signals: ``approvals``), continuations and the
-end (``finished`` and the ``RunResult``, typed even when the workflow closed failed).
+(``model_started`` when scheduled, ``model_attempt`` and ``model_call`` from the records its
+attempts kept; failovers and compactions from what the agent's next call asked: ``chats``), each
+``execute_tool`` activity (``tool_call``), member runs (``child`` started and finished, with the
+member's typed result), approvals (memo upserts, ``decide`` updates and signals:
+``approvals``), continuations and the end (``finished`` and the ``RunResult``, typed even when
+the workflow closed failed).
 Delegations, transfers and refused tool calls are read from the tool results the next model
 call carried.
 
@@ -91,6 +92,8 @@ class Walk(ChatEvents, MemberEvents, MemoryEvents, RunEvents):
             self.chat_scheduled(event, request)
         for message in request.get("delta") or []:
             self._tool_result(event, jdict(message))
+        if not request.get("summarize"):
+            self.model_started(event, request)
 
     def _tool_result(self, event: HistoryEvent, message: dict[str, Any]) -> None:
         """A tool result the model is shown, for a call no activity ran: a delegation or a

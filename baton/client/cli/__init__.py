@@ -1,11 +1,11 @@
 """The ``baton`` command line (typer + rich): the app, its commands in order, and ``main``.
 
 One module per command group: :mod:`.stack` (up, worker, model-server), :mod:`.console`,
-:mod:`.run` (run, status, demo), :mod:`.debug` (show, replay-tool, summary), :mod:`.ops` (runs,
-lint, examples, resume), :mod:`.approvals`, :mod:`.memory` (list, show, forget), :mod:`.rollout`
-(deploy, rollout status|promote|rollback), :mod:`.budgets` and :mod:`.cost`. The command modules
-define plain functions and never import this module; it registers them, so the order here is the
-order of ``baton --help``.
+:mod:`.run` (run, watch, status, demo), :mod:`.chat`, :mod:`.debug` (show, replay-tool,
+summary), :mod:`.ops` (runs, lint, examples, resume), :mod:`.approvals`, :mod:`.memory` (list,
+show, forget), :mod:`.rollout` (deploy, rollout status|promote|rollback), :mod:`.budgets` and
+:mod:`.cost`. The command modules define plain functions and never import this module; it
+registers them, so the order here is the order of ``baton --help``.
 
 Every command builds ``BatonSettings`` from ``BATON_*`` variables, then applies its options on
 top (``--address``, ``--namespace``, ``--task-queue``, ``--home``). Errors Baton raises on
@@ -25,7 +25,7 @@ from rich.text import Text
 from temporalio.service import RPCError
 
 from baton.client import _tracing
-from baton.client.cli import approvals, budgets, cost, debug, ops, rollout, run, stack
+from baton.client.cli import approvals, budgets, chat, cost, debug, ops, rollout, run, stack
 from baton.client.cli._common import HARD_EXIT, errors
 from baton.client.cli.codec import codec_server
 from baton.client.cli.console import console
@@ -60,8 +60,10 @@ app.command("model-server")(stack.model_server)
 app.command("codec-server")(codec_server)
 app.command("console")(console)
 app.command()(run.run)
+app.command()(run.watch)
 app.command()(run.status)
 app.command()(run.cancel)
+app.command()(chat.chat)
 app.command()(run.demo)
 app.command()(debug.show)
 app.command("replay-tool")(debug.replay_tool)

@@ -1,4 +1,5 @@
-"""Following a run in the terminal (``baton run``, ``baton demo``) and reporting how it ended."""
+"""Following a run in the terminal (``baton run``, ``baton watch``, ``baton demo``) from its live
+event stream, members included, and reporting how it ended."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 
 import typer
+from rich.status import Status
 from rich.text import Text
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
@@ -15,16 +17,19 @@ from baton.client.api import BatonClient
 from baton.client.cli import _render
 from baton.client.cli._common import console, errors, print_all
 from baton.errors import BatonError
-from baton.runs import RunResult, RunStatus
+from baton.runs import ApprovalEvent, ModelStartedEvent, RunResult, RunStatus
+from baton.streaming import TreeEvent
 
 __all__ = ["follow", "report"]
 
 NO_PROGRESS_HINT_S = 10.0
-APPROVALS_POLL_S = 0.5
+APPROVAL_VISIBLE_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)  # a member's report reaches the run
 
 
-async def follow(client: BatonClient, run_id: str, *, auto_approve: bool = False) -> RunResult:
-    """Print each run-log event as it happens, with a spinner while waiting; return the result.
+async def follow(client: BatonClient, run_id: str, *, auto_approve: bool = False,
+                 offset: int = 0) -> RunResult:
+    """Print each event of the run and its members as it happens, with a spinner while
+    waiting; return the result. ``offset`` starts at that event of the run (``baton watch``).
 
     An approval request prints how to decide it; with ``auto_approve`` (``baton demo``) it is
     approved at once by the first allowed approver, through the same ``decide`` update a person
@@ -39,30 +44,47 @@ async def follow(client: BatonClient, run_id: str, *, auto_approve: bool = False
                            "(`baton up` or `baton worker`)")
 
         waiting = asyncio.create_task(hint())
-        people = asyncio.create_task(_watch_approvals(client, run_id, auto_approve=auto_approve))
+        seen: set[str] = set()
+        if offset:  # approvals asked before the offset may still wait for a person
+            await _announce(client, run_id, seen, None, auto_approve=auto_approve)
         try:
-            async for event in client.watch(run_id):
+            async for item in client.event_tree(run_id, offset=offset):
                 waiting.cancel()
-                console.print(_render.event_line(event), soft_wrap=True)
-                spinner.update(f"{event.agent}: step {event.step}, waiting…")
+                await _show(client, run_id, item, spinner, seen, auto_approve=auto_approve)
         finally:
             waiting.cancel()
-            people.cancel()
         return await client.result(run_id)
 
 
-async def _watch_approvals(client: BatonClient, run_id: str, *, auto_approve: bool) -> None:
+async def _show(client: BatonClient, run_id: str, item: TreeEvent, spinner: Status,
+                seen: set[str], *, auto_approve: bool) -> None:
+    event = item.event
+    if isinstance(event, ModelStartedEvent):  # the spinner says it; the answer gets a line
+        spinner.update(f"{event.agent}: step {event.step}, asking {event.model}…")
+        return
+    console.print(_render.tree_line(item), soft_wrap=True)
+    spinner.update(f"{event.agent}: step {event.step}, waiting…")
+    if isinstance(event, ApprovalEvent) and event.action == "requested":
+        await _announce(client, run_id, seen, event.approval_id, auto_approve=auto_approve)
+
+
+async def _announce(client: BatonClient, run_id: str, seen: set[str], approval_id: str | None,
+                    *, auto_approve: bool) -> None:
     """Every approval the run (or any member of it) waits for, once: what is asked, who may
-    decide and the command that decides it; ``baton demo`` then approves it the same way."""
-    seen: set[str] = set()
-    while True:
+    decide and the command that decides it; ``baton demo`` then approves it the same way. A
+    member's request reaches the run a moment after the member logged it: looked for a while."""
+    for pause in (0.0, *APPROVAL_VISIBLE_S):
+        await asyncio.sleep(pause)
+        pending: list[PendingApproval] = []
         # Not ready for queries yet (no worker, first task pending), or already closed.
         with contextlib.suppress(BatonError, WorkflowQueryFailedError, RPCError):
-            for pending in await client.pending_approvals(run_id):
-                if pending.approval_id not in seen:
-                    seen.add(pending.approval_id)
-                    await _on_approval(client, run_id, pending, auto_approve=auto_approve)
-        await asyncio.sleep(APPROVALS_POLL_S)
+            pending = await client.pending_approvals(run_id)
+        for approval in pending:
+            if approval.approval_id not in seen:
+                seen.add(approval.approval_id)
+                await _on_approval(client, run_id, approval, auto_approve=auto_approve)
+        if approval_id is None or approval_id in seen:
+            return
 
 
 async def _on_approval(client: BatonClient, run_id: str, pending: PendingApproval, *,

@@ -26,6 +26,7 @@ from baton.runs import (
     FinishedEvent,
     ModelAttemptEvent,
     ModelCallEvent,
+    ModelStartedEvent,
     RecalledEvent,
     RunEvent,
     RunResult,
@@ -36,6 +37,7 @@ from baton.runs import (
     ToolRefusedEvent,
     ValidationEvent,
 )
+from baton.streaming import TreeEvent
 
 __all__ = [
     "attempt_text",
@@ -48,6 +50,7 @@ __all__ = [
     "resume_hint",
     "status_style",
     "status_table",
+    "tree_line",
     "usage_text",
 ]
 
@@ -101,9 +104,12 @@ def attempts_note(event: ModelCallEvent) -> str:
     return f" ({event.attempt} attempts, {event.duration_ms / 1000:.1f} s)"
 
 
-def _model_line(event: ModelCallEvent | ModelAttemptEvent) -> Text:
+def _model_line(event: ModelStartedEvent | ModelCallEvent | ModelAttemptEvent) -> Text:
     if isinstance(event, ModelAttemptEvent):
         return Text(attempt_text(event), style="yellow")
+    if isinstance(event, ModelStartedEvent):
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        return Text(f"… chat {event.model}{again}", style="dim")
     called = ", ".join(str(c.get("name", "?")) for c in event.tool_calls)
     then = f" → {called}" if called else " → answer"
     then = f" → refused: {_short(event.refusal, 60)}" if event.refusal else then
@@ -152,7 +158,7 @@ def event_line(event: RunEvent) -> Text:
     match event:
         case StartedEvent():
             body = Text(f"▶ started (team {event.team}, tenant {event.tenant})")
-        case ModelCallEvent() | ModelAttemptEvent():
+        case ModelStartedEvent() | ModelCallEvent() | ModelAttemptEvent():
             body = _model_line(event)
         case ToolCallEvent():
             flags = " [cache hit]" if event.cache_hit else ""
@@ -184,6 +190,11 @@ def event_line(event: RunEvent) -> Text:
         case _:  # an event kind newer than this CLI: still show that something happened
             body = Text(getattr(event, "kind", type(event).__name__))
     return head + body
+
+
+def tree_line(item: TreeEvent) -> Text:
+    """``event_line`` of an event of a run or of one of its members, indented by depth."""
+    return Text("  " * item.depth) + event_line(item.event)
 
 
 def _facts(*rows: tuple[str, str | Text]) -> Table:

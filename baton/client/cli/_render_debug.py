@@ -152,7 +152,8 @@ def _label(node: RunView) -> Text:
 def _add_node(tree: Tree, node: RunView) -> None:
     by_agent: dict[str, dict[int, list[RunEvent]]] = defaultdict(lambda: defaultdict(list))
     for event in node.events:
-        by_agent[event.agent][event.step].append(event)
+        if event.kind != "model_started":  # its model_call (or failed attempt) tells it all
+            by_agent[event.agent][event.step].append(event)
     for agent, steps in by_agent.items():
         calls = sum(isinstance(e, ModelCallEvent) for s in steps.values() for e in s)
         role = "agent" if calls else "orchestrator"

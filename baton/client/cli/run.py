@@ -1,8 +1,11 @@
-"""``baton run | status | demo``: start a run and follow it, read its status, the offline demo.
+"""``baton run | watch | status | demo``: start a run and follow it, follow a run already going,
+read its status, the offline demo.
 
 ``run`` lints the team before it connects (a broken team is refused even without Temporal)
-and then follows the run step by step; ``demo`` does the same against an embedded stack it
-starts and stops itself, approving its own approval gate the way a person would.
+and then follows the run's live event stream, members included; ``watch`` follows a run started
+elsewhere (from an offset, after a disconnect); ``demo`` does the same as ``run`` against an
+embedded stack it starts and stops itself, approving its own approval gate the way a person
+would.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from baton.lint import has_errors, lint_team
 from baton.loader import load_team
 from baton.specs import ModelProfile, TeamSpec
 
-__all__ = ["DEMO_INPUT", "demo", "run", "status"]
+__all__ = ["DEMO_INPUT", "demo", "run", "status", "watch"]
 
 DEMO_INPUT = "Order A1001 arrived broken. Please look it up and refund it."
 
@@ -96,7 +99,40 @@ def run(
         try:
             result = await follow(client, started)
         except asyncio.CancelledError:
-            errors.print(f"stopped following; the run continues: `baton show {started}`")
+            errors.print(f"stopped following; the run continues: `baton watch {started}`")
+            raise
+        await report(client, result)
+
+    run_async(go())
+
+
+def watch(
+    run_id: Annotated[str, typer.Argument(help="the run id (workflow id)")],
+    *,
+    from_: Annotated[int, typer.Option(
+        "--from", min=0, help="start at this event of the run (its seq): resume a stream")] = 0,
+    json_: Annotated[bool, typer.Option(
+        "--json", help="one JSON object per event (the run's and its members'), then exit")
+    ] = False,
+    address: Address = None, namespace: Namespace = None,
+) -> None:
+    """Follow a run as it happens, its members included, until it ends; then its result.
+
+    Events come from the run's live stream (the `events` update), not from polling; --from
+    resumes after a disconnect (events are numbered across continue-as-new)."""
+    settings = settings_from(temporal_address=address, namespace=namespace)
+
+    async def go() -> None:
+        client = await BatonClient.connect(settings)
+        if json_:
+            async for item in client.event_tree(run_id, offset=from_):
+                typer.echo(item.model_dump_json())
+            return
+        errors.print(f"run {run_id}  ({client.ui_url(run_id)})", soft_wrap=True)
+        try:
+            result = await follow(client, run_id, offset=from_)
+        except asyncio.CancelledError:
+            errors.print(f"stopped following; the run continues: `baton watch {run_id}`")
             raise
         await report(client, result)
 
