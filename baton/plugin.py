@@ -70,9 +70,10 @@ __all__ = ["SANDBOX_PASSTHROUGH", "BatonPlugin", "baton_data_converter", "workfl
 # runs, and re-importing their pydantic models for every run would cost more than all the rest.
 SANDBOX_PASSTHROUGH = (
     "baton.approvals", "baton.budgets", "baton.calls", "baton.canary", "baton.conditions",
-    "baton.idempotency", "baton.memory", "baton.messages", "baton.patterns", "baton.reports",
-    "baton.rollout", "baton.runs", "baton.schemas", "baton.sessions", "baton.signing",
-    "baton.specs", "baton.streaming", "baton.visibility", "cryptography", "jsonschema",
+    "baton.idempotency", "baton.memory", "baton.messages", "baton.patterns", "baton.profiles",
+    "baton.reports", "baton.rollout", "baton.run_events", "baton.runs", "baton.schemas",
+    "baton.sessions", "baton.signing", "baton.specs", "baton.streaming", "baton.visibility",
+    "cryptography", "jsonschema",
 )
 
 

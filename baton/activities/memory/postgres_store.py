@@ -6,20 +6,16 @@ terms joined by ``|`` (any of them) and ranked by ``ts_rank_cd``. Embeddings are
 JSON array beside the text and compared by the service, as with SQLite.
 
 Connections come from a small psycopg pool, opened on first use, closed by ``close()``; the
-table is created under an advisory lock, as the ledger's are.
+table is created under an advisory lock, as the ledger's are (``baton.activities._postgres``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
-
+from baton.activities._postgres import PostgresPool
 from baton.activities.memory.store import normalized
 from baton.memory import MemoryRecord
 
@@ -63,29 +59,14 @@ class PostgresMemoryStore:
 
     def __init__(self, url: str, *, max_connections: int = 5) -> None:
         self.url = url
-        self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            url, min_size=1, max_size=max_connections, open=False,
-            kwargs={"autocommit": True}, name="baton-memory")
-        self._opened = False
-        self._lock = asyncio.Lock()
+        self._db = PostgresPool(url, name="baton-memory", schema=_SCHEMA,
+                                schema_lock=_SCHEMA_LOCK, max_connections=max_connections)
 
     async def open(self) -> None:
-        if self._opened:
-            return
-        async with self._lock:
-            if self._opened:
-                return
-            await self._pool.open(wait=True, timeout=30.0)
-            async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        await conn.execute(statement)
-            self._opened = True
+        await self._db.open()
 
     async def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        await self.open()
-        async with self._pool.connection() as conn:
+        async with self._db.connection() as conn:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchall() if cursor.description else []
 
@@ -98,9 +79,8 @@ class PostgresMemoryStore:
                   "last_used_at": r.last_used_at, "expires_at": r.expires_at,
                   "embedding": None if embedding is None else json.dumps(embedding),
                   "now": now, "cap": max_per_scope}
-        await self.open()
         # One transaction: the duplicate check, the write and the eviction see the same scope.
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._db.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%(tenant)s || '/' || "
                                "%(subject)s))", params)
             cursor = await conn.execute(f"SELECT {_COLUMNS} FROM baton_memory WHERE id = %(id)s",
@@ -190,12 +170,10 @@ class PostgresMemoryStore:
             if value is not None:
                 where.append(f"{column} = %({column})s")
                 params[column] = value
-        await self.open()
-        async with self._pool.connection() as conn:
+        async with self._db.connection() as conn:
             cursor = await conn.execute(
                 f"DELETE FROM baton_memory WHERE {' AND '.join(where)}", params)
             return cursor.rowcount
 
     async def close(self) -> None:
-        await self._pool.close()
-        self._opened = False
+        await self._db.close()

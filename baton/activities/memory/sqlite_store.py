@@ -7,20 +7,19 @@ and deleted in one transaction. Embeddings, when the worker has an embeddings en
 stored as JSON beside the text and compared by the service.
 
 Like the ledger, every call opens a short-lived connection in a thread (``asyncio.to_thread``),
-and writes run in ``BEGIN IMMEDIATE`` transactions so eviction counts what it deletes.
+and writes run in ``BEGIN IMMEDIATE`` transactions so eviction counts what it deletes
+(``baton.activities._sqlite``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from baton.activities._sqlite import SqliteFile
 from baton.activities.memory.store import normalized
 from baton.memory import MemoryRecord
 
@@ -78,34 +77,9 @@ class SqliteMemoryStore:
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        conn.execute("PRAGMA synchronous=NORMAL")  # a lost memory is re-learned, not a double
-        return conn
-
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        def call() -> Any:
-            with closing(self._connect()) as conn, self._transaction(conn):
-                return fn(conn)
-
-        return await asyncio.to_thread(call)
+        # synchronous=NORMAL: a memory lost to a power cut is re-learned, not a double.
+        self._db = SqliteFile(self.path, schema=_SCHEMA, synchronous="NORMAL",
+                              busy_timeout_s=busy_timeout_s)
 
     async def put(self, record: MemoryRecord, embedding: list[float] | None, *,
                   max_per_scope: int, now: datetime) -> MemoryRecord:
@@ -145,8 +119,7 @@ class SqliteMemoryStore:
                                (stored,)).fetchone()
             return _record(row)
 
-        result: MemoryRecord = await self._run(put)
-        return result
+        return await self._db.run(put)
 
     async def search(self, tenant: str, subject: str, terms: list[str], *, limit: int,
                      now: datetime) -> list[tuple[MemoryRecord, float]]:
@@ -166,8 +139,7 @@ class SqliteMemoryStore:
                 (query, tenant, subject, now.timestamp(), limit)).fetchall()
             return [(_record(row[:-1]), -float(row[-1])) for row in rows]  # BM25: lower is better
 
-        found: list[tuple[MemoryRecord, float]] = await self._run(search)
-        return found
+        return await self._db.run(search)
 
     async def embedded(self, tenant: str, subject: str, *, limit: int, now: datetime
                        ) -> list[tuple[MemoryRecord, list[float]]]:
@@ -179,8 +151,7 @@ class SqliteMemoryStore:
                 (tenant, subject, now.timestamp(), limit)).fetchall()
             return [(_record(row[:-1]), json.loads(row[-1])) for row in rows]
 
-        found: list[tuple[MemoryRecord, list[float]]] = await self._run(embedded)
-        return found
+        return await self._db.run(embedded)
 
     async def touch(self, tenant: str, ids: list[str], *, now: datetime) -> None:
         def touch(conn: sqlite3.Connection) -> None:
@@ -189,7 +160,7 @@ class SqliteMemoryStore:
                              [(now.timestamp(), tenant, i) for i in ids])
 
         if ids:
-            await self._run(touch)
+            await self._db.run(touch)
 
     async def list(self, *, tenant: str | None, subject: str | None, kind: str | None,
                    limit: int, now: datetime) -> list[MemoryRecord]:
@@ -205,8 +176,7 @@ class SqliteMemoryStore:
                 "ORDER BY created_at DESC, seq DESC LIMIT ?", (*params, limit)).fetchall()
             return [_record(row) for row in rows]
 
-        found: list[MemoryRecord] = await self._run(listing)
-        return found
+        return await self._db.run(listing)
 
     async def get(self, memory_id: str) -> MemoryRecord | None:
         def get(conn: sqlite3.Connection) -> MemoryRecord | None:
@@ -214,8 +184,7 @@ class SqliteMemoryStore:
                                (memory_id,)).fetchone()
             return None if row is None else _record(row)
 
-        found: MemoryRecord | None = await self._run(get)
-        return found
+        return await self._db.run(get)
 
     async def forget(self, *, tenant: str, subject: str | None = None,
                      memory_id: str | None = None) -> int:
@@ -229,8 +198,7 @@ class SqliteMemoryStore:
             return conn.execute(f"DELETE FROM baton_memory WHERE {' AND '.join(where)}",
                                 params).rowcount
 
-        deleted: int = await self._run(forget)
-        return deleted
+        return await self._db.run(forget)
 
     async def close(self) -> None:
         """Nothing stays open between calls."""

@@ -10,18 +10,14 @@ and re-checks the condition on its newest version, so two attempts claiming at o
 Connections come from a small psycopg pool, opened on first use (or by ``open()``) and closed
 by ``close()``; ``BatonPlugin`` closes it when the worker stops. The tables are created on open
 under an advisory lock, because concurrent ``CREATE TABLE IF NOT EXISTS`` from workers starting
-together can still collide in PostgreSQL's catalog.
+together can still collide in PostgreSQL's catalog (``baton.activities._postgres``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
-
+from baton.activities._postgres import PostgresPool
 from baton.activities.tools.store import (
     Busy,
     Claim,
@@ -95,36 +91,20 @@ class PostgresLedger:
 
     def __init__(self, url: str, *, max_connections: int = 10) -> None:
         self.url = url
-        self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            url, min_size=1, max_size=max_connections, open=False,
-            kwargs={"autocommit": True}, name="baton-ledger")
-        self._opened = False
-        self._lock = asyncio.Lock()
+        self._db = PostgresPool(url, name="baton-ledger", schema=_SCHEMA,
+                                schema_lock=_SCHEMA_LOCK, max_connections=max_connections)
 
     async def open(self) -> None:
         """Connect and create the tables if needed (idempotent; every operation calls it)."""
-        if self._opened:
-            return
-        async with self._lock:
-            if self._opened:
-                return
-            await self._pool.open(wait=True, timeout=30.0)
-            async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        await conn.execute(statement)
-            self._opened = True
+        await self._db.open()
 
     async def _one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        await self.open()
-        async with self._pool.connection() as conn:
+        async with self._db.connection() as conn:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchone() if cursor.description else None
 
     async def _count(self, sql: str, params: dict[str, Any]) -> int:
-        await self.open()
-        async with self._pool.connection() as conn:
+        async with self._db.connection() as conn:
             cursor = await conn.execute(sql, params)
             return cursor.rowcount
 
@@ -200,5 +180,4 @@ class PostgresLedger:
             {"tenant": tenant, "subject": subject, "marker": subject_marker(subject)})
 
     async def close(self) -> None:
-        await self._pool.close()
-        self._opened = False
+        await self._db.close()

@@ -11,19 +11,17 @@ which every process sharing the file also reads.
 
 The methods are synchronous ``sqlite3`` calls run through ``asyncio.to_thread`` so a busy
 database never stalls the worker's event loop; each call opens its own short-lived connection
-(cheap for SQLite, and no connection is shared across threads).
+(cheap for SQLite, and no connection is shared across threads): ``baton.activities._sqlite``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from baton.activities._sqlite import SqliteFile
 from baton.activities.tools.store import (
     Busy,
     Claim,
@@ -76,52 +74,30 @@ DROP TABLE side_effects;
 """
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file written by an earlier version up to the current schema."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    if "side_effects" in tables:
+        for statement in _MIGRATE.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    if "tool_cache" in tables:
+        conn.execute("DROP TABLE tool_cache")
+    cache = {r[1] for r in conn.execute("PRAGMA table_info(baton_read_cache)")}
+    if "subject" not in cache:  # a file from before subjects were tagged
+        conn.execute("ALTER TABLE baton_read_cache ADD COLUMN subject TEXT")
+
+
 class SqliteLedger:
     """Claims, outcomes and the read cache in one SQLite file (see the module docstring)."""
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            # WAL lets readers run while one writer commits; synchronous=FULL because a ledger row
-            # that vanishes after a power cut would let a side effect happen twice.
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            with self._transaction(conn):
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-                if "side_effects" in tables:
-                    for statement in _MIGRATE.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                if "tool_cache" in tables:
-                    conn.execute("DROP TABLE tool_cache")
-                cache = {r[1] for r in conn.execute("PRAGMA table_info(baton_read_cache)")}
-                if "subject" not in cache:  # a file from before subjects were tagged
-                    conn.execute("ALTER TABLE baton_read_cache ADD COLUMN subject TEXT")
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        conn.execute("PRAGMA synchronous=FULL")
-        return conn
-
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")  # the write lock first: check and set are one step
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        def call() -> Any:
-            with closing(self._connect()) as conn, self._transaction(conn):
-                return fn(conn)
-
-        return await asyncio.to_thread(call)
+        # synchronous=FULL: a ledger row that vanishes after a power cut would let a side effect
+        # happen twice.
+        self._db = SqliteFile(self.path, schema=_SCHEMA, synchronous="FULL",
+                              busy_timeout_s=busy_timeout_s)
+        self._db.call(_migrate)
 
     # -- ledger ---------------------------------------------------------------------------------
 
@@ -152,8 +128,7 @@ class SqliteLedger:
                 (r.owner, r.attempt, now, now + r.lease_s, r.tenant, r.key))
             return Claimed(claims=claims + 1)
 
-        result: Claim = await self._run(claim)
-        return result
+        return await self._db.run(claim)
 
     async def renew(self, tenant: str, key: str, owner: str, lease_s: float) -> bool:
         def renew(conn: sqlite3.Connection) -> bool:
@@ -163,8 +138,7 @@ class SqliteLedger:
                 (time.time() + lease_s, tenant, key, owner))
             return cursor.rowcount == 1
 
-        renewed: bool = await self._run(renew)
-        return renewed
+        return await self._db.run(renew)
 
     async def release(self, tenant: str, key: str, owner: str) -> None:
         def release(conn: sqlite3.Connection) -> None:
@@ -173,7 +147,7 @@ class SqliteLedger:
                 "AND idempotency_key = ? AND owner = ? AND outcome IS NULL",
                 (time.time(), tenant, key, owner))
 
-        await self._run(release)
+        await self._db.run(release)
 
     async def record(self, tenant: str, key: str, owner: str, outcome: ToolOutcome) -> ToolOutcome:
         # First outcome wins, whoever holds the claim now: a holder whose lease expired still
@@ -190,7 +164,7 @@ class SqliteLedger:
             text: str = row[0]
             return text
 
-        return ToolOutcome.model_validate_json(await self._run(record))
+        return ToolOutcome.model_validate_json(await self._db.run(record))
 
     # -- read cache -----------------------------------------------------------------------------
 
@@ -203,7 +177,7 @@ class SqliteLedger:
                 (tenant, tool, canonical_json(arguments), time.time())).fetchone()
             return None if row is None else str(row[0])
 
-        text = await self._run(get)
+        text = await self._db.run(get)
         return None if text is None else ToolOutcome.model_validate_json(text)
 
     async def cache_put(self, tenant: str, tool: str, arguments: dict[str, Any],
@@ -218,7 +192,7 @@ class SqliteLedger:
                 (tenant, tool, canonical_json(arguments), outcome.model_dump_json(), now + ttl_s,
                  subject))
 
-        await self._run(put)
+        await self._db.run(put)
 
     async def forget_subject(self, tenant: str, subject: str) -> int:
         def forget(conn: sqlite3.Connection) -> int:
@@ -226,8 +200,7 @@ class SqliteLedger:
                 "DELETE FROM baton_read_cache WHERE tenant = ? AND (subject = ? "
                 "OR instr(arguments, ?) > 0)", (tenant, subject, subject_marker(subject))).rowcount
 
-        purged: int = await self._run(forget)
-        return purged
+        return await self._db.run(forget)
 
     async def close(self) -> None:
         """Nothing stays open between calls."""
