@@ -204,7 +204,8 @@ async def test_worker_killed_during_model_call_resumes_without_duplicate_step(
         (2, "timed_out", n) for n in range(1, len(lost) + 1)]
     assert [e.kind for e in events if e.kind != "model_attempt"] == [
         e.kind for e in crash.ref_events] == [
-        "started", "model_call", "tool_call", "model_call", "finished"]
+        "started", "model_started", "model_call", "tool_call", "model_started", "model_call",
+        "finished"]
 
     def shape(evs: list[Any]) -> list[tuple[Any, ...]]:
         return [(e.step, e.profile, e.content,

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
+from baton.activities.memory.tools import BUILTIN_TOOL_MODULE
 from baton.client import run_result
 from baton.client.api import BatonClient
 from baton.errors import RunRefusedError, SpecError
@@ -230,6 +231,13 @@ def test_worker_profiles_that_fall_back_in_a_cycle_or_nowhere_are_refused(
         BatonSettings(profiles=profiles)
 
 
+def served_tools(settings: BatonSettings) -> list[str]:
+    """What a worker serves: its tool modules' tools and the built-in memory tools."""
+    names = {*default_registry.serving(settings.tool_modules).names(),
+             *default_registry.serving([BUILTIN_TOOL_MODULE]).names()}
+    return sorted(names)
+
+
 async def test_run_naming_an_unserved_profile_or_tool_is_refused_at_start(
         client: Client, settings: BatonSettings, scripted: ScriptedServer, worker: object) -> None:
     team = parse_team({"name": "unserved", "agents": [{
@@ -243,7 +251,7 @@ async def test_run_naming_an_unserved_profile_or_tool_is_refused_at_start(
     assert error.problems == [
         "agents[0].model: model profile 'gpt-9' is not served by the worker (served: default)",
         f"agents[0].tools[1]: tool 'wire_money' is not served by the worker (served: "
-        f"{', '.join(default_registry.serving(settings.tool_modules).names())})"]
+        f"{', '.join(served_tools(settings))})"]
     # The refused run is closed, typed, and nothing was asked of a model.
     result = await run_result(client.get_workflow_handle(run_id))
     assert result.status is RunStatus.FAILED and result.error_type == "not_served"
