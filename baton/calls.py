@@ -247,7 +247,9 @@ class ToolOutcome(_Payload):
 
     status: Literal["ok", "error"]
     content: str  # what the model reads (possibly truncated)
-    value: Any = None  # JSON value returned by the tool, for the run log
+    value: Any = None  # JSON value returned by the tool, for the run log (see ``result``)
+    # The tool returned the string ``content`` (not truncated): stored once, not twice.
+    content_is_value: bool = False
     error_type: str | None = None  # invalid_arguments | tool_raised | unknown_tool | ...
     cache_hit: bool = False
     ledger_hit: bool = False  # the side effect had already happened; recorded result returned
@@ -259,3 +261,8 @@ class ToolOutcome(_Payload):
     tool_tokens: int = 0
     tool_cost_usd: float = 0.0
     original_ms: float | None = None  # a cache hit: how long the call that filled it took
+
+    @property
+    def result(self) -> Any:
+        """The JSON value the tool returned (None when it was too large to keep)."""
+        return self.content if self.content_is_value else self.value

@@ -220,7 +220,7 @@ async def test_ok_result_from_a_module_tool(client: Client, tmp_path: Path,
     inv = invocation("lookup_order", {"order_id": "A1002"}, registry=served)
     outcome, attempt = await run_tool(client, module_acts, inv)
     assert outcome.status == "ok", outcome.content
-    assert outcome.value["item"] == "Espresso machine"
+    assert outcome.result["item"] == "Espresso machine"
     assert '"customer": "James Carter"' in outcome.content
     assert outcome.duration_ms > 0
     assert attempt == 1
@@ -261,7 +261,7 @@ async def test_tool_that_raises_is_an_error_for_the_model(client: Client,
 async def test_retryable_error_is_retried_by_temporal(client: Client,
                                                       acts: ToolActivities) -> None:
     outcome, attempt = await run_tool(client, acts, invocation("flaky"))
-    assert (outcome.status, outcome.value, attempt) == ("ok", {"attempt": 2}, 2)
+    assert (outcome.status, outcome.result, attempt) == ("ok", {"attempt": 2}, 2)
 
 
 async def test_transient_error_on_the_last_attempt_reaches_the_model(
@@ -277,7 +277,7 @@ async def test_cacheable_read_runs_once(client: Client, acts: ToolActivities) ->
     # Defaults are part of the canonical arguments, so spelling them out hits the same entry.
     second, _ = await run_tool(client, acts, invocation("weather", {"city": "Lyon", "unit": "C"}))
     assert (first.cache_hit, second.cache_hit) == (False, True)
-    assert second.value == first.value
+    assert second.result == first.result
     assert CALLS["weather"] == 1
 
 
@@ -288,7 +288,7 @@ async def test_write_tool_retried_after_commit_does_not_write_twice(
     outcome, attempt = await run_tool(client, acts, inv, interceptors=(LoseFirstCompletion(),))
     assert attempt == 2
     assert (outcome.status, outcome.ledger_hit) == ("ok", True)
-    assert outcome.value["status"] == "queued"
+    assert outcome.result["status"] == "queued"
     assert CALLS["refund_once"] == 1
     assert outbox_count(tmp_path) == 1
 
@@ -303,7 +303,7 @@ async def test_lost_ledger_row_is_covered_by_the_tools_own_key(
     amnesiac = ToolActivities(REG, Ledger(tmp_path / "other-ledger.sqlite"))
     second, _ = await run_tool(client, amnesiac, inv)
     assert CALLS["refund_once"] == 2
-    assert second.value == first.value
+    assert second.result == first.result
     assert outbox_count(tmp_path) == 1
 
 
@@ -313,9 +313,9 @@ async def test_large_results_are_truncated(client: Client, tmp_path: Path,
     outcome, _ = await run_tool(client, small, invocation("big", {"size": 5000}))
     assert outcome.truncated
     assert outcome.content == "x" * 100 + "\n[truncated: 100 of 5000 characters shown]"
-    assert outcome.value == "x" * 5000  # small enough to keep for the run log
+    assert outcome.result == "x" * 5000  # small enough to keep for the run log
     huge, _ = await run_tool(client, small, invocation("big", {"size": 200_000}))
-    assert huge.value is None  # would bloat workflow history
+    assert huge.result is None  # would bloat workflow history
     assert huge.extra == {"value_omitted": True, "value_bytes": 200_002}
 
 
@@ -325,7 +325,7 @@ async def test_heartbeats_keep_a_long_tool_alive(client: Client, acts: ToolActiv
     # heartbeat_timeout is 1 s (the tool's heartbeat_s); the tool blocks a thread for 3 s.
     inv = invocation("slow", {"seconds": 3.0, "report": report})
     outcome, attempt = await asyncio.wait_for(run_tool(client, acts, inv, max_attempts=1), 30)
-    assert (outcome.status, outcome.value, attempt) == ("ok", "done", 1)
+    assert (outcome.status, outcome.result, attempt) == ("ok", "done", 1)
 
 
 async def test_unserialisable_result(client: Client, acts: ToolActivities) -> None:

@@ -152,7 +152,7 @@ async def test_retry_while_the_first_attempt_still_runs_executes_once(
     outcome, handle = await run(client, ledger_url, Call(invocation=inv, start_to_close_s=1.0))
     assert CALLS["overrun"] == 1
     assert outcome.status == "ok" and outcome.ledger_hit
-    assert outcome.value == {"executed_on_attempt": 1}  # the orphaned attempt's outcome
+    assert outcome.result == {"executed_on_attempt": 1}  # the orphaned attempt's outcome
     attempt, previous_failure = await final_attempt(handle)
     # The retry found attempt 1's claim live (renewed by its orphaned thread) and waited.
     assert attempt >= 3 and previous_failure == "ToolCallInProgress"
@@ -212,6 +212,6 @@ async def test_tenant_b_is_never_served_tenant_a_cached_read(
     other, _ = await run(client, ledger_url, Call(invocation=invocation(
         "account_balance", args, tenant="globex")))
     assert (first.cache_hit, again.cache_hit, other.cache_hit) == (False, True, False)
-    assert again.value == first.value == {"account": "shared-name", "balance": 1}
-    assert other.value == {"account": "shared-name", "balance": 2}  # its own read
+    assert again.result == first.result == {"account": "shared-name", "balance": 1}
+    assert other.result == {"account": "shared-name", "balance": 2}  # its own read
     assert CALLS["account_balance"] == 2

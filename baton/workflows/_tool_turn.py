@@ -141,7 +141,7 @@ class ToolTurn:
                                   content=f"tool {call.name} is unavailable: {failure}")
         self.log.add(
             ToolCallEvent, step=step, call_id=call.id, tool=call.name, effect=spec.effect,
-            arguments=args, status=outcome.status, result=outcome.value,
+            arguments=args, status=outcome.status, result=outcome.result,
             content=outcome.content, error_type=outcome.error_type, idempotency_key=key,
             cache_hit=outcome.cache_hit, ledger_hit=outcome.ledger_hit,
             duration_ms=outcome.duration_ms, tool_tokens=outcome.tool_tokens,

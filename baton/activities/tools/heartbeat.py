@@ -53,13 +53,17 @@ class Heartbeat:
         return min(interval, self._lease.renew_every_s) if self._lease else interval
 
     async def tick(self, interval_s: float) -> None:
-        """Beat (and renew) every ``interval_s`` until ``stop()``."""
-        while not self._stopped.is_set():
+        """Beat (and renew) every ``interval_s`` until ``stop()``. The first beat comes one
+        interval in: the claim was just taken, and a tool that ends sooner (most do) costs the
+        server no heartbeat at all."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), interval_s)
+            if self._stopped.is_set():
+                return
             self._send()  # resend the latest details so ticks never erase the tool's progress
             if self._lease is not None:
                 await self._lease.renew()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), interval_s)
 
     def stop(self) -> None:
         """End ``tick`` after the renewal in flight, if any. Not a task cancel: a cancelled

@@ -20,6 +20,9 @@ __all__ = ["MAX_VALUE_BYTES", "error_outcome", "ok_outcome", "truncate"]
 
 # Largest serialised tool value kept in ``ToolOutcome.value`` (and so in workflow history).
 MAX_VALUE_BYTES = 64 * 1024
+# A string result longer than this is stored once, as ``content`` (``content_is_value``): below
+# it, the flag would take more room than the copy it saves.
+_SHORT = 24
 
 
 class UnserialisableResultError(TypeError):
@@ -66,6 +69,8 @@ def ok_outcome(tool_name: str, result: Any, *, max_chars: int) -> ToolOutcome:
         )
     content, cut = truncate(value if isinstance(value, str) else encoded, max_chars)
     size = len(encoded.encode("utf-8"))
+    if isinstance(value, str) and not cut and len(value) > _SHORT:
+        return ToolOutcome(status="ok", content=content, content_is_value=True)
     if size <= MAX_VALUE_BYTES:
         return ToolOutcome(status="ok", content=content, value=value, truncated=cut)
     return ToolOutcome(

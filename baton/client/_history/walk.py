@@ -136,7 +136,8 @@ class Walk(ChatEvents, MemberEvents, MemoryEvents, RunEvents):
                   effect="write" if tool.get("effect") == "write" else "read",
                   arguments=jdict(invocation.get("arguments")),
                   status="ok" if outcome.get("status") == "ok" else "error",
-                  result=outcome.get("value"), content=str(outcome.get("content") or ""),
+                  result=outcome.get("content") if outcome.get("content_is_value") is True
+                  else outcome.get("value"), content=str(outcome.get("content") or ""),
                   error_type=text(outcome.get("error_type")),
                   idempotency_key=str(invocation.get("idempotency_key") or ""),
                   cache_hit=outcome.get("cache_hit") is True,
