@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from baton.activities._store_url import store_kind
 from baton.memory import MemoryRecord
 
 __all__ = ["MemoryStore", "normalized", "open_memory_store", "search_terms"]
@@ -96,15 +97,11 @@ class MemoryStore(Protocol):
 
 def open_memory_store(url: str) -> MemoryStore:
     """The store a URL names: ``sqlite://PATH`` or ``postgresql://user:password@host/db``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"memory URL {url!r} has no scheme; use sqlite://PATH or postgresql://...")
-    if scheme == "sqlite":
+    kind, where = store_kind(url, "memory")
+    if kind == "sqlite":
         from baton.activities.memory.sqlite_store import SqliteMemoryStore
 
-        return SqliteMemoryStore(Path(rest))
-    if scheme in ("postgresql", "postgres"):
-        from baton.activities.memory.postgres_store import PostgresMemoryStore
+        return SqliteMemoryStore(Path(where))
+    from baton.activities.memory.postgres_store import PostgresMemoryStore
 
-        return PostgresMemoryStore(url)
-    raise ValueError(f"memory URL scheme {scheme!r} is not supported; use sqlite or postgresql")
+    return PostgresMemoryStore(str(where))

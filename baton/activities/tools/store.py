@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from baton.activities._store_url import store_kind
 from baton.calls import ToolOutcome
 
 __all__ = [
@@ -138,15 +139,11 @@ class LedgerStore(Protocol):
 def open_ledger(url: str) -> LedgerStore:
     """The store a URL names: ``sqlite://PATH`` (``sqlite:///var/lib/baton/ledger.sqlite`` is an
     absolute path) or ``postgresql://user:password@host:port/database``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"ledger URL {url!r} has no scheme; use sqlite://PATH or postgresql://...")
-    if scheme == "sqlite":
+    kind, where = store_kind(url, "ledger")
+    if kind == "sqlite":
         from baton.activities.tools.sqlite_ledger import SqliteLedger
 
-        return SqliteLedger(Path(rest))
-    if scheme in ("postgresql", "postgres"):
-        from baton.activities.tools.postgres_ledger import PostgresLedger
+        return SqliteLedger(Path(where))
+    from baton.activities.tools.postgres_ledger import PostgresLedger
 
-        return PostgresLedger(url)
-    raise ValueError(f"ledger URL scheme {scheme!r} is not supported; use sqlite or postgresql")
+    return PostgresLedger(str(where))
