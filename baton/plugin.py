@@ -73,7 +73,7 @@ SANDBOX_PASSTHROUGH = (
     "baton.idempotency", "baton.memory", "baton.messages", "baton.patterns", "baton.profiles",
     "baton.reports", "baton.rollout", "baton.run_events", "baton.runs", "baton.schemas",
     "baton.sessions", "baton.signing", "baton.specs", "baton.streaming", "baton.visibility",
-    "cryptography", "jsonschema",
+    "baton.workflow_records", "cryptography", "jsonschema",
 )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -29,6 +28,8 @@ from baton.conditions import ConditionError, evaluate_condition
 from baton.messages import ToolCall
 from baton.runs import ApprovalEvent
 from baton.specs import ApprovalPolicy, ToolSpec
+from baton.workflow_records import ApprovalResolution as Resolution
+from baton.workflow_records import OpenApproval as _Open
 from baton.workflows._decisions import edited_args, refusal_of
 from baton.workflows._relay import report_to_parent
 from baton.workflows._runlog import RunLog
@@ -54,24 +55,6 @@ def awaiting_details(waiting: list[PendingApproval], now: datetime) -> str:
     more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
     return (f"awaiting approval: {first.agent} → {first.tool}({args}){left}; "
             f"decide with: baton approve {first.run_id} {first.approval_id}{more}")
-
-
-@dataclass
-class Resolution:
-    """How a gated call ended: run it (with these args) or tell the model why not."""
-
-    run: bool
-    args: dict[str, Any]
-    by: str
-    reason: str | None
-
-
-@dataclass
-class _Open:
-    pending: PendingApproval
-    policy: ApprovalPolicy
-    spec: ToolSpec
-    decision: ApprovalDecision | None = None
 
 
 class ApprovalGate:

@@ -26,9 +26,9 @@ anything else (401, 400, ...)       ``failed``: a configuration error should be 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from temporalio.exceptions import (
     ActivityError,
@@ -41,29 +41,10 @@ from temporalio.exceptions import (
 from baton.calls import PAST_DEADLINE, ChatAttempt, read_attempts
 from baton.runs import RunStatus
 from baton.specs import ServedProfile
+from baton.workflow_records import CallFailure as Failure
+from baton.workflow_records import FailureDecision as Decision
 
 __all__ = ["Decision", "Failure", "call_failure", "decide", "one_attempt", "raised", "timed_out"]
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A model call's final failure as the workflow sees it, with every attempt's record.
-    ``deadline``: the run's wall clock stopped it, before a wait (``retry``) or during an
-    attempt (``call``)."""
-
-    error_type: str
-    message: str
-    retryable: bool
-    attempts: tuple[ChatAttempt, ...] = ()
-    deadline: Literal["retry", "call"] | None = None
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Literal["failover", "compact", "stop"]
-    status: RunStatus = RunStatus.FAILED
-    reason: str = ""
-    error_type: str | None = None
 
 
 def timed_out(kind: str, heartbeat: Any) -> Failure:

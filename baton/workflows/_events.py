@@ -18,8 +18,6 @@ handlers in flight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -33,6 +31,7 @@ from baton.streaming import (
     EventsPage,
     EventsRequest,
 )
+from baton.workflow_records import Polls as _Polls
 from baton.workflows._runlog import RunLog
 
 __all__ = ["MAX_POLLS", "MAX_WAITING", "EventsHost", "events_page"]
@@ -74,12 +73,6 @@ def events_page(log: RunLog, request: EventsRequest, *, with_events: bool = True
     return EventsPage(events=events, next_offset=next_offset, first_offset=log.offset, end=end,
                       closing=closing and next_offset == end,
                       finished=finished and next_offset == end)
-
-
-@dataclass
-class _Polls:
-    waiting: int = 0
-    taken: int = 0
 
 
 class EventsHost:

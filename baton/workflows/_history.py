@@ -8,7 +8,6 @@ carries the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from baton.memory import MEMORY_SOURCE, SUMMARY_SOURCE
 from baton.messages import (
@@ -21,6 +20,7 @@ from baton.messages import (
     chain_digest,
     size_of,
 )
+from baton.workflow_records import FoldPlan
 
 __all__ = ["Conversation", "FoldPlan", "compact", "fold_plan", "mechanical_summary"]
 
@@ -119,26 +119,6 @@ def compact(messages: list[Message], keep_recent: int) -> tuple[list[Message], i
         f"[Summary of {len(dropped)} earlier messages of this run, compacted to keep the run "
         f"within its history limits]\n{mechanical_summary(dropped)}"))
     return [*head, summary, *messages[cut:]], len(dropped)
-
-
-@dataclass(frozen=True)
-class FoldPlan:
-    """Working memory's fold of ``messages``: ``[start, end)`` goes to the summariser (the
-    previous summary, the task for context, the older turns); the conversation becomes
-    ``messages[:start]`` + the new summary + the task + ``messages[end:]``."""
-
-    start: int
-    task: int
-    end: int
-
-    @property
-    def folded(self) -> int:
-        """Turns folded this time (a previous summary is folded again, the task stays)."""
-        return self.end - self.task - 1
-
-    def apply(self, messages: list[Message], summary: str) -> list[Message]:
-        note = UserMessage(source=SUMMARY_SOURCE, content=summary)
-        return [*messages[:self.start], note, messages[self.task], *messages[self.end:]]
 
 
 def fold_plan(messages: list[Message], keep_recent: int, *, least: int = 2) -> FoldPlan | None:

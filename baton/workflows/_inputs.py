@@ -10,12 +10,12 @@ ends ``input_invalid``. A member that starts has an input that matches: it never
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from baton.reports import InputContract
 from baton.schemas import input_problem
 from baton.specs import TeamSpec
+from baton.workflow_records import CheckedInput as Checked
 
 __all__ = ["INPUT_INVALID", "Checked", "InputFixes", "contract_of", "fix_message"]
 
@@ -35,14 +35,6 @@ def contract_of(team: TeamSpec, member: str) -> InputContract | None:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Checked:
-    value: Any  # the input (parsed JSON when it has a contract)
-    text: str  # as the member's task text
-    problem: str | None = None  # why it does not match, in words
-    exhausted: str | None = None  # the fix attempts are used up: the run's end, in words
 
 
 class InputFixes:

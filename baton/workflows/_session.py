@@ -13,8 +13,6 @@ conversation, and a turn costs one child workflow start (docs/architecture.md#se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import CancelledError, ChildWorkflowError
@@ -26,6 +24,7 @@ from baton.calls import Catalog
 from baton.messages import AssistantMessage, Message, UserMessage
 from baton.runs import Admission, ChildEvent, RunInput, RunResult, RunStatus, StartedEvent
 from baton.sessions import SESSION_AGENT, SessionInput, SessionReply, SessionTurn
+from baton.workflow_records import PendingMessage as Pending
 from baton.workflows._admission import admit
 from baton.workflows._approval import ApprovalGate, awaiting_details
 from baton.workflows._budget import BudgetTracker
@@ -75,12 +74,6 @@ def with_conversation(messages: list[Message], text: str) -> str:
             lines.append(f"{who}: {message.content or ''}")
     return ("The conversation so far:\n" + "\n".join(lines)
             + f"\n\nThe user's new message:\n{text}")
-
-
-@dataclass
-class Pending:
-    key: str  # the send update's id
-    text: str
 
 
 class SessionRun:

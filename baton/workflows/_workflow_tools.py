@@ -4,14 +4,13 @@ orchestrator executes them deterministically."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from baton.calls import ToolSchema
 from baton.messages import ToolCall
 from baton.reports import InputContract
 from baton.runs import RunStatus, Transfer
+from baton.workflow_records import WorkflowTool, WorkflowToolResult
 from baton.workflows._inputs import INPUT_INVALID, InputFixes, fix_message
 
 __all__ = ["TRANSFER_PREFIX", "Finished", "WorkflowTool", "WorkflowToolResult", "transfer_tool"]
@@ -26,22 +25,6 @@ class Finished(Exception):  # control flow: "the loop is finished", not an error
         super().__init__(reason)
         self.status, self.reason, self.output, self.error_type = status, reason, output, error_type
         self.transfer = transfer
-
-
-@dataclass
-class WorkflowToolResult:
-    content: str
-    is_error: bool = False
-    finish: Finished | None = None  # end the agent's loop after this turn's calls
-    value: Any = None  # for the run log
-    key: str = ""  # what identifies the work (a child workflow id)
-
-
-@dataclass
-class WorkflowTool:
-    schema: ToolSchema
-    # (call, step of the calling agent) → result
-    run: Callable[[ToolCall, int], Awaitable[WorkflowToolResult]] = field(repr=False)
 
 
 def transfer_tool(source: str, target: str, description: str,

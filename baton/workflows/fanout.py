@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from temporalio import workflow
 
 from baton.patterns import FanoutSpec
 from baton.runs import RunInput, RunResult, RunStatus
+from baton.workflow_records import FanoutJob as _Job
 from baton.workflows._admission import INVALID_INPUT
 from baton.workflows._ending import conclude
 from baton.workflows._pattern import PatternHost, PatternRun, output_of
@@ -56,22 +56,6 @@ def split_task(task: str, split: str) -> list[str]:
 
 def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip().rstrip(".!?").strip()
-
-
-@dataclass
-class _Job:
-    index: int
-    branch: str
-    task: str
-    result: RunResult | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.branch} (job {self.index + 1})"
-
-    @property
-    def ok(self) -> bool:
-        return self.result is not None and self.result.status is RunStatus.COMPLETED
 
 
 @workflow.defn(name="FanoutWorkflow", failure_exception_types=INVALID_INPUT)
