@@ -57,13 +57,27 @@ class CompactModel(BaseModel):
         data = handler(self)
         if not info.mode_is_json() or not isinstance(data, dict):
             return data
-        for name, field in type(self).model_fields.items():
-            key = field.serialization_alias or field.alias or name
-            if name == "kind" or field.is_required() or key not in data:
-                continue
-            if getattr(self, name) == field.get_default(call_default_factory=True):
+        for name, key, default in _defaults_of(type(self)):
+            if key in data and getattr(self, name) == default:
                 del data[key]
         return data
+
+
+_DEFAULTS: dict[type[BaseModel], tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _defaults_of(model: type[BaseModel]) -> tuple[tuple[str, str, Any], ...]:
+    """(field, JSON key, default) of each optional field but ``kind``, computed once per class:
+    pydantic's ``get_default`` inspects a default factory's signature on every call, and every
+    payload and every digest serialises messages."""
+    found = _DEFAULTS.get(model)
+    if found is None:
+        found = _DEFAULTS[model] = tuple(
+            (name, field.serialization_alias or field.alias or name,
+             field.get_default(call_default_factory=True))
+            for name, field in model.model_fields.items()
+            if name != "kind" and not field.is_required())
+    return found
 
 
 class _Frozen(CompactModel):

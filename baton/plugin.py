@@ -43,6 +43,7 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from baton._code_pinning import pin_workflow_code, workflow_packages
 from baton.activities.catalog import CatalogActivities
 from baton.activities.llm.activity import LlmActivities
 from baton.activities.mcp import McpPool
@@ -171,6 +172,7 @@ class BatonPlugin(SimplePlugin):
         if self._otel is not None:
             config = self._otel.configure_worker(config)
         config = super().configure_worker(config)
+        pin_workflow_code(workflow_packages(config.get("workflows") or ()))
         # The llm activity rebuilds a conversation prefix by querying its workflow; the tenant
         # budget activity sends updates to an authority, the rollout one reads visibility.
         self.llm.temporal_client = self.tenants.client = self.rollouts.client = config["client"]
@@ -181,7 +183,9 @@ class BatonPlugin(SimplePlugin):
                            ) -> temporalio.worker.ReplayerConfig:
         if self._otel is not None:
             config = self._otel.configure_replayer(config)
-        return super().configure_replayer(config)
+        config = super().configure_replayer(config)
+        pin_workflow_code(workflow_packages(config.get("workflows") or ()))
+        return config
 
     @asynccontextmanager
     async def _resources(self) -> AsyncIterator[None]:

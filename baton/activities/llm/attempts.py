@@ -86,7 +86,8 @@ def _ms(seconds: float) -> float:
 
 
 class AttemptLog:
-    """This attempt's record and the earlier attempts' (create it inside the activity)."""
+    """This attempt's record and the earlier attempts' (create it inside the activity). The
+    record is first heartbeated when the call has lasted a moment (see ``_heartbeating``)."""
 
     def __init__(self) -> None:
         info = self._info = activity.info()
@@ -99,7 +100,6 @@ class AttemptLog:
                   if info.schedule_to_close_timeout else None]
         self.mine = ChatAttempt(attempt=info.attempt, started_at=info.started_time,
                                 times_out_at=min((t for t in limits if t), default=None))
-        self.beat()
 
     def _settled(self, record: ChatAttempt) -> ChatAttempt:
         """An earlier attempt that recorded no outcome timed out; Temporal scheduled the next
