@@ -2,10 +2,11 @@
 
 Temporal's workflow sandbox imports a workflow's module again, with everything it imports that is
 not passed through, for every workflow run it starts or replays. Python finds, reads and
-unmarshals that bytecode from disk each time: a seventh of the cost of starting a run (measured
-in docs/performance.md) and, worse, whatever is on disk *now*. A tree updated under a running
-worker (a ``git pull``, a package upgrade) would have new runs of the same build, and replays of
-old ones, execute code the build was never deployed with: non-determinism errors at best.
+unmarshals that bytecode from disk each time: about a third of the CPU it takes to start an
+agent's run (docs/performance.md) and, worse, whatever is on disk *now*. A tree updated under a
+running worker (a ``git pull``, a package upgrade) would have new runs of the same build, and
+replays of old ones, execute code the build was never deployed with: non-determinism errors, or
+different behaviour under the same build id.
 
 ``pin_workflow_code`` puts one finder in front of ``sys.meta_path`` for the packages that hold
 workflow definitions (``workflow_packages``). It finds modules exactly as Python does and only
