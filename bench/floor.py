@@ -15,17 +15,14 @@ step is two activities (a model call, then a tool call), so 1.0 would be the flo
 
 from __future__ import annotations
 
-import itertools
 import os
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -34,29 +31,18 @@ from baton.runs import RunInput, RunResult, RunStatus
 from baton.worker import worker_resources
 from bench import bare
 from bench._env import TEMPORAL_BIN, BenchEnv
-from bench.step_overhead import stepper_team
+from bench.step_overhead import cycles_ms, stepper_team
 
 ROUNDS = int(os.environ.get("BATON_BENCH_FLOOR_ROUNDS", "40"))
 REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
 FIRST = 10
 
 
-def _cycles_ms(history: WorkflowHistory, activity_type: str | None = None) -> list[float]:
-    """Milliseconds between consecutive scheduled activities (of ``activity_type``)."""
-    times: list[datetime] = [
-        event.event_time.ToDatetime() for event in history.events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and (activity_type is None
-             or event.activity_task_scheduled_event_attributes.activity_type.name
-             == activity_type)]
-    return [(b - a).total_seconds() * 1000 for a, b in itertools.pairwise(times)]
-
-
 async def _bare_cycles(client: Client, queue: str) -> list[float]:
     workflow_id = f"floor-bare-{queue}-{time.perf_counter_ns()}"
     await client.execute_workflow(bare.BareSequence.run, ROUNDS, id=workflow_id,
                                   task_queue=queue)
-    return _cycles_ms(await client.get_workflow_handle(workflow_id).fetch_history())
+    return cycles_ms(await client.get_workflow_handle(workflow_id).fetch_history())
 
 
 async def _agent_cycles(env: BenchEnv, queue: str) -> list[float]:
@@ -68,7 +54,7 @@ async def _agent_cycles(env: BenchEnv, queue: str) -> list[float]:
         task_queue=queue, result_type=RunResult)
     assert result.status is RunStatus.COMPLETED, result
     history = await env.client.get_workflow_handle(run_id).fetch_history()
-    return _cycles_ms(history, "chat")
+    return cycles_ms(history, "chat")
 
 
 def _split(runs: list[list[float]]) -> tuple[float, float]:

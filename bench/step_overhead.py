@@ -4,18 +4,25 @@ one tool call) against two bare Temporal activities run in sequence by a minimal
 (``bench/bare_agent.py``) making the same calls to the same model server with the same script:
 what Baton costs over the code a user would otherwise write.
 
-Both sides run the same number of iterations in one workflow and are timed by wall clock from
-the client, repeated, median taken; start-up is amortised over the iterations on both sides.
-(``workflow.now()`` is the workflow task's start time and too coarse for per-step timing.)"""
+All three run the same number of steps in one workflow, interleaved, ``REPEATS`` times. A step's
+time is read from the server's own history: the time between the starts of consecutive steps
+(consecutive scheduled model calls; for the bare workflow, every second scheduled activity), so
+start-up is left out on every side; the figure is the median over every step of every repeat.
+Medians of steps rather than whole-run wall clocks: on this two-core machine a whole run moves by
+10-20 % from one repeat to the next, a step's median does not. (``workflow.now()`` is the
+workflow task's start time and too coarse for per-step timing.)"""
 
 from __future__ import annotations
 
 import os
 import statistics
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.worker import Worker
 
 from baton.loader import parse_team
@@ -25,7 +32,7 @@ from bench import bare, bare_agent
 from bench._env import BenchEnv
 
 STEPS = int(os.environ.get("BATON_BENCH_STEPS", "30"))
-REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
+REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "5"))
 
 
 def stepper_team(steps: int = STEPS) -> Any:
@@ -37,38 +44,51 @@ def stepper_team(steps: int = STEPS) -> Any:
     })
 
 
-async def _bare_per_iteration(env: BenchEnv, queue: str, n: int) -> float:
-    started = time.perf_counter()
-    await env.client.execute_workflow(bare.BareTwoActivities.run, n,
-                                      id=f"bare-{queue}-{n}-{started}", task_queue=queue)
-    return (time.perf_counter() - started) / n
+def cycles_ms(history: WorkflowHistory, activity_type: str | None = None, *,
+              stride: int = 1) -> list[float]:
+    """Milliseconds between scheduled activities (of ``activity_type``) ``stride`` apart."""
+    times: list[datetime] = [
+        event.event_time.ToDatetime() for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and (activity_type is None
+             or event.activity_task_scheduled_event_attributes.activity_type.name
+             == activity_type)]
+    return [(b - a).total_seconds() * 1000 for a, b in zip(times, times[stride:], strict=False)]
 
 
-async def _baton_per_step(env: BenchEnv, queue: str, n: int) -> float:
-    team = stepper_team(n)
+async def _steps_ms(env: BenchEnv, workflow_id: str, activity_type: str | None = None, *,
+                    stride: int = 1) -> list[float]:
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    return cycles_ms(history, activity_type, stride=stride)
+
+
+async def _bare_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
+    workflow_id = f"bare-{queue}-{n}-{time.perf_counter_ns()}"
+    await env.client.execute_workflow(bare.BareTwoActivities.run, n, id=workflow_id,
+                                      task_queue=queue)
+    return await _steps_ms(env, workflow_id, stride=2)  # two activities a step
+
+
+async def _baton_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
     run_id = f"bench-steps-{queue}-{time.perf_counter_ns()}"
     step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
     env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})
-    started = time.perf_counter()
     result = await env.client.execute_workflow(
-        "AgentWorkflow", RunInput(team=team, input="go"), id=run_id, task_queue=queue,
+        "AgentWorkflow", RunInput(team=stepper_team(n), input="go"), id=run_id, task_queue=queue,
         result_type=RunResult)
-    elapsed = time.perf_counter() - started
     assert result.status is RunStatus.COMPLETED, result
-    return elapsed / n
+    return await _steps_ms(env, run_id, "chat")
 
 
-async def _hand_written_per_step(env: BenchEnv, queue: str, n: int) -> float:
+async def _hand_written_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
     run_id = f"bench-hand-{queue}-{time.perf_counter_ns()}"
     step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
     env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})
-    started = time.perf_counter()
     answer = await env.client.execute_workflow(
         bare_agent.BareAgent.run, bare_agent.AgentTask(env.scripted.base_url, run_id, "go", n + 1),
         id=run_id, task_queue=queue)
-    elapsed = time.perf_counter() - started
     assert answer == "done", answer
-    return elapsed / n
+    return await _steps_ms(env, run_id, "bare_agent_model")
 
 
 async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
@@ -83,15 +103,14 @@ async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
             env.client, task_queue=hand_queue, workflows=[bare_agent.BareAgent],
             activities=[(acts := bare_agent.BareAgentActivities(http)).call_model,
                         acts.run_tool]), worker_resources(env.client, settings) as w, w:
-        await _bare_per_iteration(env, bare_queue, 2)  # warm-up every path
-        await _hand_written_per_step(env, hand_queue, 2)
-        await _baton_per_step(env, settings.task_queue, 2)
+        await _bare_steps(env, bare_queue, 2)  # warm-up every path
+        await _hand_written_steps(env, hand_queue, 2)
+        await _baton_steps(env, settings.task_queue, 2)
         for _ in range(REPEATS):  # interleaved, so drift in the machine affects all alike
-            bare_times.append(await _bare_per_iteration(env, bare_queue, STEPS))
-            hand.append(await _hand_written_per_step(env, hand_queue, STEPS))
-            baton.append(await _baton_per_step(env, settings.task_queue, STEPS))
-    baton_ms, bare_ms = statistics.median(baton) * 1000, statistics.median(bare_times) * 1000
-    hand_ms = statistics.median(hand) * 1000
+            bare_times += await _bare_steps(env, bare_queue, STEPS)
+            hand += await _hand_written_steps(env, hand_queue, STEPS)
+            baton += await _baton_steps(env, settings.task_queue, STEPS)
+    baton_ms, bare_ms, hand_ms = (statistics.median(t) for t in (baton, bare_times, hand))
     return {
         "agent_step_ms": {"value": round(baton_ms, 2), "unit": "ms"},
         "bare_two_activities_ms": {"value": round(bare_ms, 2), "unit": "ms"},
