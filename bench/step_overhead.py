@@ -69,7 +69,7 @@ async def _bare_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
     return await _steps_ms(env, workflow_id, stride=2)  # two activities a step
 
 
-async def _baton_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
+async def baton_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
     run_id = f"bench-steps-{queue}-{time.perf_counter_ns()}"
     step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
     env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})
@@ -105,11 +105,11 @@ async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
                         acts.run_tool]), worker_resources(env.client, settings) as w, w:
         await _bare_steps(env, bare_queue, 2)  # warm-up every path
         await _hand_written_steps(env, hand_queue, 2)
-        await _baton_steps(env, settings.task_queue, 2)
+        await baton_steps(env, settings.task_queue, 2)
         for _ in range(REPEATS):  # interleaved, so drift in the machine affects all alike
             bare_times += await _bare_steps(env, bare_queue, STEPS)
             hand += await _hand_written_steps(env, hand_queue, STEPS)
-            baton += await _baton_steps(env, settings.task_queue, STEPS)
+            baton += await baton_steps(env, settings.task_queue, STEPS)
     baton_ms, bare_ms, hand_ms = (statistics.median(t) for t in (baton, bare_times, hand))
     return {
         "agent_step_ms": {"value": round(baton_ms, 2), "unit": "ms"},

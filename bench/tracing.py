@@ -28,7 +28,7 @@ from starlette.routing import Route
 from baton.telemetry import Tracing
 from baton.worker import worker_resources
 from bench._env import BenchEnv
-from bench.step_overhead import REPEATS, STEPS, _baton_per_step
+from bench.step_overhead import REPEATS, STEPS, baton_steps
 
 
 @dataclass
@@ -72,14 +72,14 @@ async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
         async with worker_resources(env.client, off_settings, tracing=Tracing()) as plain, \
                 worker_resources(env.client, on_settings, tracing=tracing) as traced, \
                 plain, traced:
-            await _baton_per_step(env, off_settings.task_queue, 2)  # warm-up both paths
-            await _baton_per_step(env, on_settings.task_queue, 2)
-            for _ in range(REPEATS):
-                off.append(await _baton_per_step(env, off_settings.task_queue, STEPS))
-                on.append(await _baton_per_step(env, on_settings.task_queue, STEPS))
+            await baton_steps(env, off_settings.task_queue, 2)  # warm-up both paths
+            await baton_steps(env, on_settings.task_queue, 2)
+            for _ in range(REPEATS):  # per-step times from the server's history, as there
+                off += await baton_steps(env, off_settings.task_queue, STEPS)
+                on += await baton_steps(env, on_settings.task_queue, STEPS)
         # worker_resources flushed the exporter on exit: every span reached the receiver.
         exported_kb = received.bytes / 1024
-    on_ms, off_ms = statistics.median(on) * 1000, statistics.median(off) * 1000
+    on_ms, off_ms = statistics.median(on), statistics.median(off)
     return {
         "agent_step_traced_ms": {"value": round(on_ms, 2), "unit": "ms"},
         "agent_step_untraced_ms": {"value": round(off_ms, 2), "unit": "ms"},

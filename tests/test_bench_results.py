@@ -41,3 +41,14 @@ def test_replace_block_touches_only_its_own_markers(files: Path) -> None:
     assert readme.read_text() == ("a\n<!-- bench:start -->\nold\n<!-- bench:end -->\n"
                                   "<!-- bench-peers:start -->\n| new | \\1 |\n"
                                   "<!-- bench-peers:end -->\n")
+
+
+def test_every_benchmark_module_imports_and_measures() -> None:
+    # ``make test`` does not run the benchmarks (they take minutes and want a quiet machine), so
+    # at least their modules must load: a renamed helper must not first fail in ``make bench``.
+    # (The peers' benchmark needs the optional ``peers`` extra, which ``make test`` does not
+    # install.)
+    from bench.__main__ import BENCHMARKS
+
+    assert set(BENCHMARKS) >= {"floor", "step_overhead", "fanout", "history", "tracing"}
+    assert all(callable(getattr(module, "measure", None)) for module in BENCHMARKS.values())
