@@ -7,7 +7,8 @@ completed, next workflow task dispatched and completed). The first ten rounds of
 the rounds after them are reported apart, because with Temporal's default dynamic config they
 differ (a per-shard token bucket on the transfer queue reader, 20 reads/s, empties after about ten
 quick rounds). The same bare workflow also runs on a second dev server left at those defaults, in
-the same run, so the effect of the tuning is measured rather than remembered.
+the same run, so the effect of the tuning is measured rather than remembered. The bare workflow
+and the agent run interleaved, so drift in the machine affects both alike.
 
 ``agent_step_floor_ratio`` = steady-state agent step / (2 x bare first-ten activity): an agent
 step is two activities (a model call, then a tool call), so 1.0 would be the floor itself.
@@ -34,7 +35,7 @@ from bench._env import TEMPORAL_BIN, BenchEnv
 from bench.step_overhead import cycles_ms, stepper_team
 
 ROUNDS = int(os.environ.get("BATON_BENCH_FLOOR_ROUNDS", "40"))
-REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "3"))
+REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "5"))
 FIRST = 10
 
 
@@ -88,10 +89,17 @@ async def _untuned_bare() -> tuple[float, float]:
 
 async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
     settings = env.settings()
-    first10, steady = await _bare_on(env.client, settings.task_queue + "-bare")
-    async with worker_resources(env.client, settings) as worker, worker:
-        await _agent_cycles(env, settings.task_queue)  # warm-up
-        agent_runs = [await _agent_cycles(env, settings.task_queue) for _ in range(REPEATS)]
+    bare_queue = settings.task_queue + "-bare"
+    bare_runs: list[list[float]] = []
+    agent_runs: list[list[float]] = []
+    async with Worker(env.client, task_queue=bare_queue, workflows=bare.WORKFLOWS,
+                      activities=bare.ACTIVITIES), worker_resources(env.client, settings) as w, w:
+        await _bare_cycles(env.client, bare_queue)  # warm-up both
+        await _agent_cycles(env, settings.task_queue)
+        for _ in range(REPEATS):  # interleaved: drift in the machine affects both alike
+            bare_runs.append(await _bare_cycles(env.client, bare_queue))
+            agent_runs.append(await _agent_cycles(env, settings.task_queue))
+    first10, steady = _split(bare_runs)
     _, agent_steady = _split(agent_runs)
     untuned_first10, untuned_steady = await _untuned_bare()
     return {
