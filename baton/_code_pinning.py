@@ -47,7 +47,8 @@ class _PinnedLoader(importlib.machinery.SourceFileLoader):
 
 class _PinningFinder(importlib.abc.MetaPathFinder):
     def __init__(self) -> None:
-        self.packages: set[str] = set()
+        # Replaced, never changed in place: imports on other threads read it without the lock.
+        self.packages: frozenset[str] = frozenset()
 
     def covers(self, name: str) -> bool:
         return any(name == p or name.startswith(p + ".") for p in self.packages)
@@ -94,14 +95,14 @@ def pin_workflow_code(packages: Iterable[str]) -> None:
     imported with; their next import (a workflow run's sandbox) reads it once more and then never
     again."""
     with _lock:
-        _finder.packages.update(p for p in packages if p and p != "__main__")
+        _finder.packages |= {p for p in packages if p and p != "__main__"}
         if _finder not in sys.meta_path:
             sys.meta_path.insert(0, _finder)
 
 
 def pinned_packages() -> frozenset[str]:
     """The packages whose code this process has pinned."""
-    return frozenset(_finder.packages)
+    return _finder.packages
 
 
 def workflow_packages(workflows: Iterable[type]) -> set[str]:
