@@ -32,7 +32,7 @@ from baton.runs import RunInput, RunResult, RunStatus
 from baton.worker import worker_resources
 from bench import bare
 from bench._env import TEMPORAL_BIN, BenchEnv
-from bench.step_overhead import cycles_ms, stepper_team
+from bench.step_overhead import cycles_ms, script_steps, stepper_team
 
 ROUNDS = int(os.environ.get("BATON_BENCH_FLOOR_ROUNDS", "40"))
 REPEATS = int(os.environ.get("BATON_BENCH_REPEATS", "5"))
@@ -48,8 +48,7 @@ async def _bare_cycles(client: Client, queue: str) -> list[float]:
 
 async def _agent_cycles(env: BenchEnv, queue: str) -> list[float]:
     run_id = f"floor-agent-{queue}-{time.perf_counter_ns()}"
-    step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
-    env.scripted.set_script(run_id, {"stepper": [step] * ROUNDS + [{"content": "done"}]})
+    script_steps(env, run_id, ROUNDS)
     result = await env.client.execute_workflow(
         "AgentWorkflow", RunInput(team=stepper_team(ROUNDS), input="go"), id=run_id,
         task_queue=queue, result_type=RunResult)

@@ -44,6 +44,12 @@ def stepper_team(steps: int = STEPS) -> Any:
     })
 
 
+def script_steps(env: BenchEnv, run_id: str, n: int) -> None:
+    """Script the run's agent ``stepper``: ``n`` echo calls, then an answer."""
+    step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
+    env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})
+
+
 def cycles_ms(history: WorkflowHistory, activity_type: str | None = None, *,
               stride: int = 1) -> list[float]:
     """Milliseconds between scheduled activities (of ``activity_type``) ``stride`` apart."""
@@ -71,8 +77,7 @@ async def _bare_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
 
 async def baton_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
     run_id = f"bench-steps-{queue}-{time.perf_counter_ns()}"
-    step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
-    env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})
+    script_steps(env, run_id, n)
     result = await env.client.execute_workflow(
         "AgentWorkflow", RunInput(team=stepper_team(n), input="go"), id=run_id, task_queue=queue,
         result_type=RunResult)
@@ -82,8 +87,7 @@ async def baton_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
 
 async def _hand_written_steps(env: BenchEnv, queue: str, n: int) -> list[float]:
     run_id = f"bench-hand-{queue}-{time.perf_counter_ns()}"
-    step = {"tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}]}
-    env.scripted.set_script(run_id, {"stepper": [step] * n + [{"content": "done"}]})
+    script_steps(env, run_id, n)
     answer = await env.client.execute_workflow(
         bare_agent.BareAgent.run, bare_agent.AgentTask(env.scripted.base_url, run_id, "go", n + 1),
         id=run_id, task_queue=queue)
