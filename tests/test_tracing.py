@@ -31,6 +31,7 @@ from baton.settings import BatonSettings
 from baton.specs import ModelProfile
 from baton.telemetry import Tracing, client_interceptor
 from baton.telemetry.metrics import temporal_runtime
+from baton.visibility import STATUS
 from baton.worker import worker_resources
 
 AGENT = "support_agent"
@@ -65,10 +66,20 @@ async def run_with_approval(client: Client, settings: BatonSettings, scripted: S
                                                                        tenant=tenant),
                                              id=run_id, task_queue=settings.task_queue,
                                              result_type=RunResult)
+        # Wait on BatonStatus, which the server reads from its own state, then query once. A
+        # query runs the workflow's code: with no workflow cache it replays the history and, if
+        # the query lands while a workflow task is pending, runs that task's new code as well, so
+        # Temporal's tracing interceptor emits its spans (StartActivity) once for the query and
+        # again for the real task, under the same deterministic id. Polling by query while the
+        # run moves would make the duplicate-span check below depend on timing.
+        pending: list[PendingApproval] = []
         for _ in range(400):
-            pending = await handle.query("pending_approvals", result_type=list[PendingApproval])
-            if pending:
-                break
+            described = await handle.describe()
+            if described.typed_search_attributes.get(STATUS) == RunStatus.AWAITING_APPROVAL:
+                pending = await handle.query("pending_approvals",
+                                             result_type=list[PendingApproval])
+                if pending:
+                    break
             await asyncio.sleep(0.05)
         [approval] = pending
         await handle.execute_update("decide", ApprovalDecision(
