@@ -16,6 +16,7 @@ from baton.messages import (
     CompactModel,
     ConversationRef,
     Message,
+    ToolResultMessage,
     Usage,
     digest_of,
 )
@@ -266,3 +267,9 @@ class ToolOutcome(_Payload):
     def result(self) -> Any:
         """The JSON value the tool returned (None when it was too large to keep)."""
         return self.content if self.content_is_value else self.value
+
+    def message(self, call_id: str, name: str) -> ToolResultMessage:
+        """What the model reads of this outcome. The workflow and the worker that ran the call
+        both build it here, so the next model call can refer to it instead of carrying it."""
+        return ToolResultMessage(tool_call_id=call_id, name=name, content=self.content,
+                                 is_error=self.status == "error")

@@ -135,7 +135,8 @@ class BatonPlugin(SimplePlugin):
         self.tools = ToolActivities(self.registry, open_ledger(settings.resolved_ledger_url),
                                     max_result_chars=settings.max_tool_result_chars,
                                     lease_s=settings.ledger_lease_s,
-                                    unavailable=self.mcp.why_unavailable, memory=self.memory)
+                                    unavailable=self.mcp.why_unavailable, memory=self.memory,
+                                    conversations=self.llm.cache)
         self.memory_activities = MemoryActivities(self.memory)
         self.catalog = CatalogActivities(settings, self.registry, self.mcp)
         self.tenants = TenantActivities(settings)

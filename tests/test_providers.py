@@ -28,9 +28,11 @@ with workflow.unsafe.imports_passed_through():
     from baton.calls import ChatRequest, ChatResponse, ToolSchema
     from baton.messages import (
         EMPTY_DIGEST,
+        AssistantMessage,
         ConversationRef,
         Message,
         SystemMessage,
+        ToolCall,
         ToolResultMessage,
         UserMessage,
         chain_digest,
@@ -392,3 +394,44 @@ def test_cache_is_bounded() -> None:
     assert cache.lookup(("wf", "b"), ConversationRef(length=1, digest="x")) is None
     assert cache.lookup(("wf", "b"), ConversationRef(length=3, digest="x")) is None
 
+
+
+def test_a_reply_is_completed_with_the_results_this_worker_ran_in_call_order() -> None:
+    from baton.activities.llm.conversations import ConversationCache, digests_of
+
+    calls = (ToolCall(id="c1", name="weather", arguments={"city": "Paris"}),
+             ToolCall(id="c2", name="weather", arguments={"city": "Oslo"}))
+    reply = AssistantMessage(tool_calls=calls)
+    first, second = (ToolResultMessage(tool_call_id=c.id, name=c.name, content=f"sunny {c.id}")
+                     for c in calls)
+    whole = [*HELLO, reply, first, second]
+    ref = ConversationRef(length=len(whole), digest=digests_of(whole)[-1])
+    key = ("wf", "a1")
+
+    cache = ConversationCache(max_size=4)
+    cache.store(key, HELLO, digests_of(HELLO))
+    cache.answered(key, reply)
+    cache.tool_answered(key, second)  # finished first: the order is the calls', not the finish
+    cache.tool_answered(key, ToolResultMessage(tool_call_id="c9", name="weather", content="?"))
+    assert cache.lookup(key, ref) is None  # one result is still missing
+    cache.tool_answered(key, first)
+    assert cache.lookup(key, ref) == whole
+    # Only the first result: the workflow sends the second in the delta.
+    cache.store(key, HELLO, digests_of(HELLO))
+    cache.answered(key, reply)
+    cache.tool_answered(key, first)
+    cache.tool_answered(key, second)
+    assert cache.lookup(key, ConversationRef(length=len(whole) - 1,
+                                             digest=digests_of(whole)[-2])) == whole[:-1]
+
+    # A result the workflow changed (or another attempt gave) makes another digest: no hit,
+    # and nothing of it is kept.
+    cache.store(key, HELLO, digests_of(HELLO))
+    cache.answered(key, reply)
+    cache.tool_answered(key, first)
+    cache.tool_answered(key, second.model_copy(update={"content": "rain"}))
+    assert cache.lookup(key, ref) is None
+    assert cache.get(key) == [*HELLO, reply]
+    # A result for a conversation this worker does not hold is not kept either.
+    cache.tool_answered(("wf", "other"), first)
+    assert cache.get(("wf", "other")) is None

@@ -106,16 +106,20 @@ async def test_a_summary_references_the_conversation_it_folds(
         AGENT: [*(_echo(n) for n in range(1, 5)), {"content": "Done."}],
         SUMMARIZER: [{"content": "Parcels 1-2 moved."}]})
     scripted.assert_script_consumed(run_id)
-    requests = []
+    requests, carrying = [], 0
     async for event in client.get_workflow_handle(run_id).fetch_history_events():
         attrs = event.activity_task_scheduled_event_attributes
+        carrying += PAGES[0].encode() in event.SerializeToString()
         if event.HasField("activity_task_scheduled_event_attributes") and (
                 attrs.activity_type.name == "chat"):
             requests.append(attrs.input.payloads[0].data.decode())
     folding = [r for r in requests if '"summarize":[' in r]
     assert len(folding) == 1
-    assert PAGES[0] not in folding[0]  # sent once, in the call that first carried it
-    assert sum(PAGES[0] in r for r in requests) == 1
+    # The page is the echo's argument and its result: in history as the model's call (a chat
+    # result), the tool activity's input and its result; no model call carries it again, not
+    # even the summariser's, which folds it.
+    assert carrying == 3
+    assert not any(PAGES[0] in r for r in requests)
     after = requests[requests.index(folding[0]) + 1]
     # A new prefix: nothing held yet (a length of 0 is left out of the payload).
     assert json.loads(after)["prefix"].get("length", 0) == 0 and "Parcels 1-2 moved." in after

@@ -31,6 +31,7 @@ class Conversation:
         self._digests: list[str] = [EMPTY_DIGEST]  # _digests[n] = digest of messages[:n]
         self.size = 0  # prompt bytes of all messages, for estimating a call's tokens
         self.sent = 0  # how many messages the worker has received for this agent
+        self.prompted = 0  # how many the agent's last model call was sent (its measured prompt)
         for message in messages or []:
             self.append(message)
         self.sent = sent
@@ -47,6 +48,10 @@ class Conversation:
 
     def mark_sent(self, length: int) -> None:
         self.sent = length
+
+    def mark_prompted(self, length: int) -> None:
+        """A model call was sent the first ``length`` messages."""
+        self.sent = self.prompted = length
 
     def page(self, offset: int, limit: int) -> list[Message]:
         return self.messages[offset : offset + limit]

@@ -89,7 +89,7 @@ class MemoryTurn(ModelTurn):
         """The next prompt's size, and the provider's tokens per estimated token: the last
         call's prompt as the provider counted it plus what was added since, estimated on the
         same scale (an estimate alone before the conversation's first call)."""
-        sent, messages = self.conversation.sent, self.conversation.messages
+        sent, messages = self.conversation.prompted, self.conversation.messages
         last = next((e for e in reversed(self.log.events) if isinstance(e, ModelCallEvent)
                      and e.agent == self.agent.name), None)
         if last is None or sent == 0:

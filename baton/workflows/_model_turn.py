@@ -110,7 +110,7 @@ class ModelTurn(ToolTurn):
                     raise Finished(decision.status, f"model call failed: {decision.reason}",
                                    error_type=decision.error_type) from exc
                 continue
-            self.conversation.mark_sent(prefix.length + len(delta))
+            self.conversation.mark_prompted(prefix.length + len(delta))
             self.budget.learn_prompt(prompt, response.usage.input_tokens)
             self._log_attempts(response.attempts)
             return self._answered(response, began)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import NamedTuple
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
@@ -37,6 +38,14 @@ def failure_of(exc: ActivityError) -> tuple[str, str]:
     # ``FailureError.message``, not ``str()``: the latter already starts with the type.
     message = cause.message if isinstance(cause, FailureError) else str(cause)
     return error_type or "ActivityError", message or str(exc)
+
+
+class _Answer(NamedTuple):
+    message: ToolResultMessage
+    finish: Finished | None = None
+    # The message is the one the tool activity built from its outcome (``ToolOutcome.message``):
+    # the worker that ran the call holds it, so the next model call can refer to it.
+    held_by_worker: bool = False
 
 
 class ToolTurn:
@@ -71,11 +80,14 @@ class ToolTurn:
     async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
         # Independent calls of one turn run concurrently; results are appended in call order so
         # the conversation (and its digest) does not depend on which finished first.
-        results = await asyncio.gather(*(self._run_tool(call) for call in calls))
-        finish = None
-        for message, done in results:
+        answers = await asyncio.gather(*(self._run_tool(call) for call in calls))
+        finish, held = None, self.conversation.sent == len(self.conversation)
+        for message, done, held_by_worker in answers:
             self.conversation.append(message)
             finish = finish or done
+            # Results the worker holds, right after what it was sent, are not sent again.
+            if held := held and held_by_worker:
+                self.conversation.mark_sent(len(self.conversation))
         if finish is not None:
             if finish.transfer is not None:  # hand over the conversation with this turn's results
                 finish.transfer = finish.transfer.model_copy(
@@ -84,16 +96,16 @@ class ToolTurn:
                 self.last_answer = finish.output
             raise finish
 
-    async def _run_workflow_tool(self, call: ToolCall, tool: WorkflowTool,
-                                 ) -> tuple[ToolResultMessage, Finished | None]:
+    async def _run_workflow_tool(self, call: ToolCall, tool: WorkflowTool) -> _Answer:
         result: WorkflowToolResult = await tool.run(call, self.step)
         self.log.add(
             ToolCallEvent, step=self.step, call_id=call.id, tool=call.name, effect="workflow",
             arguments=call.arguments, status="error" if result.is_error else "ok",
             result=result.value, content=result.content, idempotency_key=result.key)
-        return self._tool_message(call, result.content, is_error=result.is_error), result.finish
+        return _Answer(self._tool_message(call, result.content, is_error=result.is_error),
+                       result.finish)
 
-    async def _run_tool(self, call: ToolCall) -> tuple[ToolResultMessage, Finished | None]:
+    async def _run_tool(self, call: ToolCall) -> _Answer:
         if call.name in self.workflow_tools and call.raw_arguments is None:
             return await self._run_workflow_tool(call, self.workflow_tools[call.name])
         spec = self.catalog.tools.get(call.name)
@@ -102,7 +114,7 @@ class ToolTurn:
                       f"available tools: {', '.join(s.name for s in self.tool_schemas) or 'none'}")
             self.log.add(ToolRefusedEvent, step=self.step, call_id=call.id, tool=call.name,
                          reason=reason)
-            return self._tool_message(call, reason, is_error=True), None
+            return _Answer(self._tool_message(call, reason, is_error=True))
         step = self.step
         args = call.arguments
         policy = self.agent.approvals.get(call.name, spec.approval)
@@ -118,7 +130,7 @@ class ToolTurn:
                 why = f": {resolution.reason}" if resolution.reason else ""
                 text = (f"The call to {call.name} was rejected by {resolution.by}{why}. "
                         "It did not run; do not retry it unchanged.")
-                return self._tool_message(call, text, is_error=True), None
+                return _Answer(self._tool_message(call, text, is_error=True))
             args = resolution.args
         key = idempotency_key(workflow.info().workflow_id, self.path, step, call.id)
         invocation = ToolInvocation(
@@ -130,10 +142,12 @@ class ToolTurn:
             subject=self.run.subject,  # type: ignore[attr-defined]
             memory=self.memory_policy(call.name),
         )
+        held = True  # by the worker that ran it, unless the activity failed
         try:
             outcome = await _activities.execute_tool(
                 invocation, summary=f"execute_tool {call.name} #{key[:6]}")
         except ActivityError as exc:
+            held = False
             if isinstance(exc.cause, CancelledError):  # the run is being cancelled
                 raise asyncio.CancelledError from exc
             _, failure = failure_of(exc)
@@ -147,11 +161,11 @@ class ToolTurn:
             duration_ms=outcome.duration_ms, tool_tokens=outcome.tool_tokens,
             tool_cost_usd=outcome.tool_cost_usd, original_ms=outcome.original_ms,
         )
-        message = self._tool_message(call, outcome.content, is_error=outcome.status == "error")
+        message = outcome.message(call.id, call.name)
         if spec.stop and outcome.status == "ok":
-            return message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
-                                     output=outcome.content)
-        return message, None
+            return _Answer(message, Finished(RunStatus.COMPLETED, "a stop tool ended the run",
+                                             output=outcome.content), held)
+        return _Answer(message, held_by_worker=held)
 
     def _wait_deadline(self) -> datetime | None:
         """A person's wait is bounded by the run's wall clock only if the team says it counts;

@@ -15,8 +15,12 @@ This module turns that back into the full conversation:
 After a call the cache stores prefix + delta, exactly what the workflow sent, and then the reply
 this worker answered with. The workflow appends the reply itself and, when it kept it unchanged,
 counts it as sent: its next prefix covers the reply, which therefore enters history once (as the
-call's result), not twice. The digest check keeps this honest: a reply the workflow changed, or
-one another attempt gave, does not match, and the prefix is rebuilt from the query instead.
+call's result), not twice. The results of the reply's tool calls travel the same way: the tool
+activity tells the cache the result message it returned (``tool_answered``), the workflow counts
+the results it appended unchanged as sent, and a prefix that reaches past the reply is completed
+from them, in the order of the reply's calls. The digest check keeps this honest: a reply or a
+result the workflow changed, one another attempt gave, or one that ran on another worker, does
+not match or is not there, and the prefix is rebuilt from the query instead.
 
 A call's tools and output schema travel the same way: in full on an agent's first call of a
 workflow run, then as their digest (``CallSchemaCache``; a miss asks the ``call_schemas`` query).
@@ -32,7 +36,14 @@ from temporalio.client import Client
 
 from baton.calls import CallSchemas, ChatRequest
 from baton.errors import ConversationMismatchError
-from baton.messages import EMPTY_DIGEST, ConversationRef, Message, chain_digest
+from baton.messages import (
+    EMPTY_DIGEST,
+    AssistantMessage,
+    ConversationRef,
+    Message,
+    ToolResultMessage,
+    chain_digest,
+)
 from baton.runs import MessagesPage, PageRequest
 
 __all__ = ["QUERY_PAGE_SIZE", "CacheStats", "CallSchemaCache", "ConversationCache", "digests_of",
@@ -55,6 +66,26 @@ def digests_of(messages: Sequence[Message], start: str = EMPTY_DIGEST) -> list[s
 class _Entry:
     messages: list[Message]
     digests: list[str]  # len(messages) + 1 entries; a digest per prefix length
+    # Results of the last message's tool calls that ran on this worker, by call id.
+    results: dict[str, ToolResultMessage] = field(default_factory=dict)
+
+    def completed(self, ref: ConversationRef) -> bool:
+        """Append the results ``ref`` reaches past the reply, when this worker holds them all
+        and they make the digest ``ref`` names (the workflow appends them in call order)."""
+        last = self.messages[-1] if self.messages else None
+        missing = ref.length - len(self.messages)
+        if not isinstance(last, AssistantMessage) or not 0 < missing <= len(last.tool_calls):
+            return False
+        results = [r for call in last.tool_calls[:missing] if (r := self.results.get(call.id))]
+        if len(results) != missing:
+            return False
+        digests = digests_of(results, self.digests[-1])[1:]
+        if digests[-1] != ref.digest:
+            return False
+        self.messages.extend(results)
+        self.digests.extend(digests)
+        self.results.clear()
+        return True
 
 
 @dataclass
@@ -79,7 +110,7 @@ class ConversationCache:
     def lookup(self, key: Key, ref: ConversationRef) -> list[Message] | None:
         """The first ``ref.length`` messages when the cache holds them with the same digest."""
         entry = self._entries.get(key)
-        if entry is None or len(entry.messages) < ref.length:
+        if entry is None or (len(entry.messages) < ref.length and not entry.completed(ref)):
             return None
         if entry.digests[ref.length] != ref.digest:
             return None
@@ -101,6 +132,17 @@ class ConversationCache:
         if entry is not None:
             entry.messages.append(reply)
             entry.digests.append(chain_digest(entry.digests[-1], reply))
+            entry.results.clear()
+
+    def tool_answered(self, key: Key, result: ToolResultMessage) -> None:
+        """Remember the result of one of the tool calls of ``key``'s cached reply."""
+        entry = self._entries.get(key)
+        if entry is None or not entry.messages:
+            return
+        last = entry.messages[-1]
+        if isinstance(last, AssistantMessage) and any(
+                call.id == result.tool_call_id for call in last.tool_calls):
+            entry.results[result.tool_call_id] = result
 
     def get(self, key: Key) -> list[Message] | None:
         """The cached conversation, for inspection (does not touch the LRU order)."""

@@ -38,6 +38,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from baton.activities.llm.conversations import ConversationCache
 from baton.activities.memory.service import MemoryHandle, MemoryService
 from baton.activities.tools.arguments import Arguments, allowed_arguments, check_arguments
 from baton.activities.tools.heartbeat import Heartbeat
@@ -67,14 +68,17 @@ class ToolActivities:
     ``drain()`` waits for tools still running after their attempt was cancelled; the worker
     calls it before closing ``ledger``. ``unavailable(name)`` says why a tool this worker would
     serve cannot run right now (an MCP server that is down), or None: such a call is retried
-    like a transient failure instead of being answered "unknown tool".
+    like a transient failure instead of being answered "unknown tool". ``conversations``: the
+    worker's llm conversation cache, told each result so the next model call can refer to it.
     """
 
     def __init__(self, registry: ToolRegistry, ledger: LedgerStore, *,
                  max_result_chars: int = 16_000, lease_s: float = DEFAULT_LEASE_S,
                  unavailable: Callable[[str], str | None] | None = None,
-                 memory: MemoryService | None = None) -> None:
+                 memory: MemoryService | None = None,
+                 conversations: ConversationCache | None = None) -> None:
         self.registry = registry
+        self.conversations = conversations
         self.ledger = ledger
         self.memory = memory  # long-term memory, for tools whose invocation carries a policy
         self.max_result_chars = max_result_chars
@@ -94,6 +98,10 @@ class ToolActivities:
             outcome = await self._execute(invocation)
             observed.outcome(outcome)
         duration_ms = (time.perf_counter() - started) * 1000
+        if self.conversations is not None:
+            self.conversations.tool_answered((invocation.workflow_id, invocation.agent),
+                                             outcome.message(invocation.call_id,
+                                                             invocation.tool.name))
         return outcome.model_copy(update={"duration_ms": round(duration_ms, 3)})
 
     async def _execute(self, inv: ToolInvocation) -> ToolOutcome:
