@@ -7,6 +7,7 @@ workflows, the way a user adds Baton to a worker of their own.
 """
 
 from __future__ import annotations
+import __future__
 
 import asyncio
 import subprocess
@@ -69,3 +70,17 @@ def test_the_package_root_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["[]", "TeamSpec"], out
+
+
+def test_workflow_classes_keep_their_annotations_as_objects() -> None:
+    """Every run imports its workflow's modules anew, and Temporal reads each handler's type
+    hints at that import: a hint written as a string (``from __future__ import annotations``)
+    would be compiled again for every run."""
+    from baton.workflows import ALL_WORKFLOWS
+
+    modules = {cls.__module__ for workflow_class in ALL_WORKFLOWS for cls in workflow_class.__mro__
+               if cls.__module__.startswith("baton.")}
+    assert "baton.workflows.agent" in modules and "baton.workflows._events" in modules
+    postponed = sorted(name for name in modules
+                       if vars(sys.modules[name]).get("annotations") is __future__.annotations)
+    assert postponed == []

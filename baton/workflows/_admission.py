@@ -11,8 +11,6 @@ The ``admission`` update lets a client wait for this decision (``BatonClient.sta
 run that cannot start is refused to the person starting it, with the reason.
 """
 
-from __future__ import annotations
-
 from pydantic import ValidationError
 from temporalio import workflow
 

@@ -6,8 +6,6 @@ members' reports. ``decide`` takes the raw payload and validates it itself: a ma
 is refused and recorded in the run log, never dropped by the SDK or failing a workflow task.
 """
 
-from __future__ import annotations
-
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError

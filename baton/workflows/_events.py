@@ -16,8 +16,6 @@ is continuing as new, polls at the end of the log are refused so the workflow ca
 handlers in flight.
 """
 
-from __future__ import annotations
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 

@@ -5,8 +5,6 @@ one loop, so ``messages`` (the llm activity's prefix rebuild) is unambiguous; ev
 runs as a child workflow with its own handlers.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from temporalio import workflow

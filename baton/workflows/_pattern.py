@@ -13,8 +13,6 @@ them, reports ``awaiting_approval`` and routes decisions sent to it to the membe
 approval.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

@@ -6,8 +6,6 @@ Public interface (people type these names): query ``status``, ``messages``, ``ru
 event stream, ``baton.streaming``).
 """
 
-from __future__ import annotations
-
 from temporalio import workflow
 
 from baton.runs import RunInput, RunResult, RunStatus

@@ -17,8 +17,6 @@ the goal value, text as is, anything else as JSON), ``MAX_ROUNDS`` after ``max_t
 or with a member's own status when a member fails; always with the (partial) board in details.
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 from typing import Any

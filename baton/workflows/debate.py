@@ -17,8 +17,6 @@ is not a failure (the judge still decides) but is said in ``reason`` and ``detai
 A debater that fails drops out; the debate goes on with the others and the judge is told.
 """
 
-from __future__ import annotations
-
 import asyncio
 import re
 from collections import Counter

@@ -20,8 +20,6 @@ reported in ``children`` and ``details.failed_branches`` and the merge says what
 every job fails the run is FAILED.
 """
 
-from __future__ import annotations
-
 import asyncio
 import re
 from collections import Counter

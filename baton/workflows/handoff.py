@@ -19,8 +19,6 @@ output; any other end of a child ends the run with that child's status. The last
 is the run's answer.
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 from typing import Any

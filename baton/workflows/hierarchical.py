@@ -11,8 +11,6 @@ workflow (``SupervisorWorkflow`` or, nested, another ``HierarchicalWorkflow``). 
   level down gets a shrinking slice and a runaway sub-team cannot spend the whole run.
 """
 
-from __future__ import annotations
-
 from temporalio import workflow
 
 from baton.runs import FinishedEvent, RunInput, RunResult, RunStatus

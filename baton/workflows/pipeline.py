@@ -17,8 +17,6 @@ run). Completed stages are never repeated, so their side effects happen once; th
 starts afresh.
 """
 
-from __future__ import annotations
-
 import asyncio
 from typing import Any
 

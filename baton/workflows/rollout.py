@@ -17,8 +17,6 @@ Public interface: updates ``deploy`` (``DeployRequest``), ``promote`` and ``roll
 ``last_check`` (what the rule said last, in words).
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 from typing import Literal
 

@@ -14,8 +14,6 @@ ends on ``close``, after ``idle_timeout_s`` without a message (a durable timer),
 budget is spent; messages it never answered fail with ``SessionClosed``.
 """
 
-from __future__ import annotations
-
 import asyncio
 from datetime import timedelta
 

@@ -7,8 +7,6 @@ the same sub-task again) is refused once with an explanation and then ends the r
 ``routing_loop``; more than ``max_rounds`` delegations end it with ``max_rounds``.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections import Counter

@@ -11,8 +11,6 @@ Public interface: update ``reserve`` (a ``ReserveRequest`` → ``Grant``), signa
 (a ``Settlement``), query ``report`` (a ``TenantBudgetReport``, what ``baton budgets`` shows).
 """
 
-from __future__ import annotations
-
 from contextlib import suppress
 from datetime import timedelta
 
