@@ -1,8 +1,8 @@
 """Release 2 of Baton's workflows, for the safe-deploy test: ``AgentWorkflow`` changed so that
 it records its release in the memo first thing (one more command at the start: a version-1
-history does not replay on it). A module of its own: the sandbox re-imports it per run."""
-
-from __future__ import annotations
+history does not replay on it). A module of its own: the sandbox re-imports it per run. Its
+annotations are objects, as Baton's workflow modules' are: Temporal requires an overriding run
+method's parameters to match the ``__init__``'s exactly."""
 
 from temporalio import workflow
 
