@@ -81,12 +81,15 @@ class ToolTurn:
         # Independent calls of one turn run concurrently; results are appended in call order so
         # the conversation (and its digest) does not depend on which finished first.
         answers = await asyncio.gather(*(self._run_tool(call) for call in calls))
-        finish, held = None, self.conversation.sent == len(self.conversation)
+        # The results that the worker holds, right after what it was already sent, are not sent
+        # again (baton.activities.llm.conversations).
+        held = self.conversation.sent == len(self.conversation)
+        finish = None
         for message, done, held_by_worker in answers:
             self.conversation.append(message)
             finish = finish or done
-            # Results the worker holds, right after what it was sent, are not sent again.
-            if held := held and held_by_worker:
+            held = held and held_by_worker
+            if held:
                 self.conversation.mark_sent(len(self.conversation))
         if finish is not None:
             if finish.transfer is not None:  # hand over the conversation with this turn's results

@@ -69,7 +69,7 @@ class _Entry:
     # Results of the last message's tool calls that ran on this worker, by call id.
     results: dict[str, ToolResultMessage] = field(default_factory=dict)
 
-    def completed(self, ref: ConversationRef) -> bool:
+    def complete(self, ref: ConversationRef) -> bool:
         """Append the results ``ref`` reaches past the reply, when this worker holds them all
         and they make the digest ``ref`` names (the workflow appends them in call order)."""
         last = self.messages[-1] if self.messages else None
@@ -110,7 +110,7 @@ class ConversationCache:
     def lookup(self, key: Key, ref: ConversationRef) -> list[Message] | None:
         """The first ``ref.length`` messages when the cache holds them with the same digest."""
         entry = self._entries.get(key)
-        if entry is None or (len(entry.messages) < ref.length and not entry.completed(ref)):
+        if entry is None or (len(entry.messages) < ref.length and not entry.complete(ref)):
             return None
         if entry.digests[ref.length] != ref.digest:
             return None
