@@ -23,6 +23,7 @@ from baton.activities.llm.conversations import ConversationCache
 from baton.approvals import ApprovalDecision, DecisionReceipt, PendingApproval
 from baton.calls import CallSchemas, ToolSchema
 from baton.client import run_result
+from baton.messages import AssistantMessage, ToolResultMessage
 from baton.plugin import BatonPlugin
 from baton.runs import RunInput, RunResult, RunStatus
 from baton.scripted.testing import ScriptedServer
@@ -33,8 +34,9 @@ TASK = "Order A1001 arrived broken. Please look it up and refund it."
 TOOLS = ["lookup_order", "search_help_center", "issue_refund"]
 
 
-def step(last: str | None = None, **fields: Any) -> dict[str, Any]:
-    expect: dict[str, Any] = {"tools_include": TOOLS}
+def step(last: str | None = None, *, expect_messages: tuple[str, ...] | list[str] = (),
+         **fields: Any) -> dict[str, Any]:
+    expect: dict[str, Any] = {"tools_include": TOOLS, "messages_contain": list(expect_messages)}
     if last is not None:
         expect["last_message_contains"] = last
     return {**fields, "expect": expect}
@@ -107,6 +109,36 @@ async def test_tools_are_sent_once_and_a_fresh_worker_asks_the_workflow(
     # The first worker completed the second call's prefix with the lookup's result; the second
     # worker, which held no conversation, asked the workflow.
     assert [(c.stats.hits, c.stats.misses) for c in caches] == [(1, 0), (0, 1)]
+
+
+async def test_the_results_of_one_turn_s_calls_are_held_in_call_order(
+        client: Client, settings: BatonSettings, scripted: ScriptedServer) -> None:
+    """Two calls of one turn run concurrently and may finish in either order; the worker that
+    ran them completes the next call's conversation in the order of the calls."""
+    team = support_team()
+    run_id = new_run_id(team)
+    scripted.set_script(run_id, {"support_agent": [
+        step(tool_calls=[{"name": "lookup_order", "arguments": {"order_id": "A1001"}},
+                         {"name": "search_help_center", "arguments": {"query": "refund"}}]),
+        step(content="Found it.", expect_messages=["Maria Lopez"]),
+    ]})
+    async with worker_resources(client, settings) as worker, worker:
+        result = await client.execute_workflow(
+            "AgentWorkflow", RunInput(team=team, input=TASK), id=run_id,
+            task_queue=settings.task_queue, result_type=RunResult)
+        cache = conversation_cache(worker)
+        held = cache.get((run_id, "support_agent"))
+    assert result.status is RunStatus.COMPLETED, result.reason
+    scripted.assert_script_consumed(run_id)
+    first, second = await chat_inputs(client, run_id)
+    assert second["delta"] == []
+    assert second["prefix"]["length"] == len(first["delta"]) + 3  # the reply and two results
+    assert (cache.stats.hits, cache.stats.misses) == (1, 0)
+    assert held is not None
+    reply, *results, answer = held[-4:]
+    assert isinstance(reply, AssistantMessage) and isinstance(answer, AssistantMessage)
+    assert [r.tool_call_id for r in results if isinstance(r, ToolResultMessage)] == [
+        call.id for call in reply.tool_calls]
 
 
 def test_a_schema_change_changes_the_digest() -> None:
