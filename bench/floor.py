@@ -12,6 +12,7 @@ and the agent run interleaved, so drift in the machine affects both alike.
 
 ``agent_step_floor_ratio`` = steady-state agent step / (2 x bare first-ten activity): an agent
 step is two activities (a model call, then a tool call), so 1.0 would be the floor itself.
+``_min`` and ``_max``: the same ratio for the best and the worst of the interleaved repeats.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
             agent_runs.append(await _agent_cycles(env, settings.task_queue))
     first10, steady = _split(bare_runs)
     _, agent_steady = _split(agent_runs)
+    # The spread of one repeat's ratio to the next: how far a single run could be trusted.
+    pairs = [_split([agent])[1] / (2 * _split([bare_run])[0])
+             for agent, bare_run in zip(agent_runs, bare_runs, strict=True)]
     untuned_first10, untuned_steady = await _untuned_bare()
     return {
         "bare_activity_ms_first10": {"value": round(first10, 2), "unit": "ms"},
@@ -107,6 +111,10 @@ async def measure(env: BenchEnv) -> dict[str, dict[str, Any]]:
         "agent_step_steady_ms": {"value": round(agent_steady, 2), "unit": "ms"},
         "agent_step_floor_ratio": {"value": round(agent_steady / (2 * first10), 3),
                                    "unit": "ratio"},
+        "agent_step_floor_ratio_min": {"value": round(min(pairs), 3),
+                                       "unit": "ratio (best of the interleaved repeats)"},
+        "agent_step_floor_ratio_max": {"value": round(max(pairs), 3),
+                                       "unit": "ratio (worst of the interleaved repeats)"},
         "untuned_bare_activity_ms_first10": {"value": round(untuned_first10, 2), "unit": "ms"},
         "untuned_bare_activity_ms_steady": {"value": round(untuned_steady, 2), "unit": "ms"},
     }
