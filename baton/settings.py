@@ -128,7 +128,8 @@ class BatonSettings(BaseSettings):
         "on any hosts)")
     ledger_lease_s: float = Field(
         default=30.0, gt=0, description="how long a write call's claim lives without renewal: "
-        "how long a retry waits before taking over from a crashed attempt")
+        "how long a retry waits before taking over from a crashed attempt (on the SQLite "
+        "ledger, not when the attempt's worker process is known to have ended)")
     memory_url: str | None = Field(
         default=None, description="long-term memory: sqlite://PATH (default: sqlite:// + "
         "HOME/memory.sqlite; one host) or postgresql://USER:PASSWORD@HOST:PORT/DB (any hosts)")

@@ -5,7 +5,9 @@ claimed with ``lease_s=0``, a live one has an hour."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -105,6 +107,50 @@ async def test_read_cache_never_crosses_tenants(store: LedgerStore) -> None:
     assert await store.cache_get("acme", "lookup_order", args) is None
 
 
+# A worker process of the same host: it claims the call with an hour's lease, says so, and waits.
+_HOLDER = """
+import asyncio, sys
+from baton.activities.tools import SqliteLedger
+from baton.activities.tools.store import ClaimRequest
+
+async def main() -> None:
+    ledger = SqliteLedger(sys.argv[1])
+    await ledger.claim(ClaimRequest(tenant="acme", key="k1", tool="issue_refund", arguments={},
+                                    owner="holder", attempt=1, lease_s=3600))
+    print("claimed", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_claim_whose_process_ended_is_taken_over_before_its_lease(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HOLDER, str(path), stdout=asyncio.subprocess.PIPE)
+    ledger = SqliteLedger(path)
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"claimed\n"
+        busy = await ledger.claim(req("retry", attempt=2))
+        assert isinstance(busy, Busy) and busy.owner == "holder"  # alive: waited out
+        holder.send_signal(signal.SIGSTOP)  # stuck is not gone: still waited out
+        assert isinstance(await ledger.claim(req("retry", attempt=2)), Busy)
+        holder.kill()  # SIGKILL: no clean-up of any kind
+        await holder.wait()
+        assert await ledger.claim(req("retry", attempt=2)) == Claimed(claims=2)
+        assert not await ledger.renew("acme", "k1", "holder", HOUR)
+        assert await ledger.renew("acme", "k1", "retry", HOUR)
+        assert list(path.with_name("ledger.sqlite.holders").iterdir()) == [
+            path.with_name("ledger.sqlite.holders") / f"{ledger._holders.token}.lock"]
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+        await ledger.close()
+    assert list(path.with_name("ledger.sqlite.holders").iterdir()) == []
+
+
 async def test_sqlite_file_from_before_claims_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as conn:
@@ -121,6 +167,25 @@ async def test_sqlite_file_from_before_claims_is_migrated(tmp_path: Path) -> Non
     with sqlite3.connect(path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "side_effects" not in tables and "tool_cache" not in tables
+
+
+async def test_a_claim_from_before_holders_were_named_is_waited_out(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE baton_ledger (tenant TEXT NOT NULL, idempotency_key TEXT NOT NULL, "
+            "tool TEXT NOT NULL, arguments TEXT NOT NULL, owner TEXT NOT NULL, attempt INTEGER "
+            "NOT NULL, claims INTEGER NOT NULL, claimed_at REAL NOT NULL, lease_expires_at REAL, "
+            "outcome TEXT, completed_at REAL, PRIMARY KEY (tenant, idempotency_key))")
+        conn.execute("INSERT INTO baton_ledger VALUES ('acme', 'k1', 'issue_refund', '{}', 'a', "
+                     "1, 1, 0, 4102444800, NULL, NULL)")  # a lease until 2100
+    ledger = SqliteLedger(path)
+    try:
+        busy = await ledger.claim(req("b", attempt=2))  # its process is unknown: not "gone"
+        assert isinstance(busy, Busy) and busy.owner == "a"
+        assert await ledger.claim(req("c", key="k2")) == Claimed(claims=1)
+    finally:
+        await ledger.close()
 
 
 def test_ledger_urls(tmp_path: Path) -> None:

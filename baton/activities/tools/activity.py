@@ -15,7 +15,9 @@ idempotency key (``baton.idempotency.idempotency_key``, computed by the workflow
 * the claim's lease is renewed from the heartbeat loop while the tool runs, even after the
   attempt itself was cancelled (see :mod:`baton.activities.tools.lease`);
 * the remaining window, a holder that crashed after the tool's own commit and before recording
-  it, ends when its lease expires and a retry takes the claim over and runs the tool again. It is
+  it, ends when its lease expires (on the SQLite ledger, as soon as its process is known to be
+  gone: :mod:`baton.activities.tools.holders`) and a retry takes the claim over and runs the
+  tool again. It is
   closed by the tool itself using ``ctx.idempotency_key``: a UNIQUE column in its database, or an
   ``Idempotency-Key`` header on its HTTP call. The example ``issue_refund`` does exactly that.
 
@@ -164,8 +166,9 @@ class ToolActivities:
         if isinstance(claim, Busy):
             return self._busy(inv, claim, attempt)
         if claim.claims > 1:
-            activity.logger.warning("tool %s: took over an expired claim (claim %d); the tool "
-                                    "may have acted before", name, claim.claims)
+            activity.logger.warning("tool %s: took over the claim of an attempt that ended "
+                                    "(claim %d); the tool may have acted before", name,
+                                    claim.claims)
         lease = Lease(self.ledger, tenant=inv.tenant, key=inv.idempotency_key, owner=owner,
                       tool=name, lease_s=self.lease_s)
         try:

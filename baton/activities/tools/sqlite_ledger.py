@@ -7,7 +7,10 @@ nothing of each other: deployments with more than one host use ``PostgresLedger`
 
 Claims are check-and-set inside ``BEGIN IMMEDIATE`` transactions: SQLite's write lock makes the
 look-up and the claim one step across threads and processes. Lease times are this host's clock,
-which every process sharing the file also reads.
+which every process sharing the file also reads. A claim also names the process that holds it,
+and a claim whose process is known to have ended (``baton.activities.tools.holders``) is taken
+over at once instead of when its lease runs out: a worker killed during a write costs its
+retry the wait for Temporal's timeout, not the lease too.
 
 The methods are synchronous ``sqlite3`` calls run through ``asyncio.to_thread`` so a busy
 database never stalls the worker's event loop; each call opens its own short-lived connection
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.activities._sqlite import SqliteFile
+from baton.activities.tools.holders import HolderLock
 from baton.activities.tools.store import (
     Busy,
     Claim,
@@ -48,6 +52,7 @@ CREATE TABLE IF NOT EXISTS baton_ledger (
     lease_expires_at REAL,
     outcome          TEXT,
     completed_at     REAL,
+    holder           TEXT,
     PRIMARY KEY (tenant, idempotency_key)
 );
 CREATE TABLE IF NOT EXISTS baton_read_cache (
@@ -66,7 +71,8 @@ CREATE INDEX IF NOT EXISTS baton_read_cache_expiry ON baton_read_cache (expires_
 # as the default tenant's (the tenant activities scheduled before the upgrade carry), so a retry
 # across the upgrade still finds its outcome. The old cache had no tenant and is dropped.
 _MIGRATE = """
-INSERT OR IGNORE INTO baton_ledger
+INSERT OR IGNORE INTO baton_ledger (tenant, idempotency_key, tool, arguments, owner, attempt,
+                                     claims, claimed_at, lease_expires_at, outcome, completed_at)
     SELECT 'default', idempotency_key, tool, arguments, '', 0, 1, completed_at, NULL, outcome,
            completed_at
     FROM side_effects;
@@ -86,6 +92,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
     cache = {r[1] for r in conn.execute("PRAGMA table_info(baton_read_cache)")}
     if "subject" not in cache:  # a file from before subjects were tagged
         conn.execute("ALTER TABLE baton_read_cache ADD COLUMN subject TEXT")
+    ledger = {r[1] for r in conn.execute("PRAGMA table_info(baton_ledger)")}
+    if "holder" not in ledger:  # a file from before claims named their process
+        conn.execute("ALTER TABLE baton_ledger ADD COLUMN holder TEXT")
 
 
 class SqliteLedger:
@@ -98,34 +107,37 @@ class SqliteLedger:
         self._db = SqliteFile(self.path, schema=_SCHEMA, synchronous="FULL",
                               busy_timeout_s=busy_timeout_s)
         self._db.call(_migrate)
+        self._holders = HolderLock(self.path.with_name(self.path.name + ".holders"))
 
     # -- ledger ---------------------------------------------------------------------------------
 
     async def claim(self, request: ClaimRequest) -> Claim:
-        r = request
+        r, me = request, self._holders.hold()
 
         def claim(conn: sqlite3.Connection) -> Claim:
             now = time.time()
             row = conn.execute(
-                "SELECT owner, attempt, claims, lease_expires_at, outcome FROM baton_ledger "
-                "WHERE tenant = ? AND idempotency_key = ?", (r.tenant, r.key)).fetchone()
+                "SELECT owner, attempt, claims, lease_expires_at, outcome, holder "
+                "FROM baton_ledger WHERE tenant = ? AND idempotency_key = ?",
+                (r.tenant, r.key)).fetchone()
             if row is None:
                 conn.execute(
                     "INSERT INTO baton_ledger (tenant, idempotency_key, tool, arguments, owner, "
-                    "attempt, claims, claimed_at, lease_expires_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                    "attempt, claims, claimed_at, lease_expires_at, holder) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
                     (r.tenant, r.key, r.tool, canonical_json(r.arguments), r.owner, r.attempt,
-                     now, now + r.lease_s))
+                     now, now + r.lease_s, me))
                 return Claimed(claims=1)
-            owner, attempt, claims, expires, outcome = row
+            owner, attempt, claims, expires, outcome, holder = row
             if outcome is not None:
                 return Recorded(ToolOutcome.model_validate_json(outcome))
-            if expires is not None and expires > now:
+            if expires is not None and expires > now and not self._holders.gone(holder):
                 return Busy(owner=owner, attempt=attempt, expires_in_s=expires - now)
             conn.execute(
                 "UPDATE baton_ledger SET owner = ?, attempt = ?, claims = claims + 1, "
-                "claimed_at = ?, lease_expires_at = ? WHERE tenant = ? AND idempotency_key = ?",
-                (r.owner, r.attempt, now, now + r.lease_s, r.tenant, r.key))
+                "claimed_at = ?, lease_expires_at = ?, holder = ? "
+                "WHERE tenant = ? AND idempotency_key = ?",
+                (r.owner, r.attempt, now, now + r.lease_s, me, r.tenant, r.key))
             return Claimed(claims=claims + 1)
 
         return await self._db.run(claim)
@@ -203,4 +215,5 @@ class SqliteLedger:
         return await self._db.run(forget)
 
     async def close(self) -> None:
-        """Nothing stays open between calls."""
+        """No connection stays open between calls; this process's holder lock is let go."""
+        self._holders.close()
