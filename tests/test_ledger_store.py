@@ -151,15 +151,22 @@ async def test_a_claim_whose_process_ended_is_taken_over_before_its_lease(tmp_pa
     assert list(path.with_name("ledger.sqlite.holders").iterdir()) == []
 
 
-async def test_sqlite_file_from_before_claims_is_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
+def legacy_file(path: Path, schema: str, row: str, *values: object) -> Path:
+    """A ledger file as an earlier release wrote it: its tables and one row."""
     with sqlite3.connect(path) as conn:
-        conn.executescript(
-            "CREATE TABLE side_effects (idempotency_key TEXT PRIMARY KEY, tool TEXT NOT NULL, "
-            "arguments TEXT NOT NULL, outcome TEXT NOT NULL, completed_at REAL NOT NULL);"
-            "CREATE TABLE tool_cache (tool TEXT, arguments TEXT, outcome TEXT, expires_at REAL);")
-        conn.execute("INSERT INTO side_effects VALUES ('k1', 'issue_refund', '{}', ?, 1.0)",
-                     (OK.model_dump_json(),))
+        conn.executescript(schema)
+        conn.execute(row, values)
+    return path
+
+
+async def test_sqlite_file_from_before_claims_is_migrated(tmp_path: Path) -> None:
+    path = legacy_file(
+        tmp_path / "old.sqlite",
+        "CREATE TABLE side_effects (idempotency_key TEXT PRIMARY KEY, tool TEXT NOT NULL, "
+        "arguments TEXT NOT NULL, outcome TEXT NOT NULL, completed_at REAL NOT NULL);"
+        "CREATE TABLE tool_cache (tool TEXT, arguments TEXT, outcome TEXT, expires_at REAL);",
+        "INSERT INTO side_effects VALUES ('k1', 'issue_refund', '{}', ?, 1.0)",
+        OK.model_dump_json())
     ledger = SqliteLedger(path)
     # An activity scheduled before the upgrade carries the default tenant.
     assert await ledger.claim(req("a", tenant="default")) == Recorded(OK)
@@ -170,15 +177,14 @@ async def test_sqlite_file_from_before_claims_is_migrated(tmp_path: Path) -> Non
 
 
 async def test_a_claim_from_before_holders_were_named_is_waited_out(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "CREATE TABLE baton_ledger (tenant TEXT NOT NULL, idempotency_key TEXT NOT NULL, "
-            "tool TEXT NOT NULL, arguments TEXT NOT NULL, owner TEXT NOT NULL, attempt INTEGER "
-            "NOT NULL, claims INTEGER NOT NULL, claimed_at REAL NOT NULL, lease_expires_at REAL, "
-            "outcome TEXT, completed_at REAL, PRIMARY KEY (tenant, idempotency_key))")
-        conn.execute("INSERT INTO baton_ledger VALUES ('acme', 'k1', 'issue_refund', '{}', 'a', "
-                     "1, 1, 0, 4102444800, NULL, NULL)")  # a lease until 2100
+    path = legacy_file(
+        tmp_path / "old.sqlite",
+        "CREATE TABLE baton_ledger (tenant TEXT NOT NULL, idempotency_key TEXT NOT NULL, "
+        "tool TEXT NOT NULL, arguments TEXT NOT NULL, owner TEXT NOT NULL, attempt INTEGER "
+        "NOT NULL, claims INTEGER NOT NULL, claimed_at REAL NOT NULL, lease_expires_at REAL, "
+        "outcome TEXT, completed_at REAL, PRIMARY KEY (tenant, idempotency_key))",
+        "INSERT INTO baton_ledger VALUES ('acme', 'k1', 'issue_refund', '{}', 'a', 1, 1, 0, "
+        "4102444800, NULL, NULL)")  # a lease until 2100
     ledger = SqliteLedger(path)
     try:
         busy = await ledger.claim(req("b", attempt=2))  # its process is unknown: not "gone"

@@ -39,17 +39,19 @@ class HolderLock:
         self.directory = directory
         self.token = uuid.uuid4().hex[:16]
         self._fd: int | None = None
+        self._unavailable = sys.platform == "win32"  # or the directory could not be written
 
     def hold(self) -> str | None:
         """Take this process's lock (once) and return its token; None where it cannot be had."""
-        if sys.platform == "win32":
+        if self._unavailable or sys.platform == "win32":
             return None
         if self._fd is None:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self._path(self.token), os.O_CREAT | os.O_RDWR, 0o600)
-            except OSError as exc:
+            except OSError as exc:  # said once: every later claim of this process is the same
                 _log.warning("ledger claims will wait for their lease after a crash: %s", exc)
+                self._unavailable = True
                 return None
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh token: nobody else has it
             self._fd = fd
